@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tailor-dev/tailor/server"
+)
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "`HOST:PORT` to listen on")
+	data := fs.String("data", "./tailor-data", "data `DIR`ectory (created if missing)")
+	cacheMB := fs.Int("cache-mb", 256, "memory for cached profiles, in `MiB`")
+	maxBodyMB := fs.Int("max-body-mb", 16, "largest request body, in `MiB`; larger ones get 413")
+	demo := fs.Bool("demo", false, "load a small demo catalog and users into an empty data directory")
+	drain := fs.Duration("drain", 30*time.Second, "how long shutdown waits for requests in flight")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger := log.New(os.Stderr, "tailor: ", log.LstdFlags)
+	srv, err := server.Open(*data, server.Options{
+		CacheBytes:   int64(*cacheMB) << 20,
+		MaxBodyBytes: *maxBodyMB << 20,
+		Logger:       logger,
+	})
+	if err != nil {
+		return err
+	}
+	if *demo {
+		loaded, err := srv.LoadDemo()
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("cannot load the demo: %w", err)
+		}
+		if loaded {
+			printDemo(*addr)
+		} else {
+			logger.Printf("the catalog is not empty: demo data not loaded")
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	logger.Printf("serving on http://%s with data in %s", ln.Addr(), *data)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		srv.Close()
+		return err
+	case <-ctx.Done():
+	}
+	logger.Printf("shutting down: draining requests (up to %v)", *drain)
+	sctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	<-done
+	logger.Printf("stopped")
+	return nil
+}
+
+func printDemo(addr string) {
+	fmt.Printf(`Demo data loaded: 30 items, 8 users. Try:
+
+  curl -s localhost%[1]s/v1/recommend -d '{"user":"runner-ana","n":5}'
+  curl -s localhost%[1]s/v1/recommend -d '{"user":"cook-ben","n":5}'
+  curl -s localhost%[1]s/v1/events -d '[{"user":"runner-ana","type":"search","query":"跑步鞋"}]'
+  curl -s localhost%[1]s/v1/recommend -d '{"n":5,"context":{"item":"kit-001"}}'
+  curl -s localhost%[1]s/v1/users/runner-ana
+
+`, portOf(addr))
+}
+
+func portOf(addr string) string {
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		return ":" + port
+	}
+	return addr
+}

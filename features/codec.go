@@ -1,0 +1,202 @@
+package features
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+)
+
+// codecVersion is the first byte of every encoded profile. A decoder refuses
+// versions it does not know rather than guess.
+const codecVersion = 1
+
+// ErrCorrupt is returned when an encoded profile cannot be decoded.
+var ErrCorrupt = errors.New("features: corrupt profile encoding")
+
+// AppendEncoded appends the compact binary encoding of p to dst.
+func AppendEncoded(dst []byte, p *Profile) []byte {
+	dst = append(dst, codecVersion)
+	dst = appendString(dst, p.User)
+	dst = binary.AppendUvarint(dst, p.Version)
+	dst = binary.AppendVarint(dst, p.FirstSeen)
+	dst = binary.AppendVarint(dst, p.LastSeen)
+	dst = binary.AppendUvarint(dst, p.Events)
+	for _, c := range p.Counts {
+		dst = binary.AppendUvarint(dst, uint64(c))
+	}
+	dst = binary.AppendVarint(dst, p.DecayedAt)
+	for _, list := range [...][]Weighted{p.Categories, p.Brands, p.Terms} {
+		dst = binary.AppendUvarint(dst, uint64(len(list)))
+		for _, w := range list {
+			dst = appendString(dst, w.Key)
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(w.Weight))
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(p.Recent)))
+	prev := p.LastSeen
+	for _, a := range p.Recent {
+		dst = append(dst, byte(a.Type))
+		dst = appendString(dst, a.Target)
+		dst = binary.AppendVarint(dst, a.TS-prev)
+		prev = a.TS
+		dst = appendString(dst, a.Session)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(p.Purchased)))
+	for _, id := range p.Purchased {
+		dst = appendString(dst, id)
+	}
+	dst = binary.AppendUvarint(dst, uint64(p.Purchases))
+	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p.Monetary))
+	dst = binary.AppendVarint(dst, p.FirstPurchase)
+	dst = binary.AppendVarint(dst, p.LastPurchase)
+	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// Decode decodes a profile encoded by AppendEncoded. The profile's strings share
+// one copy of buf, so buf may be reused once Decode returns.
+func Decode(buf []byte) (*Profile, error) {
+	if len(buf) == 0 || buf[0] != codecVersion {
+		return nil, ErrCorrupt
+	}
+	d := decoder{s: string(buf[1:])}
+	p := &Profile{}
+	p.User = d.str()
+	p.Version = d.uvarint()
+	p.FirstSeen = d.varint()
+	p.LastSeen = d.varint()
+	p.Events = d.uvarint()
+	for i := range p.Counts {
+		p.Counts[i] = uint32(d.uvarint())
+	}
+	p.DecayedAt = d.varint()
+	for _, list := range [...]*[]Weighted{&p.Categories, &p.Brands, &p.Terms} {
+		n := d.count(5)
+		if n > 0 {
+			*list = make([]Weighted, n)
+		}
+		for i := range *list {
+			(*list)[i] = Weighted{Key: d.str(), Weight: math.Float32frombits(d.uint32())}
+		}
+	}
+	if n := d.count(3); n > 0 {
+		p.Recent = make([]Action, n)
+		prev := p.LastSeen
+		for i := range p.Recent {
+			a := &p.Recent[i]
+			a.Type = EventType(d.byte())
+			a.Target = d.str()
+			a.TS = prev + d.varint()
+			prev = a.TS
+			a.Session = d.str()
+			if a.Type == 0 || int(a.Type) >= numEventTypes {
+				d.err = true
+			}
+		}
+	}
+	if n := d.count(1); n > 0 {
+		p.Purchased = make([]string, n)
+		for i := range p.Purchased {
+			p.Purchased[i] = d.str()
+		}
+	}
+	p.Purchases = uint32(d.uvarint())
+	p.Monetary = math.Float64frombits(d.uint64())
+	p.FirstPurchase = d.varint()
+	p.LastPurchase = d.varint()
+	if d.err || len(d.s) != 0 {
+		return nil, ErrCorrupt
+	}
+	return p, nil
+}
+
+// decoder reads from s, recording the first error and returning zero values
+// after it, so that Decode can check once at the end.
+type decoder struct {
+	s   string
+	err bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
+		b := d.s[i]
+		if b < 0x80 {
+			if i == binary.MaxVarintLen64-1 && b > 1 {
+				break
+			}
+			d.s = d.s[i+1:]
+			return x | uint64(b)<<shift
+		}
+		x |= uint64(b&0x7f) << shift
+		shift += 7
+	}
+	d.err = true
+	d.s = ""
+	return 0
+}
+
+func (d *decoder) varint() int64 {
+	ux := d.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
+	}
+	return x
+}
+
+// count reads a list length, refusing one that could not fit in what is left
+// when each element takes at least min bytes.
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.s)/min) {
+		d.err = true
+		d.s = ""
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if n > uint64(len(d.s)) {
+		d.err = true
+		d.s = ""
+		return ""
+	}
+	s := d.s[:n]
+	d.s = d.s[n:]
+	return s
+}
+
+func (d *decoder) byte() byte {
+	if len(d.s) < 1 {
+		d.err = true
+		return 0
+	}
+	b := d.s[0]
+	d.s = d.s[1:]
+	return b
+}
+
+func (d *decoder) uint32() uint32 {
+	if len(d.s) < 4 {
+		d.err = true
+		d.s = ""
+		return 0
+	}
+	v := uint32(d.s[0]) | uint32(d.s[1])<<8 | uint32(d.s[2])<<16 | uint32(d.s[3])<<24
+	d.s = d.s[4:]
+	return v
+}
+
+func (d *decoder) uint64() uint64 {
+	lo := uint64(d.uint32())
+	hi := uint64(d.uint32())
+	return lo | hi<<32
+}

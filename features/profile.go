@@ -1,0 +1,272 @@
+package features
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Weighted is one interest: a key (a category path joined by "/", a brand, a
+// query term) and its decayed weight.
+type Weighted struct {
+	Key    string
+	Weight float32
+}
+
+// Action is one event in a profile's recent history.
+type Action struct {
+	Type    EventType
+	Target  string // item id, or the query of a search
+	TS      int64  // Unix milliseconds
+	Session string
+}
+
+// Profile is everything tailor knows about one user. Interest weights are all
+// expressed as of DecayedAt; Decay gives their value at another time.
+type Profile struct {
+	User      string
+	Version   uint64 // incremented by every update
+	FirstSeen int64  // Unix milliseconds
+	LastSeen  int64  // Unix milliseconds
+	Events    uint64 // events applied
+	Counts    [numEventTypes]uint32
+
+	DecayedAt  int64 // Unix milliseconds at which the weights below hold
+	Categories []Weighted
+	Brands     []Weighted
+	Terms      []Weighted
+
+	Recent    []Action // oldest first
+	Purchased []string // distinct purchased items, oldest first
+
+	Purchases     uint32
+	Monetary      float64
+	FirstPurchase int64 // Unix milliseconds, 0 if none
+	LastPurchase  int64 // Unix milliseconds, 0 if none
+}
+
+// Limits bounds what a profile keeps and how fast interests fade.
+type Limits struct {
+	// HalfLife is the time over which an interest loses half its weight.
+	// Default 7 days.
+	HalfLife time.Duration
+	// Recent is how many recent events are kept. Default 50.
+	Recent int
+	// Purchased is how many distinct purchased items are remembered (to filter
+	// them out of recommendations). Default 200.
+	Purchased int
+	// Categories, Brands and Terms cap each interest list; the weakest entries
+	// go first. Defaults 64, 32 and 64.
+	Categories, Brands, Terms int
+}
+
+func (l *Limits) setDefaults() {
+	if l.HalfLife <= 0 {
+		l.HalfLife = 7 * 24 * time.Hour
+	}
+	if l.Recent <= 0 {
+		l.Recent = 50
+	}
+	if l.Purchased <= 0 {
+		l.Purchased = 200
+	}
+	if l.Categories <= 0 {
+		l.Categories = 64
+	}
+	if l.Brands <= 0 {
+		l.Brands = 32
+	}
+	if l.Terms <= 0 {
+		l.Terms = 64
+	}
+}
+
+// CategoryKey joins a category path into the key interests use ("Sports/Running").
+func CategoryKey(path []string) string { return strings.Join(path, "/") }
+
+// DecayFactor returns how much a weight fades between from and to (Unix
+// milliseconds) with the given half-life; 1 when to is not after from.
+func DecayFactor(from, to int64, halfLife time.Duration) float64 {
+	if to <= from {
+		return 1
+	}
+	return math.Exp2(-float64(to-from) / float64(halfLife.Milliseconds()))
+}
+
+// Interest returns the weight of key in list as of p.DecayedAt, 0 if absent.
+func Interest(list []Weighted, key string) float32 {
+	for i := range list {
+		if list[i].Key == key {
+			return list[i].Weight
+		}
+	}
+	return 0
+}
+
+// clone returns a deep copy of p's slices, so that the copy can be updated while
+// readers still hold p.
+func (p *Profile) clone() *Profile {
+	c := *p
+	c.Categories = append([]Weighted(nil), p.Categories...)
+	c.Brands = append([]Weighted(nil), p.Brands...)
+	c.Terms = append([]Weighted(nil), p.Terms...)
+	c.Recent = append(make([]Action, 0, len(p.Recent)+1), p.Recent...)
+	c.Purchased = append([]string(nil), p.Purchased...)
+	return &c
+}
+
+// apply folds one event into p.
+func (p *Profile) apply(e *Event, lim *Limits) {
+	if p.Events == 0 || e.TS < p.FirstSeen {
+		p.FirstSeen = e.TS
+	}
+	if e.TS > p.LastSeen {
+		p.LastSeen = e.TS
+	}
+	p.Events++
+	p.Version++
+	if int(e.Type) < len(p.Counts) {
+		p.Counts[e.Type]++
+	}
+
+	// Bring every weight to the later of the two times, then add this event's
+	// weight decayed to that time.
+	w := float64(e.Type.IntentWeight())
+	switch {
+	case p.DecayedAt == 0:
+		p.DecayedAt = e.TS
+	case e.TS > p.DecayedAt:
+		f := float32(DecayFactor(p.DecayedAt, e.TS, lim.HalfLife))
+		scale(p.Categories, f)
+		scale(p.Brands, f)
+		scale(p.Terms, f)
+		p.DecayedAt = e.TS
+	default:
+		w *= DecayFactor(e.TS, p.DecayedAt, lim.HalfLife)
+	}
+	if len(e.Category) > 0 {
+		for i := 1; i <= len(e.Category); i++ {
+			p.Categories = add(p.Categories, CategoryKey(e.Category[:i]), float32(w))
+		}
+	}
+	if len(e.Matches) > 0 {
+		// A search suggests the categories of what it finds, at half the weight
+		// of the search, shared among its matches.
+		share := float32(w) / 2 / float32(len(e.Matches))
+		for _, path := range e.Matches {
+			for i := 1; i <= len(path); i++ {
+				p.Categories = add(p.Categories, CategoryKey(path[:i]), share)
+			}
+		}
+	}
+	if e.Brand != "" {
+		p.Brands = add(p.Brands, e.Brand, float32(w))
+	}
+	for _, t := range e.Terms {
+		p.Terms = add(p.Terms, t, float32(w))
+	}
+	p.Categories = prune(p.Categories, lim.Categories)
+	p.Brands = prune(p.Brands, lim.Brands)
+	p.Terms = prune(p.Terms, lim.Terms)
+
+	p.Recent = insertAction(p.Recent, Action{Type: e.Type, Target: e.Target(), TS: e.TS, Session: e.Session}, lim.Recent)
+
+	if e.Type == Purchase {
+		amount := e.Amount
+		if amount == 0 {
+			amount = e.Price
+		}
+		p.Purchases++
+		p.Monetary += amount
+		if p.FirstPurchase == 0 || e.TS < p.FirstPurchase {
+			p.FirstPurchase = e.TS
+		}
+		if e.TS > p.LastPurchase {
+			p.LastPurchase = e.TS
+		}
+		p.Purchased = rememberPurchase(p.Purchased, e.Item, lim.Purchased)
+	}
+}
+
+// HasPurchased reports whether item is among the purchases p remembers.
+func (p *Profile) HasPurchased(item string) bool {
+	for _, id := range p.Purchased {
+		if id == item {
+			return true
+		}
+	}
+	return false
+}
+
+func scale(list []Weighted, f float32) {
+	for i := range list {
+		list[i].Weight *= f
+	}
+}
+
+func add(list []Weighted, key string, w float32) []Weighted {
+	for i := range list {
+		if list[i].Key == key {
+			list[i].Weight += w
+			return list
+		}
+	}
+	return append(list, Weighted{Key: key, Weight: w})
+}
+
+// prune sorts list by weight, heaviest first (ties by key, so the order is a
+// function of the contents alone), drops entries that have faded to nothing and
+// keeps at most max.
+func prune(list []Weighted, max int) []Weighted {
+	slices.SortFunc(list, func(a, b Weighted) int {
+		if a.Weight != b.Weight {
+			if a.Weight > b.Weight {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	if len(list) > max {
+		list = list[:max]
+	}
+	if len(list) > 0 {
+		floor := list[0].Weight * 1e-4
+		for len(list) > 0 && list[len(list)-1].Weight <= floor {
+			list = list[:len(list)-1]
+		}
+	}
+	return list
+}
+
+// insertAction keeps recent ordered by time, oldest first, and at most max long.
+func insertAction(recent []Action, a Action, max int) []Action {
+	i := len(recent)
+	for i > 0 && recent[i-1].TS > a.TS {
+		i--
+	}
+	recent = append(recent, Action{})
+	copy(recent[i+1:], recent[i:])
+	recent[i] = a
+	if len(recent) > max {
+		recent = recent[len(recent)-max:]
+	}
+	return recent
+}
+
+func rememberPurchase(list []string, item string, max int) []string {
+	for i, id := range list {
+		if id == item {
+			// Move to the end: the most recent purchase is remembered longest.
+			copy(list[i:], list[i+1:])
+			list[len(list)-1] = item
+			return list
+		}
+	}
+	list = append(list, item)
+	if len(list) > max {
+		list = list[len(list)-max:]
+	}
+	return list
+}

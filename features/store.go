@@ -1,0 +1,440 @@
+package features
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tailor-dev/tailor/internal/kv"
+)
+
+// ErrNotFound is returned for a user tailor has never seen.
+var ErrNotFound = errors.New("features: user not found")
+
+// Options configures a Store.
+type Options struct {
+	// CacheBytes bounds the memory of decoded profiles kept in the cache.
+	// Default 256 MiB.
+	CacheBytes int64
+	// Limits bounds each profile; zero fields take their defaults.
+	Limits Limits
+	// CoVisitWindow is how far back in a user's history an earlier item counts
+	// as seen together with a new one. Default 1 hour.
+	CoVisitWindow time.Duration
+	// CoVisitItems is how many earlier items at most count as seen together
+	// with a new one. Default 5.
+	CoVisitItems int
+}
+
+const stripes = 1 << 14
+
+// Store keeps profiles in Pebble with a Ristretto cache in front. It is safe for
+// concurrent use.
+type Store struct {
+	db    *pebble.DB
+	opts  Options
+	cache *ristretto.Cache[string, *cached]
+	seed  maphash.Seed
+
+	locks [stripes]sync.Mutex
+	seqs  [stripes]atomic.Uint64 // advanced after every committed write to the stripe
+	hseq  atomic.Uint64          // tie-breaker of history keys
+
+	hits, misses prometheus.Counter
+}
+
+type cached struct {
+	p   *Profile
+	seq uint64
+}
+
+// New returns a Store over db. Metrics are registered on reg when it is not nil.
+func New(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Store, error) {
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 256 << 20
+	}
+	if opts.CoVisitWindow <= 0 {
+		opts.CoVisitWindow = time.Hour
+	}
+	if opts.CoVisitItems <= 0 {
+		opts.CoVisitItems = 5
+	}
+	opts.Limits.setDefaults()
+	// About 1 KiB a profile; ten counters per expected entry, as Ristretto advises.
+	counters := opts.CacheBytes / 1024 * 10
+	if counters < 1000 {
+		counters = 1000
+	}
+	cache, err := ristretto.NewCache(&ristretto.Config[string, *cached]{
+		NumCounters:        counters,
+		MaxCost:            opts.CacheBytes,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("features: cannot create cache: %w", err)
+	}
+	s := &Store{db: db, opts: opts, cache: cache, seed: maphash.MakeSeed()}
+	s.hseq.Store(uint64(time.Now().UnixNano()))
+	s.hits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tailor_profile_cache_hits_total", Help: "Profile reads served from the cache."})
+	s.misses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tailor_profile_cache_misses_total", Help: "Profile reads that went to Pebble."})
+	if reg != nil {
+		if err := reg.Register(s.hits); err != nil {
+			return nil, err
+		}
+		if err := reg.Register(s.misses); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Limits returns the limits profiles are kept within.
+func (s *Store) Limits() Limits { return s.opts.Limits }
+
+// Close releases the cache. It does not close the database.
+func (s *Store) Close() { s.cache.Close() }
+
+func (s *Store) stripe(user string) int {
+	return int(maphash.String(s.seed, user) & (stripes - 1))
+}
+
+// Get returns the profile of user, or ErrNotFound. The profile reflects every
+// Apply that returned before Get was called.
+func (s *Store) Get(user string) (*Profile, error) {
+	st := s.stripe(user)
+	seq := s.seqs[st].Load()
+	if c, ok := s.cache.Get(user); ok && c.seq == seq {
+		s.hits.Inc()
+		return c.p, nil
+	}
+	s.misses.Inc()
+	p, size, err := s.load(user)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.Set(user, &cached{p: p, seq: seq}, cost(size))
+	return p, nil
+}
+
+// load reads and decodes a profile from Pebble.
+func (s *Store) load(user string) (*Profile, int, error) {
+	var kbuf [258]byte
+	v, closer, err := s.db.Get(kv.AppendKey(kbuf[:0], kv.PrefixProfile, user))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("features: cannot read profile: %w", err)
+	}
+	defer closer.Close()
+	p, err := Decode(v)
+	if err != nil {
+		return nil, 0, err
+	}
+	return p, len(v), nil
+}
+
+func cost(encoded int) int64 { return int64(2*encoded + 256) }
+
+// Result reports what Apply did.
+type Result struct {
+	Accepted   int
+	Duplicates int
+	// Applied lists, for each accepted event in input order, its index in the
+	// input and the items the same user saw shortly before it (most recent
+	// first), for the caller's co-visitation counts.
+	Applied []Applied
+}
+
+// Applied is one accepted event.
+type Applied struct {
+	Index  int
+	Before []string
+}
+
+// Apply folds a batch of events into their users' profiles and history and
+// commits them with one synced Pebble batch. Events whose id has been applied
+// before (in an earlier batch or earlier in this one) are skipped and counted as
+// duplicates. Either every event is applied or, on error, none is.
+func (s *Store) Apply(events []Event) (Result, error) {
+	var res Result
+	if len(events) == 0 {
+		return res, nil
+	}
+	// Group by user, keeping input order within a user.
+	order := make([]int, len(events))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmpString(events[a].User, events[b].User)
+	})
+	held := s.lockUsers(events, order)
+	defer s.unlock(held)
+
+	b := s.db.NewBatch()
+	defer b.Close()
+	seen := make(map[string]struct{})
+	type update struct {
+		user string
+		p    *Profile
+		size int
+	}
+	var updates []update
+	var key, val []byte
+	for start := 0; start < len(order); {
+		user := events[order[start]].User
+		end := start
+		for end < len(order) && events[order[end]].User == user {
+			end++
+		}
+		old, _, err := s.current(user)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return Result{}, err
+		}
+		var p *Profile
+		if old != nil {
+			p = old.clone()
+		} else {
+			p = &Profile{User: user}
+		}
+		changed := false
+		for _, i := range order[start:end] {
+			e := &events[i]
+			if e.ID != "" {
+				if _, dup := seen[e.ID]; dup {
+					res.Duplicates++
+					continue
+				}
+				seen[e.ID] = struct{}{}
+				dup, err := s.known(e.ID)
+				if err != nil {
+					return Result{}, err
+				}
+				if dup {
+					res.Duplicates++
+					continue
+				}
+				key = kv.AppendKey(key[:0], kv.PrefixEventID, e.ID)
+				val = binary64(val[:0], e.TS)
+				if err := b.Set(key, val, nil); err != nil {
+					return Result{}, err
+				}
+			}
+			var before []string
+			if e.Type != Search {
+				before = s.coVisited(p, e)
+			}
+			p.apply(e, &s.opts.Limits)
+			key = appendHistoryKey(key[:0], user, e.TS, s.hseq.Add(1))
+			val = appendHistoryValue(val[:0], e)
+			if err := b.Set(key, val, nil); err != nil {
+				return Result{}, err
+			}
+			res.Accepted++
+			res.Applied = append(res.Applied, Applied{Index: i, Before: before})
+			changed = true
+		}
+		if changed {
+			enc := AppendEncoded(nil, p)
+			if err := b.Set(kv.Key(kv.PrefixProfile, user), enc, nil); err != nil {
+				return Result{}, err
+			}
+			updates = append(updates, update{user: user, p: p, size: len(enc)})
+		}
+		start = end
+	}
+	if res.Accepted > 0 {
+		if err := b.Commit(pebble.Sync); err != nil {
+			return Result{}, fmt.Errorf("features: cannot commit events: %w", err)
+		}
+	}
+	for _, u := range updates {
+		st := s.stripe(u.user)
+		seq := s.seqs[st].Add(1)
+		s.cache.Set(u.user, &cached{p: u.p, seq: seq}, cost(u.size))
+	}
+	slices.SortFunc(res.Applied, func(a, b Applied) int { return a.Index - b.Index })
+	return res, nil
+}
+
+// current returns the profile of user while its stripe is locked.
+func (s *Store) current(user string) (*Profile, int, error) {
+	st := s.stripe(user)
+	if c, ok := s.cache.Get(user); ok && c.seq == s.seqs[st].Load() {
+		return c.p, 0, nil
+	}
+	return s.load(user)
+}
+
+// known reports whether an event id has been applied before.
+func (s *Store) known(id string) (bool, error) {
+	var kbuf [258]byte
+	_, closer, err := s.db.Get(kv.AppendKey(kbuf[:0], kv.PrefixEventID, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("features: cannot read event id: %w", err)
+	}
+	closer.Close()
+	return true, nil
+}
+
+// coVisited returns the distinct items p saw within the co-visit window before
+// e, most recent first, at most CoVisitItems of them.
+func (s *Store) coVisited(p *Profile, e *Event) []string {
+	return coVisited(p.Recent, e.Item, e.TS, s.opts.CoVisitWindow.Milliseconds(), s.opts.CoVisitItems)
+}
+
+func coVisited(recent []Action, item string, ts, window int64, max int) []string {
+	var out []string
+	for i := len(recent) - 1; i >= 0 && len(out) < max; i-- {
+		a := &recent[i]
+		if a.TS > ts {
+			continue
+		}
+		if ts-a.TS > window {
+			break
+		}
+		if a.Type == Search || a.Target == item || slices.Contains(out, a.Target) {
+			continue
+		}
+		out = append(out, a.Target)
+	}
+	return out
+}
+
+// Replay calls fn with every stored item event, user by user in time order,
+// and the items the user saw shortly before it, as Apply reported them when the
+// event arrived. Indexes that learn from events rebuild themselves with it.
+func (s *Store) Replay(fn func(user string, h HistoryEvent, before []string)) error {
+	var user string
+	var recent []Action
+	window := s.opts.CoVisitWindow.Milliseconds()
+	return s.EachHistory(func(u string, h HistoryEvent) error {
+		if u != user {
+			user, recent = u, recent[:0]
+		}
+		if h.Type != Search {
+			fn(u, h, coVisited(recent, h.Target, h.TS, window, s.opts.CoVisitItems))
+		}
+		recent = insertAction(recent, Action{Type: h.Type, Target: h.Target, TS: h.TS}, s.opts.Limits.Recent)
+		return nil
+	})
+}
+
+// Delete erases user: the profile, the cached copy and the whole event history.
+// It returns ErrNotFound for a user never seen.
+func (s *Store) Delete(user string) error {
+	st := s.stripe(user)
+	s.locks[st].Lock()
+	defer s.locks[st].Unlock()
+	if _, _, err := s.current(user); err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	prefix := kv.AppendOwnerPrefix(nil, kv.PrefixHistory, user)
+	if err := b.DeleteRange(prefix, kv.PrefixEnd(prefix), nil); err != nil {
+		return err
+	}
+	if err := b.Delete(kv.Key(kv.PrefixProfile, user), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("features: cannot erase user: %w", err)
+	}
+	s.seqs[st].Add(1)
+	s.cache.Del(user)
+	return nil
+}
+
+// History calls fn with the events of user in time order.
+func (s *Store) History(user string, fn func(HistoryEvent) error) error {
+	prefix := kv.AppendOwnerPrefix(nil, kv.PrefixHistory, user)
+	return s.scanHistory(prefix, func(_ string, h HistoryEvent) error { return fn(h) })
+}
+
+// EachHistory calls fn with every stored event, user by user, each user's in
+// time order. Indexes that learn from events use it to rebuild at start.
+func (s *Store) EachHistory(fn func(user string, h HistoryEvent) error) error {
+	return s.scanHistory([]byte{kv.PrefixHistory}, fn)
+}
+
+func (s *Store) scanHistory(prefix []byte, fn func(string, HistoryEvent) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: kv.PrefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var user string
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		u, ts, ok := parseHistoryKey(k)
+		if !ok {
+			return fmt.Errorf("features: corrupt history key")
+		}
+		if u != user {
+			user = u
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		h, ok := decodeHistory(v, ts)
+		if !ok {
+			return fmt.Errorf("features: corrupt history record")
+		}
+		if err := fn(user, h); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// lockUsers locks the stripes of every user in events, in stripe order so that
+// concurrent batches cannot deadlock, and returns them for unlock.
+func (s *Store) lockUsers(events []Event, order []int) []int {
+	held := make([]int, 0, 8)
+	for _, i := range order {
+		held = append(held, s.stripe(events[i].User))
+	}
+	slices.Sort(held)
+	held = slices.Compact(held)
+	for _, st := range held {
+		s.locks[st].Lock()
+	}
+	return held
+}
+
+func (s *Store) unlock(held []int) {
+	for _, st := range held {
+		s.locks[st].Unlock()
+	}
+}
+
+func binary64(dst []byte, v int64) []byte {
+	return append(dst, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,212 @@
+package index
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/tailor-dev/tailor/internal/kv"
+)
+
+// Limits on the fields of an item.
+const (
+	MaxIDBytes       = 256
+	MaxTitleBytes    = 1024
+	MaxCategoryDepth = 8
+	MaxTags          = 64
+	MaxAttrsBytes    = 16 << 10
+)
+
+// Item is one catalog entry, as the API takes and returns it.
+type Item struct {
+	ID        string          `json:"id"`
+	Title     string          `json:"title,omitempty"`
+	Category  []string        `json:"category,omitempty"`
+	Brand     string          `json:"brand,omitempty"`
+	Tags      []string        `json:"tags,omitempty"`
+	Price     float64         `json:"price"`
+	Available *bool           `json:"available,omitempty"`
+	Attrs     json.RawMessage `json:"attrs,omitempty"`
+}
+
+// IsAvailable reports whether the item may be recommended; absent means true.
+func (it *Item) IsAvailable() bool { return it.Available == nil || *it.Available }
+
+// FieldError names the field of an input that is wrong and why.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// Validate checks an item's fields and returns a *FieldError for the first
+// that is wrong.
+func (it *Item) Validate() error {
+	bad := func(field, msg string) error { return &FieldError{Field: field, Message: msg} }
+	switch {
+	case it.ID == "":
+		return bad("id", "is required")
+	case len(it.ID) > MaxIDBytes:
+		return bad("id", fmt.Sprintf("is longer than %d bytes", MaxIDBytes))
+	case !utf8.ValidString(it.ID):
+		return bad("id", "is not valid UTF-8")
+	case len(it.Title) > MaxTitleBytes:
+		return bad("title", fmt.Sprintf("is longer than %d bytes", MaxTitleBytes))
+	case len(it.Category) > MaxCategoryDepth:
+		return bad("category", fmt.Sprintf("is deeper than %d levels", MaxCategoryDepth))
+	case len(it.Tags) > MaxTags:
+		return bad("tags", fmt.Sprintf("has more than %d tags", MaxTags))
+	case math.IsNaN(it.Price) || math.IsInf(it.Price, 0) || it.Price < 0:
+		return bad("price", "must be a non-negative number")
+	case len(it.Brand) > MaxTitleBytes:
+		return bad("brand", fmt.Sprintf("is longer than %d bytes", MaxTitleBytes))
+	case len(it.Attrs) > MaxAttrsBytes:
+		return bad("attrs", fmt.Sprintf("is larger than %d bytes", MaxAttrsBytes))
+	}
+	for i, c := range it.Category {
+		if c == "" || len(c) > MaxTitleBytes {
+			return bad(fmt.Sprintf("category[%d]", i), "must be a non-empty name")
+		}
+	}
+	for i, t := range it.Tags {
+		if len(t) > MaxTitleBytes {
+			return bad(fmt.Sprintf("tags[%d]", i), "is too long")
+		}
+	}
+	if len(it.Attrs) > 0 && it.Attrs[0] != '{' {
+		return bad("attrs", "must be an object")
+	}
+	return nil
+}
+
+// Doc is an item as the index holds it, with the ids the ranker works with.
+type Doc struct {
+	Item       Item
+	Ord        int32   // the item's dense ordinal
+	Categories []int32 // the ids of every level of Item.Category, root first
+	Brand      int32   // the brand's id, -1 when the item has none
+	Available  bool
+}
+
+// Leaf returns the id of the item's deepest category, -1 when it has none.
+func (d *Doc) Leaf() int32 {
+	if len(d.Categories) == 0 {
+		return -1
+	}
+	return d.Categories[len(d.Categories)-1]
+}
+
+// catalog maps item ids to ordinals and holds the documents. Ordinals are also
+// given to ids seen only in events, so that co-visitation and popularity can
+// count them before (or without) their catalog entry.
+type catalog struct {
+	mu     sync.RWMutex
+	byID   map[string]int32
+	ids    []string
+	docs   []*Doc // nil for ids without a catalog entry
+	cats   map[string]int32
+	catKey []string
+	brands map[string]int32
+	live   int
+}
+
+func newCatalog() *catalog {
+	return &catalog{byID: map[string]int32{}, cats: map[string]int32{}, brands: map[string]int32{}}
+}
+
+// ordLocked returns the ordinal of id, assigning one when it is new.
+func (c *catalog) ordLocked(id string) int32 {
+	if o, ok := c.byID[id]; ok {
+		return o
+	}
+	o := int32(len(c.ids))
+	c.byID[id] = o
+	c.ids = append(c.ids, id)
+	c.docs = append(c.docs, nil)
+	return o
+}
+
+func (c *catalog) categoryLocked(key string) int32 {
+	if id, ok := c.cats[key]; ok {
+		return id
+	}
+	id := int32(len(c.catKey))
+	c.cats[key] = id
+	c.catKey = append(c.catKey, key)
+	return id
+}
+
+func (c *catalog) brandLocked(name string) int32 {
+	if name == "" {
+		return -1
+	}
+	if id, ok := c.brands[name]; ok {
+		return id
+	}
+	id := int32(len(c.brands))
+	c.brands[name] = id
+	return id
+}
+
+// putLocked installs it and returns its new and previous documents.
+func (c *catalog) putLocked(it Item) (doc, old *Doc) {
+	o := c.ordLocked(it.ID)
+	doc = &Doc{Item: it, Ord: o, Brand: c.brandLocked(it.Brand), Available: it.IsAvailable()}
+	key := ""
+	for i, name := range it.Category {
+		if i > 0 {
+			key += "/"
+		}
+		key += name
+		doc.Categories = append(doc.Categories, c.categoryLocked(key))
+	}
+	old = c.docs[o]
+	c.docs[o] = doc
+	if old == nil {
+		c.live++
+	}
+	return doc, old
+}
+
+func (c *catalog) deleteLocked(id string) *Doc {
+	o, ok := c.byID[id]
+	if !ok || c.docs[o] == nil {
+		return nil
+	}
+	old := c.docs[o]
+	c.docs[o] = nil
+	c.live--
+	return old
+}
+
+// ErrNotFound is returned for an item the catalog does not hold.
+var ErrNotFound = errors.New("index: item not found")
+
+func loadItems(db *pebble.DB, fn func(Item) error) error {
+	prefix := []byte{kv.PrefixItem}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: kv.PrefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		var item Item
+		if err := json.Unmarshal(v, &item); err != nil {
+			return fmt.Errorf("index: corrupt item %q: %w", it.Key()[1:], err)
+		}
+		if err := fn(item); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}

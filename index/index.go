@@ -1,0 +1,303 @@
+package index
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tailor-dev/tailor/internal/kv"
+)
+
+// Options configures an Index.
+type Options struct {
+	// NeighborsKept is how many co-visited neighbours each item keeps. Default 64.
+	NeighborsKept int
+	// PopularKept is how many items each popularity list keeps. Default 200.
+	PopularKept int
+	// PopularityHalfLife is the time over which popularity loses half its
+	// weight. Default 48 hours.
+	PopularityHalfLife time.Duration
+}
+
+// Index is the catalog and everything learned about its items.
+type Index struct {
+	db    *pebble.DB
+	opts  Options
+	cat   *catalog
+	text  *textIndex
+	covis *covisit
+	pop   *popularity
+	accs  sync.Pool
+
+	items prometheus.GaugeFunc
+}
+
+// New opens the index over db and loads the catalog it holds. Co-visitation and
+// popularity start empty; feed them the stored history with Observe.
+func New(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Index, error) {
+	if opts.NeighborsKept <= 0 {
+		opts.NeighborsKept = 64
+	}
+	if opts.PopularKept <= 0 {
+		opts.PopularKept = 200
+	}
+	if opts.PopularityHalfLife <= 0 {
+		opts.PopularityHalfLife = 48 * time.Hour
+	}
+	x := &Index{
+		db:    db,
+		opts:  opts,
+		cat:   newCatalog(),
+		text:  newTextIndex(),
+		covis: newCovisit(opts.NeighborsKept),
+		pop:   newPopularity(opts.PopularityHalfLife.Milliseconds(), opts.PopularKept),
+	}
+	x.accs.New = func() any { return new(accumulator) }
+	err := loadItems(db, func(it Item) error {
+		x.install(it)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reg != nil {
+		x.items = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tailor_catalog_items", Help: "Items in the catalog."},
+			func() float64 { return float64(x.Len()) })
+		if err := reg.Register(x.items); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+func (x *Index) install(it Item) {
+	x.cat.mu.Lock()
+	doc, _ := x.cat.putLocked(it)
+	x.cat.mu.Unlock()
+	x.text.put(doc.Ord, docText(&doc.Item))
+}
+
+// Upsert validates items and stores them, replacing items with the same id. It
+// returns after a synced commit; a batch with an invalid item changes nothing
+// and returns an *ItemError.
+func (x *Index) Upsert(items []Item) error {
+	b := x.db.NewBatch()
+	defer b.Close()
+	yes := true
+	for i := range items {
+		if err := items[i].Validate(); err != nil {
+			return &ItemError{Index: i, Err: err}
+		}
+		if items[i].Available == nil {
+			items[i].Available = &yes
+		}
+		v, err := json.Marshal(&items[i])
+		if err != nil {
+			return &ItemError{Index: i, Err: err}
+		}
+		if err := b.Set(kv.Key(kv.PrefixItem, items[i].ID), v, nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("index: cannot store items: %w", err)
+	}
+	for i := range items {
+		x.install(items[i])
+	}
+	return nil
+}
+
+// ItemError is an invalid item of a batch.
+type ItemError struct {
+	Index int
+	Err   error
+}
+
+func (e *ItemError) Error() string { return fmt.Sprintf("item %d: %v", e.Index, e.Err) }
+func (e *ItemError) Unwrap() error { return e.Err }
+
+// Delete removes an item from the catalog; it returns ErrNotFound when absent.
+// What was learned about the item stays, so that a re-added item keeps it.
+func (x *Index) Delete(id string) error {
+	if _, ok := x.Get(id); !ok {
+		return ErrNotFound
+	}
+	if err := x.db.Delete(kv.Key(kv.PrefixItem, id), pebble.Sync); err != nil {
+		return fmt.Errorf("index: cannot delete item: %w", err)
+	}
+	x.cat.mu.Lock()
+	old := x.cat.deleteLocked(id)
+	x.cat.mu.Unlock()
+	if old != nil {
+		x.text.remove(old.Ord)
+	}
+	return nil
+}
+
+// Get returns the catalog entry of id.
+func (x *Index) Get(id string) (*Doc, bool) {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	o, ok := x.cat.byID[id]
+	if !ok || x.cat.docs[o] == nil {
+		return nil, false
+	}
+	return x.cat.docs[o], true
+}
+
+// Doc returns the catalog entry of an ordinal, nil when it has none.
+func (x *Index) Doc(ord int32) *Doc {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	if ord < 0 || int(ord) >= len(x.cat.docs) {
+		return nil
+	}
+	return x.cat.docs[ord]
+}
+
+// Ord returns the ordinal of an item id, if it has one.
+func (x *Index) Ord(id string) (int32, bool) {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	o, ok := x.cat.byID[id]
+	return o, ok
+}
+
+// Len returns the number of items in the catalog.
+func (x *Index) Len() int {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	return x.cat.live
+}
+
+// Ordinals returns one more than the largest ordinal given out: the size of a
+// dense array indexed by ordinal.
+func (x *Index) Ordinals() int {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	return len(x.cat.ids)
+}
+
+// CategoryID returns the id of a category key ("Sports/Running").
+func (x *Index) CategoryID(key string) (int32, bool) {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	id, ok := x.cat.cats[key]
+	return id, ok
+}
+
+// CategoryKey returns the key of a category id.
+func (x *Index) CategoryKey(id int32) string {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	if id < 0 || int(id) >= len(x.cat.catKey) {
+		return ""
+	}
+	return x.cat.catKey[id]
+}
+
+// Categories returns the number of category ids given out.
+func (x *Index) Categories() int {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	return len(x.cat.catKey)
+}
+
+// BrandID returns the id of a brand name.
+func (x *Index) BrandID(name string) (int32, bool) {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	id, ok := x.cat.brands[name]
+	return id, ok
+}
+
+// Brands returns the number of brand ids given out.
+func (x *Index) Brands() int {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	return len(x.cat.brands)
+}
+
+// Observation is one item event for the learned indexes.
+type Observation struct {
+	Item   string
+	Weight float64  // how much the event says about the item: a purchase more than a view
+	TS     int64    // Unix milliseconds
+	Before []string // items the user saw shortly before, most recent first
+}
+
+// Observe learns from an item event: the item's popularity rises, and it is
+// counted as seen together with the items before it, nearer ones counting more.
+func (x *Index) Observe(o Observation) {
+	x.cat.mu.RLock()
+	ord, ok := x.cat.byID[o.Item]
+	missing := !ok
+	for _, b := range o.Before {
+		if _, ok := x.cat.byID[b]; !ok {
+			missing = true
+		}
+	}
+	x.cat.mu.RUnlock()
+	var cats []int32
+	x.cat.mu.Lock()
+	if missing {
+		ord = x.cat.ordLocked(o.Item)
+	}
+	if d := x.cat.docs[ord]; d != nil {
+		cats = d.Categories
+	}
+	var before [16]int32
+	nb := 0
+	for _, b := range o.Before {
+		if nb == len(before) {
+			break
+		}
+		before[nb] = x.cat.ordLocked(b)
+		nb++
+	}
+	x.cat.mu.Unlock()
+
+	x.pop.add(ord, cats, o.Weight, o.TS)
+	for j := 0; j < nb; j++ {
+		w := float32(1 / float64(j+1))
+		x.covis.add(ord, before[j], w)
+		x.covis.add(before[j], ord, w)
+	}
+}
+
+// Neighbors appends the k items most often seen together with ord to dst.
+func (x *Index) Neighbors(ord int32, k int, dst []Neighbor) []Neighbor {
+	return x.covis.top(ord, k, dst)
+}
+
+// Popular appends to dst up to k of the most popular available items of
+// category cat (of the whole catalog when cat is negative), with their
+// popularity as of now (Unix milliseconds).
+func (x *Index) Popular(cat int32, k int, now int64, dst []Hit) []Hit {
+	return x.pop.top(cat, k, now, x.available, dst)
+}
+
+// Popularity returns the decayed popularity of ord as of now.
+func (x *Index) Popularity(ord int32, now int64) float64 { return x.pop.get(ord, now) }
+
+func (x *Index) available(ord int32) bool {
+	d := x.Doc(ord)
+	return d != nil && d.Available
+}
+
+// Search appends to dst the k items that best match the query terms, by BM25,
+// best first.
+func (x *Index) Search(terms []string, k int, dst []Hit) []Hit {
+	acc := x.accs.Get().(*accumulator)
+	acc.reset(x.Ordinals())
+	x.text.search(terms, acc)
+	dst = append(dst, acc.top(k)...)
+	x.accs.Put(acc)
+	return dst
+}

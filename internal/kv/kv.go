@@ -1,0 +1,104 @@
+package kv
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+// Key-space prefixes. Every key in the database starts with exactly one of them.
+const (
+	PrefixProfile  byte = 'u' // 'u' user -> encoded profile
+	PrefixHistory  byte = 'h' // 'h' uvarint(len(user)) user ts seq -> encoded event
+	PrefixEventID  byte = 'd' // 'd' event id -> user and time of the event
+	PrefixItem     byte = 'i' // 'i' item id -> item JSON
+	PrefixCampaign byte = 'c' // 'c' campaign id -> campaign JSON
+	PrefixMeta     byte = 'm' // 'm' name -> small values owned by one package
+)
+
+// Options configures Open.
+type Options struct {
+	// CacheBytes is the size of Pebble's block cache. Default 64 MiB.
+	CacheBytes int64
+	// MemTableBytes is the size of one memtable. Default 32 MiB.
+	MemTableBytes uint64
+}
+
+// Open opens (creating if needed) the Pebble database in dir with the options
+// tailor relies on: bloom filters on every level, so that point reads of absent
+// keys (new users, unseen event ids) skip the tables that cannot hold them.
+func Open(dir string, opts Options) (*pebble.DB, error) {
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 64 << 20
+	}
+	if opts.MemTableBytes == 0 {
+		opts.MemTableBytes = 32 << 20
+	}
+	cache := pebble.NewCache(opts.CacheBytes)
+	defer cache.Unref()
+	po := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                opts.MemTableBytes,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+		Logger:                      quietLogger{},
+	}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("kv: cannot open %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// Key returns prefix followed by id.
+func Key(prefix byte, id string) []byte {
+	k := make([]byte, 0, 1+len(id))
+	k = append(k, prefix)
+	return append(k, id...)
+}
+
+// AppendKey appends prefix and id to dst and returns the extended slice.
+func AppendKey(dst []byte, prefix byte, id string) []byte {
+	dst = append(dst, prefix)
+	return append(dst, id...)
+}
+
+// AppendOwnerPrefix appends prefix followed by the length-prefixed owner id. Keys
+// built on it sort all of one owner's records together and no owner's range can
+// contain another's, whatever bytes the ids hold.
+func AppendOwnerPrefix(dst []byte, prefix byte, owner string) []byte {
+	dst = append(dst, prefix)
+	dst = binary.AppendUvarint(dst, uint64(len(owner)))
+	return append(dst, owner...)
+}
+
+// PrefixEnd returns the smallest key greater than every key that starts with p,
+// or nil when there is none.
+func PrefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// quietLogger keeps Pebble's informational messages out of the service log
+// while still reporting errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...interface{}) {}
+func (quietLogger) Errorf(format string, args ...interface{}) {
+	pebble.DefaultLogger.Errorf(format, args...)
+}
+func (quietLogger) Fatalf(format string, args ...interface{}) {
+	pebble.DefaultLogger.Fatalf(format, args...)
+}

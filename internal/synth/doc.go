@@ -1,0 +1,42 @@
+// Package synth generates a synthetic world for benchmarks and load tests:
+// a product catalog, users with interests, and the behavioural events those
+// users produce, in the shapes the HTTP API accepts (POST /v1/items and
+// POST /v1/events).
+//
+// # Determinism
+//
+// Everything is a pure function of [Options]: two Worlds built from equal
+// Options hold identical catalogs, and their WriteItemsNDJSON and
+// WriteEventsNDJSON outputs are byte-identical, run after run. Random
+// numbers come from math/rand/v2 PCG sources seeded from Options.Seed; the
+// package keeps no global state. The events of user u depend only on the
+// Options and on u, so users can be generated independently, in any order
+// or in parallel. A World is read-only after [New] returns and is safe for
+// concurrent use.
+//
+// The guarantee holds for one version of this package built with one Go
+// release on one architecture; changing the tables in this package, the
+// generator code or the floating-point math library may change the data.
+//
+// # Catalog
+//
+// Categories form a fixed three-level tree (for example
+// ["Sports", "Running", "Shoes"]); items are spread unevenly over its
+// leaves, with more items in popular categories. Each item has an invented
+// brand that sells in its top-level category, an English title built from
+// the brand, adjectives and the leaf noun ("Trailvex Lightweight Running
+// Shoes"), or about one time in ten a Chinese or Japanese title holding the
+// leaf noun in CJK ("经典跑步鞋"), 1-4 lowercase tags, a log-normal price
+// around a per-leaf median, and an availability flag (about 3% false).
+// Popularity inside a leaf follows a Zipf law (s = 1.1) over a fixed,
+// seed-dependent order of the leaf's items; see [World.PopularItem].
+//
+// # Users and events
+//
+// Each user prefers 1-3 leaves, biased toward the bigger ones, and has on
+// average Options.SessionsPerUser sessions spread over Options.Days. A
+// session starts with a search (60% of sessions), followed by 2-8 item
+// views, 80% of them in a preferred leaf, some preceded by a click; about
+// 15% of sessions put a viewed item in the cart and about 5% buy it.
+// Events in a session are seconds to minutes apart.
+package synth

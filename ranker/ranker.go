@@ -1,0 +1,652 @@
+package ranker
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
+)
+
+// Weights are the coefficients of the linear score, one per named feature.
+type Weights struct {
+	CoVisit    float64 // seen together with the user's recent items
+	Search     float64 // matches the user's recent searches
+	Category   float64 // in the user's strong categories
+	Brand      float64 // of the user's preferred brands
+	Context    float64 // related to the request's context item, query or category
+	Popularity float64 // popular lately
+	Seen       float64 // the user saw it recently (usually negative)
+}
+
+// DefaultWeights are hand-set weights that favour what the user just did.
+var DefaultWeights = Weights{
+	CoVisit:    1.0,
+	Search:     0.8,
+	Category:   0.6,
+	Brand:      0.2,
+	Context:    1.2,
+	Popularity: 0.3,
+	Seen:       -0.8,
+}
+
+// Options configures a Ranker. Zero fields take their defaults.
+type Options struct {
+	Weights Weights // default DefaultWeights
+	// RecentItems is how many of the user's latest distinct items seed
+	// co-visitation candidates. Default 10.
+	RecentItems int
+	// RecentQueries is how many of the user's latest distinct searches seed
+	// text candidates. Default 3.
+	RecentQueries int
+	// TopCategories is how many of the user's strongest categories seed
+	// popularity candidates. Default 3.
+	TopCategories int
+	// PerSource is how many candidates one seed contributes. Default 30.
+	PerSource int
+	// MaxPerLeaf is the largest share of a slot one leaf category may take
+	// when other candidates exist. Default 0.5.
+	MaxPerLeaf float64
+}
+
+func (o *Options) setDefaults() {
+	if o.Weights == (Weights{}) {
+		o.Weights = DefaultWeights
+	}
+	if o.RecentItems <= 0 {
+		o.RecentItems = 10
+	}
+	if o.RecentQueries <= 0 {
+		o.RecentQueries = 3
+	}
+	if o.TopCategories <= 0 {
+		o.TopCategories = 3
+	}
+	if o.PerSource <= 0 {
+		o.PerSource = 30
+	}
+	if o.MaxPerLeaf <= 0 || o.MaxPerLeaf > 1 {
+		o.MaxPerLeaf = 0.5
+	}
+}
+
+// Reason codes, the vocabulary of explanations.
+const (
+	ViewedTogether   = "viewed_together"
+	MatchesSearch    = "matches_search"
+	CategoryAffinity = "category_affinity"
+	ContextItem      = "context_item"
+	ContextQuery     = "context_query"
+	ContextCategory  = "context_category"
+	Trending         = "trending"
+)
+
+// Reason explains one thing that put an item in the list. Exactly one of Item,
+// Query and Category is set, or none for Trending.
+type Reason struct {
+	Code     string
+	Item     string
+	Query    string
+	Category string
+	weight   float64
+}
+
+// MaxReasons is how many reasons an item carries at most.
+const MaxReasons = 3
+
+// Scored is one recommended item.
+type Scored struct {
+	Doc      *index.Doc
+	Score    float64
+	Reasons  [MaxReasons]Reason
+	NReasons int
+}
+
+// Request is what to rank for.
+type Request struct {
+	Profile         *features.Profile // nil for an unknown user
+	N               int               // items wanted, at least 1
+	ContextItem     string
+	ContextQuery    string
+	ContextCategory []string
+	Exclude         []string
+	FilterCategory  []string // only items in this category or below
+	Now             int64    // Unix milliseconds
+}
+
+// Result holds a ranking. Reuse one across calls to avoid allocation.
+type Result struct {
+	Items []Scored
+}
+
+// Ranker ranks items for requests. It is safe for concurrent use.
+type Ranker struct {
+	idx     *index.Index
+	halfMS  int64
+	opts    Options
+	scratch sync.Pool
+}
+
+// New returns a Ranker over idx. halfLife is the profiles' interest half-life,
+// used to read their weights at request time.
+func New(idx *index.Index, opts Options) *Ranker {
+	opts.setDefaults()
+	r := &Ranker{idx: idx, opts: opts}
+	r.scratch.New = func() any { return newScratch(idx) }
+	return r
+}
+
+// feature indexes into cand.f.
+const (
+	fCoVisit = iota
+	fSearch
+	fCategory
+	fBrand
+	fContext
+	fPopularity
+	fSeen
+	numFeatures
+)
+
+type cand struct {
+	ord     int32
+	doc     *index.Doc
+	f       [numFeatures]float64
+	score   float64
+	reasons [MaxReasons + 1]Reason
+	nr      int
+}
+
+// scratch is the per-request working memory, pooled.
+type scratch struct {
+	idx      *index.Index
+	gen      uint32
+	stamp    []uint32 // by ordinal: == gen when slot is valid
+	slot     []int32  // by ordinal: index into cands, or -1 when blocked
+	cands    []cand
+	catGen   []uint32 // by category id
+	catW     []float64
+	brandGen []uint32
+	brandW   []float64
+	hits     []index.Hit
+	nbrs     []index.Neighbor
+	terms    []string
+	cats     []string
+	leafN    map[int32]int
+	order    []int
+	deferred []int
+}
+
+func newScratch(idx *index.Index) *scratch {
+	return &scratch{idx: idx, leafN: map[int32]int{}}
+}
+
+func (s *scratch) reset() {
+	s.gen++
+	if s.gen == 0 {
+		clear(s.stamp)
+		clear(s.catGen)
+		clear(s.brandGen)
+		s.gen = 1
+	}
+	if n := s.idx.Ordinals(); len(s.stamp) < n {
+		s.stamp = append(s.stamp, make([]uint32, n-len(s.stamp))...)
+		s.slot = append(s.slot, make([]int32, n-len(s.slot))...)
+	}
+	if n := s.idx.Categories(); len(s.catGen) < n {
+		s.catGen = append(s.catGen, make([]uint32, n-len(s.catGen))...)
+		s.catW = append(s.catW, make([]float64, n-len(s.catW))...)
+	}
+	if n := s.idx.Brands(); len(s.brandGen) < n {
+		s.brandGen = append(s.brandGen, make([]uint32, n-len(s.brandGen))...)
+		s.brandW = append(s.brandW, make([]float64, n-len(s.brandW))...)
+	}
+	s.cands = s.cands[:0]
+	clear(s.leafN)
+}
+
+// block keeps ord out of the candidates.
+func (s *scratch) block(ord int32) {
+	if int(ord) >= len(s.stamp) {
+		return
+	}
+	s.stamp[ord] = s.gen
+	s.slot[ord] = -1
+}
+
+// get returns the candidate for ord, adding it, or nil when it is blocked or
+// cannot be recommended.
+func (s *scratch) get(ord int32) *cand {
+	if int(ord) >= len(s.stamp) {
+		return nil
+	}
+	if s.stamp[ord] == s.gen {
+		if i := s.slot[ord]; i >= 0 {
+			return &s.cands[i]
+		}
+		return nil
+	}
+	s.stamp[ord] = s.gen
+	doc := s.idx.Doc(ord)
+	if doc == nil || !doc.Available {
+		s.slot[ord] = -1
+		return nil
+	}
+	s.slot[ord] = int32(len(s.cands))
+	s.cands = append(s.cands, cand{ord: ord, doc: doc})
+	return &s.cands[len(s.cands)-1]
+}
+
+func (c *cand) addReason(r Reason) {
+	for i := 0; i < c.nr; i++ {
+		if c.reasons[i].Code == r.Code && c.reasons[i].Item == r.Item &&
+			c.reasons[i].Query == r.Query && c.reasons[i].Category == r.Category {
+			c.reasons[i].weight += r.weight
+			return
+		}
+	}
+	if c.nr < len(c.reasons) {
+		c.reasons[c.nr] = r
+		c.nr++
+		return
+	}
+	// Replace the weakest when this one says more.
+	w := 0
+	for i := 1; i < c.nr; i++ {
+		if c.reasons[i].weight < c.reasons[w].weight {
+			w = i
+		}
+	}
+	if r.weight > c.reasons[w].weight {
+		c.reasons[w] = r
+	}
+}
+
+// Rank fills res with up to req.N items for req.
+func (r *Ranker) Rank(req *Request, res *Result) {
+	s := r.scratch.Get().(*scratch)
+	defer r.scratch.Put(s)
+	s.reset()
+	res.Items = res.Items[:0]
+	n := req.N
+	if n <= 0 {
+		return
+	}
+	w := &r.opts.Weights
+	p := req.Profile
+	per := r.opts.PerSource
+	if per < n {
+		per = n
+	}
+
+	// Blocked: excluded, purchased, the context item itself.
+	for _, id := range req.Exclude {
+		if o, ok := r.idx.Ord(id); ok {
+			s.block(o)
+		}
+	}
+	if p != nil {
+		for _, id := range p.Purchased {
+			if o, ok := r.idx.Ord(id); ok {
+				s.block(o)
+			}
+		}
+	}
+	var filter int32 = -1
+	if len(req.FilterCategory) > 0 {
+		id, ok := r.idx.CategoryID(joinPath(req.FilterCategory))
+		if !ok {
+			return // no item can be in a category the catalog does not have
+		}
+		filter = id
+	}
+
+	if p != nil {
+		r.userSources(req, s, per)
+	}
+	r.contextSources(req, s, per)
+
+	// Trending, within the filter category when there is one, so that the slot
+	// can always be filled.
+	s.hits = r.idx.Popular(filter, per+n, req.Now, s.hits[:0])
+	maxPop := 0.0
+	for _, h := range s.hits {
+		maxPop = math.Max(maxPop, h.Score)
+	}
+	for i, h := range s.hits {
+		if c := s.get(h.Ord); c != nil && i < per {
+			c.addReason(Reason{Code: Trending, weight: 0.05 * w.Popularity})
+		}
+	}
+	if maxPop == 0 {
+		maxPop = 1
+	}
+
+	// Features that every candidate gets, whatever its source.
+	if p != nil {
+		r.loadInterests(req, s)
+	}
+	kept := s.cands[:0]
+	for i := range s.cands {
+		c := s.cands[i]
+		if filter >= 0 && !slices.Contains(c.doc.Categories, filter) {
+			s.slot[c.ord] = -1
+			continue
+		}
+		s.slot[c.ord] = int32(len(kept))
+		kept = append(kept, c)
+	}
+	s.cands = kept
+	for i := range s.cands {
+		c := &s.cands[i]
+		c.f[fPopularity] = math.Log1p(r.idx.Popularity(c.ord, req.Now)) / math.Log1p(maxPop)
+		if p != nil {
+			r.affinity(c, s, w)
+		}
+		c.score = w.CoVisit*c.f[fCoVisit] + w.Search*c.f[fSearch] + w.Category*c.f[fCategory] +
+			w.Brand*c.f[fBrand] + w.Context*c.f[fContext] + w.Popularity*c.f[fPopularity] +
+			w.Seen*c.f[fSeen]
+	}
+	if p != nil {
+		for _, a := range p.Recent {
+			if a.Type == features.Search {
+				continue
+			}
+			if o, ok := r.idx.Ord(a.Target); ok && int(o) < len(s.stamp) && s.stamp[o] == s.gen && s.slot[o] >= 0 {
+				c := &s.cands[s.slot[o]]
+				if c.f[fSeen] == 0 {
+					c.f[fSeen] = 1
+					c.score += w.Seen
+				}
+			}
+		}
+	}
+	r.choose(s, n, res)
+}
+
+// userSources adds candidates from the user's recent items, searches and
+// strongest categories.
+func (r *Ranker) userSources(req *Request, s *scratch, per int) {
+	p := req.Profile
+	// Neighbours of recent items, newest first, nearer ones weighing more.
+	seeds := 0
+	for i := len(p.Recent) - 1; i >= 0 && seeds < r.opts.RecentItems; i-- {
+		a := &p.Recent[i]
+		if a.Type == features.Search || seenBefore(p.Recent[i+1:], a.Target) {
+			continue
+		}
+		o, ok := r.idx.Ord(a.Target)
+		if !ok {
+			continue
+		}
+		rw := math.Pow(0.8, float64(seeds)) * intentBoost(a.Type)
+		seeds++
+		s.nbrs = r.idx.Neighbors(o, per, s.nbrs[:0])
+		if len(s.nbrs) == 0 {
+			continue
+		}
+		top := float64(s.nbrs[0].Weight)
+		for _, nb := range s.nbrs {
+			if c := s.get(nb.Ord); c != nil {
+				v := rw * float64(nb.Weight) / top
+				c.f[fCoVisit] += v
+				c.addReason(Reason{Code: ViewedTogether, Item: a.Target, weight: v * r.opts.Weights.CoVisit})
+			}
+		}
+	}
+	// Matches of recent searches.
+	seeds = 0
+	for i := len(p.Recent) - 1; i >= 0 && seeds < r.opts.RecentQueries; i-- {
+		a := &p.Recent[i]
+		if a.Type != features.Search || seenBefore(p.Recent[i+1:], a.Target) {
+			continue
+		}
+		rw := math.Pow(0.7, float64(seeds))
+		seeds++
+		r.addSearch(s, a.Target, per, rw, fSearch, MatchesSearch, r.opts.Weights.Search)
+	}
+	// Popular items of the strongest categories.
+	for _, key := range topCategories(p.Categories, r.opts.TopCategories, s) {
+		id, ok := r.idx.CategoryID(key)
+		if !ok {
+			continue
+		}
+		s.hits = r.idx.Popular(id, per, req.Now, s.hits[:0])
+		for _, h := range s.hits {
+			if c := s.get(h.Ord); c != nil {
+				c.addReason(Reason{Code: CategoryAffinity, Category: key, weight: 0.1})
+			}
+		}
+	}
+}
+
+// contextSources adds candidates related to the request's context.
+func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
+	if req.ContextItem != "" {
+		if o, ok := r.idx.Ord(req.ContextItem); ok {
+			s.block(o)
+			s.nbrs = r.idx.Neighbors(o, per, s.nbrs[:0])
+			if len(s.nbrs) > 0 {
+				top := float64(s.nbrs[0].Weight)
+				for _, nb := range s.nbrs {
+					if c := s.get(nb.Ord); c != nil {
+						v := float64(nb.Weight) / top
+						c.f[fContext] += v
+						c.addReason(Reason{Code: ContextItem, Item: req.ContextItem, weight: v * r.opts.Weights.Context})
+					}
+				}
+			}
+			// Items of the same leaf category, for an item nobody has seen
+			// together with anything yet.
+			if d := r.idx.Doc(o); d != nil && d.Leaf() >= 0 {
+				s.hits = r.idx.Popular(d.Leaf(), per, req.Now, s.hits[:0])
+				for _, h := range s.hits {
+					if c := s.get(h.Ord); c != nil {
+						c.f[fContext] += 0.3
+						c.addReason(Reason{Code: ContextItem, Item: req.ContextItem, weight: 0.3 * r.opts.Weights.Context})
+					}
+				}
+			}
+		}
+	}
+	if req.ContextQuery != "" {
+		r.addSearch(s, req.ContextQuery, per, 1, fContext, ContextQuery, r.opts.Weights.Context)
+	}
+	if len(req.ContextCategory) > 0 {
+		key := joinPath(req.ContextCategory)
+		if id, ok := r.idx.CategoryID(key); ok {
+			s.hits = r.idx.Popular(id, per, req.Now, s.hits[:0])
+			for _, h := range s.hits {
+				if c := s.get(h.Ord); c != nil {
+					c.f[fContext] += 0.5
+					c.addReason(Reason{Code: ContextCategory, Category: key, weight: 0.5 * r.opts.Weights.Context})
+				}
+			}
+		}
+	}
+}
+
+// addSearch adds the text matches of query as candidates, their BM25 scores
+// normalized by the best match and scaled by rw into feature f.
+func (r *Ranker) addSearch(s *scratch, query string, per int, rw float64, f int, code string, weight float64) {
+	s.terms = index.AppendTerms(s.terms[:0], query)
+	s.hits = r.idx.Search(s.terms, per, s.hits[:0])
+	if len(s.hits) == 0 {
+		return
+	}
+	top := s.hits[0].Score
+	for _, h := range s.hits {
+		if c := s.get(h.Ord); c != nil {
+			v := rw * h.Score / top
+			c.f[f] += v
+			c.addReason(Reason{Code: code, Query: query, weight: v * weight})
+		}
+	}
+}
+
+// loadInterests spreads the user's category and brand weights, normalized by
+// the strongest, over dense arrays indexed by id.
+func (r *Ranker) loadInterests(req *Request, s *scratch) {
+	p := req.Profile
+	if len(p.Categories) > 0 {
+		top := float64(p.Categories[0].Weight)
+		for _, iw := range p.Categories {
+			if id, ok := r.idx.CategoryID(iw.Key); ok && int(id) < len(s.catGen) {
+				s.catGen[id] = s.gen
+				s.catW[id] = float64(iw.Weight) / top
+			}
+		}
+	}
+	if len(p.Brands) > 0 {
+		top := float64(p.Brands[0].Weight)
+		for _, iw := range p.Brands {
+			if id, ok := r.idx.BrandID(iw.Key); ok && int(id) < len(s.brandGen) {
+				s.brandGen[id] = s.gen
+				s.brandW[id] = float64(iw.Weight) / top
+			}
+		}
+	}
+}
+
+// affinity sets the category and brand features of c from the user's
+// interests: the mean normalized weight over the levels of the item's path.
+func (r *Ranker) affinity(c *cand, s *scratch, w *Weights) {
+	if n := len(c.doc.Categories); n > 0 {
+		sum := 0.0
+		for _, id := range c.doc.Categories {
+			if int(id) < len(s.catGen) && s.catGen[id] == s.gen {
+				sum += s.catW[id]
+			}
+		}
+		c.f[fCategory] = sum / float64(n)
+		if c.f[fCategory] >= 0.25 {
+			// Name the deepest category the user is drawn to.
+			for i := n - 1; i >= 0; i-- {
+				id := c.doc.Categories[i]
+				if int(id) < len(s.catGen) && s.catGen[id] == s.gen && s.catW[id] >= 0.25 {
+					c.addReason(Reason{Code: CategoryAffinity, Category: r.idx.CategoryKey(id), weight: c.f[fCategory] * w.Category * 0.5})
+					break
+				}
+			}
+		}
+	}
+	if b := c.doc.Brand; b >= 0 && int(b) < len(s.brandGen) && s.brandGen[b] == s.gen {
+		c.f[fBrand] = s.brandW[b]
+	}
+}
+
+// choose sorts the candidates and fills res, no leaf category taking more than
+// its share while other candidates remain.
+func (r *Ranker) choose(s *scratch, n int, res *Result) {
+	s.order = s.order[:0]
+	for i := range s.cands {
+		s.order = append(s.order, i)
+	}
+	slices.SortFunc(s.order, func(a, b int) int {
+		ca, cb := &s.cands[a], &s.cands[b]
+		if ca.score != cb.score {
+			if ca.score > cb.score {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(ca.doc.Item.ID, cb.doc.Item.ID)
+	})
+	maxLeaf := int(float64(n) * r.opts.MaxPerLeaf)
+	if maxLeaf < 1 {
+		maxLeaf = 1
+	}
+	s.deferred = s.deferred[:0]
+	for _, i := range s.order {
+		if len(res.Items) == n {
+			break
+		}
+		c := &s.cands[i]
+		leaf := c.doc.Leaf()
+		if leaf >= 0 && s.leafN[leaf] >= maxLeaf {
+			s.deferred = append(s.deferred, i)
+			continue
+		}
+		s.leafN[leaf]++
+		res.Items = append(res.Items, scored(c))
+	}
+	// Not enough variety: fill with what the cap held back, best first.
+	for _, i := range s.deferred {
+		if len(res.Items) == n {
+			break
+		}
+		res.Items = append(res.Items, scored(&s.cands[i]))
+	}
+}
+
+func scored(c *cand) Scored {
+	out := Scored{Doc: c.doc, Score: c.score}
+	// Strongest reasons first.
+	rs := c.reasons[:c.nr]
+	slices.SortStableFunc(rs, func(a, b Reason) int {
+		switch {
+		case a.weight > b.weight:
+			return -1
+		case a.weight < b.weight:
+			return 1
+		}
+		return 0
+	})
+	out.NReasons = copy(out.Reasons[:], rs)
+	return out
+}
+
+// topCategories returns the user's k strongest categories, preferring the most
+// specific: a category replaces its ancestor when both are strong.
+func topCategories(list []features.Weighted, k int, s *scratch) []string {
+	s.cats = s.cats[:0]
+	for _, iw := range list {
+		replaced := false
+		skip := false
+		for j, c := range s.cats {
+			switch {
+			case strings.HasPrefix(iw.Key, c+"/"):
+				s.cats[j] = iw.Key
+				replaced = true
+			case strings.HasPrefix(c, iw.Key+"/"):
+				skip = true
+			}
+		}
+		if replaced || skip {
+			continue
+		}
+		if len(s.cats) == k {
+			break
+		}
+		s.cats = append(s.cats, iw.Key)
+	}
+	return s.cats
+}
+
+func seenBefore(later []features.Action, target string) bool {
+	for i := range later {
+		if later[i].Target == target {
+			return true
+		}
+	}
+	return false
+}
+
+func intentBoost(t features.EventType) float64 {
+	switch t {
+	case features.Click:
+		return 1.2
+	case features.Cart:
+		return 1.5
+	}
+	return 1
+}
+
+func joinPath(path []string) string {
+	if len(path) == 1 {
+		return path[0]
+	}
+	return strings.Join(path, "/")
+}

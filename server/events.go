@@ -1,0 +1,181 @@
+package server
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
+)
+
+// Field limits of an event.
+const (
+	maxUserBytes  = 256
+	maxQueryBytes = 1024
+	// maxFuture is how far ahead of the server's clock an event may be stamped.
+	maxFuture = 24 * time.Hour
+)
+
+func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
+	now := s.now()
+	var events []features.Event
+	_, e := s.records(ctx, func(i int, v *fastjson.Value) *apiError {
+		var ev features.Event
+		if e := decodeEvent(v, now, &ev); e != nil {
+			e.index = i
+			return e
+		}
+		events = append(events, ev)
+		return nil
+	})
+	if e != nil {
+		writeError(ctx, e)
+		return
+	}
+	res, err := s.Ingest(events)
+	if err != nil {
+		s.opts.Logger.Printf("events: %v", err)
+		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
+			message: "events could not be stored; nothing was applied, retry", index: -1})
+		return
+	}
+	b := make([]byte, 0, 48)
+	b = append(b, `{"accepted":`...)
+	b = strconv.AppendInt(b, int64(res.Accepted), 10)
+	b = append(b, `,"duplicates":`...)
+	b = strconv.AppendInt(b, int64(res.Duplicates), 10)
+	b = append(b, "}\n"...)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// decodeEvent reads and validates one event object.
+func decodeEvent(v *fastjson.Value, now int64, ev *features.Event) *apiError {
+	if v.Type() != fastjson.TypeObject {
+		return badRequest(codeInvalidEvent, "", "event must be a JSON object")
+	}
+	f := fields{v: v, code: codeInvalidEvent}
+	ev.ID = f.str("id", maxUserBytes)
+	ev.User = f.str("user", maxUserBytes)
+	typ := f.str("type", 16)
+	ev.Item = f.str("item", index.MaxIDBytes)
+	ev.Query = f.str("query", maxQueryBytes)
+	ev.Amount = f.num("amount", 0)
+	ev.Session = f.str("session", maxUserBytes)
+	ev.TS = timestamp(&f, "ts", now)
+	if f.err != nil {
+		return f.err
+	}
+	switch {
+	case ev.User == "":
+		f.fail("user", "is required")
+	case typ == "":
+		f.fail("type", "is required")
+	}
+	if f.err != nil {
+		return f.err
+	}
+	t, ok := features.ParseEventType(typ)
+	if !ok {
+		f.fail("type", "must be one of search, view, click, cart, purchase")
+		return f.err
+	}
+	ev.Type = t
+	switch {
+	case t == features.Search && ev.Query == "":
+		f.fail("query", "is required for a search")
+	case t != features.Search && ev.Item == "":
+		f.fail("item", "is required for a "+typ)
+	case ev.Amount < 0:
+		f.fail("amount", "must not be negative")
+	case ev.TS < 0:
+		f.fail("ts", "must not be before 1970")
+	case ev.TS > now+maxFuture.Milliseconds():
+		f.fail("ts", "is more than 24h in the future")
+	}
+	if t == features.Search {
+		ev.Item = ""
+	} else {
+		ev.Query = ""
+	}
+	return f.err
+}
+
+// timestamp reads an RFC 3339 string or epoch milliseconds; absent means now.
+func timestamp(f *fields, key string, now int64) int64 {
+	v := f.v.Get(key)
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return now
+	}
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		ms, err := v.Int64()
+		if err != nil {
+			f.fail(key, "must be epoch milliseconds (an integer) or an RFC 3339 string")
+			return now
+		}
+		return ms
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		t, err := time.Parse(time.RFC3339Nano, string(b))
+		if err != nil {
+			if ms, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+				return ms
+			}
+			f.fail(key, "must be an RFC 3339 time such as 2026-01-02T15:04:05Z or epoch milliseconds")
+			return now
+		}
+		return t.UnixMilli()
+	}
+	f.fail(key, "must be epoch milliseconds (an integer) or an RFC 3339 string")
+	return now
+}
+
+// IngestResult reports what Ingest did.
+type IngestResult struct {
+	Accepted, Duplicates int
+}
+
+// Ingest applies a batch of validated events: it enriches them from the
+// catalog, commits them durably to the users' profiles and history, then
+// teaches the indexes. Either every event is applied or, on error, none is.
+func (s *Server) Ingest(events []features.Event) (IngestResult, error) {
+	var terms []string
+	var hits []index.Hit
+	for i := range events {
+		ev := &events[i]
+		if ev.Type == features.Search {
+			terms = index.AppendTerms(terms[:0], ev.Query)
+			ev.Terms = append([]string(nil), terms...)
+			hits = s.idx.Search(terms, 3, hits[:0])
+			for _, h := range hits {
+				if d := s.idx.Doc(h.Ord); d != nil && len(d.Item.Category) > 0 {
+					ev.Matches = append(ev.Matches, d.Item.Category)
+				}
+			}
+			continue
+		}
+		if d, ok := s.idx.Get(ev.Item); ok {
+			ev.Category = d.Item.Category
+			ev.Brand = d.Item.Brand
+			ev.Price = d.Item.Price
+		}
+	}
+	res, err := s.store.Apply(events)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	for _, a := range res.Applied {
+		ev := &events[a.Index]
+		s.m.events[ev.Type].Inc()
+		if ev.Type == features.Search {
+			continue
+		}
+		s.idx.Observe(index.Observation{Item: ev.Item, Weight: popularityWeight(ev.Type), TS: ev.TS, Before: a.Before})
+	}
+	s.m.duplicates.Add(float64(res.Duplicates))
+	return IngestResult{Accepted: res.Accepted, Duplicates: res.Duplicates}, nil
+}

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+
+	"github.com/tailor-dev/tailor/index"
+)
+
+func (s *Server) handleItems(ctx *fasthttp.RequestCtx) {
+	var items []index.Item
+	_, e := s.records(ctx, func(i int, v *fastjson.Value) *apiError {
+		var it index.Item
+		if e := decodeItem(v, &it); e != nil {
+			e.index = i
+			return e
+		}
+		items = append(items, it)
+		return nil
+	})
+	if e != nil {
+		writeError(ctx, e)
+		return
+	}
+	if err := s.UpsertItems(items); err != nil {
+		var ie *index.ItemError
+		var fe *index.FieldError
+		if errors.As(err, &ie) && errors.As(err, &fe) {
+			e := badRequest(codeInvalidItem, fe.Field, fe.Field+" "+fe.Message)
+			e.index = ie.Index
+			writeError(ctx, e)
+			return
+		}
+		s.opts.Logger.Printf("items: %v", err)
+		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
+			message: "items could not be stored; nothing was applied, retry", index: -1})
+		return
+	}
+	b := append(make([]byte, 0, 32), `{"upserted":`...)
+	b = strconv.AppendInt(b, int64(len(items)), 10)
+	b = append(b, "}\n"...)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// UpsertItems validates and stores catalog items; a batch with an invalid item
+// changes nothing.
+func (s *Server) UpsertItems(items []index.Item) error { return s.idx.Upsert(items) }
+
+// decodeItem reads one item object; Item.Validate checks the values.
+func decodeItem(v *fastjson.Value, it *index.Item) *apiError {
+	if v.Type() != fastjson.TypeObject {
+		return badRequest(codeInvalidItem, "", "item must be a JSON object")
+	}
+	f := fields{v: v, code: codeInvalidItem}
+	it.ID = f.str("id", index.MaxIDBytes)
+	it.Title = f.str("title", index.MaxTitleBytes)
+	it.Brand = f.str("brand", index.MaxTitleBytes)
+	it.Category = f.strs(v.Get("category"), "category", index.MaxCategoryDepth, index.MaxTitleBytes)
+	it.Tags = f.strs(v.Get("tags"), "tags", index.MaxTags, index.MaxTitleBytes)
+	it.Price = f.num("price", 0)
+	if a := v.Get("available"); a != nil && a.Type() != fastjson.TypeNull {
+		b, err := a.Bool()
+		if err != nil {
+			f.fail("available", "must be true or false")
+		}
+		it.Available = &b
+	}
+	if a := v.Get("attrs"); a != nil && a.Type() != fastjson.TypeNull {
+		if a.Type() != fastjson.TypeObject {
+			f.fail("attrs", "must be an object")
+		} else {
+			it.Attrs = a.MarshalTo(nil)
+		}
+	}
+	if f.err != nil {
+		return f.err
+	}
+	if err := it.Validate(); err != nil {
+		var fe *index.FieldError
+		if errors.As(err, &fe) {
+			return badRequest(codeInvalidItem, fe.Field, fe.Field+" "+fe.Message)
+		}
+		return badRequest(codeInvalidItem, "", err.Error())
+	}
+	return nil
+}
+
+func (s *Server) handleGetItem(ctx *fasthttp.RequestCtx, id string) {
+	d, ok := s.idx.Get(id)
+	if !ok {
+		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no item with this id", field: "id", index: -1})
+		return
+	}
+	b, err := json.Marshal(&d.Item)
+	if err != nil {
+		panic(err) // an item that was stored always marshals
+	}
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetBody(append(b, '\n'))
+}
+
+func (s *Server) handleDeleteItem(ctx *fasthttp.RequestCtx, id string) {
+	err := s.idx.Delete(id)
+	switch {
+	case errors.Is(err, index.ErrNotFound):
+		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no item with this id", field: "id", index: -1})
+	case err != nil:
+		s.opts.Logger.Printf("items: %v", err)
+		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable, message: "item could not be deleted, retry", index: -1})
+	default:
+		ctx.Response.Header.SetContentType("application/json")
+		ctx.SetBodyString(`{"deleted":true}` + "\n")
+	}
+}

@@ -1,0 +1,209 @@
+package server
+
+import (
+	"errors"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/ranker"
+)
+
+// Limits of a recommend request.
+const (
+	defaultN   = 10
+	maxN       = 100
+	maxExclude = 1000
+)
+
+// recScratch is the pooled working memory of one recommend request.
+type recScratch struct {
+	req     ranker.Request
+	res     ranker.Result
+	exclude []string
+	ctxCat  []string
+	filter  []string
+	out     []byte
+}
+
+func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	sc := s.recs.Get().(*recScratch)
+	defer s.recs.Put(sc)
+	p := s.parsers.Get()
+	defer s.parsers.Put(p)
+	v, err := p.ParseBytes(ctx.PostBody())
+	if err != nil {
+		writeError(ctx, badRequest(codeInvalidJSON, "", "body is not valid JSON: "+err.Error()))
+		return
+	}
+	user, e := decodeRecommend(v, sc)
+	if e != nil {
+		writeError(ctx, e)
+		return
+	}
+	if err := s.Recommend(user, &sc.req, &sc.res); err != nil {
+		s.opts.Logger.Printf("recommend: %v", err)
+		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
+			message: "profile could not be read, retry", index: -1})
+		return
+	}
+	sc.out = appendRecommendation(sc.out[:0], &sc.res, time.Since(start))
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetBody(sc.out)
+}
+
+// Recommend ranks items for user (empty for an anonymous visitor) into res. It
+// reads the user's profile, fills req.Profile and req.Now, and ranks. An
+// unknown user gets what an anonymous one gets.
+func (s *Server) Recommend(user string, req *ranker.Request, res *ranker.Result) error {
+	req.Profile = nil
+	if user != "" {
+		p, err := s.store.Get(user)
+		switch {
+		case err == nil:
+			req.Profile = p
+		case !errors.Is(err, features.ErrNotFound):
+			return err
+		}
+	}
+	req.Now = s.now()
+	s.rank.Rank(req, res)
+	return nil
+}
+
+// decodeRecommend reads a recommend request into sc.req. The strings it sets
+// point into the request body: they are valid until the handler returns.
+func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
+	if v.Type() != fastjson.TypeObject {
+		return "", badRequest(codeInvalidRequest, "", "body must be a JSON object")
+	}
+	req := &sc.req
+	*req = ranker.Request{}
+	f := fields{v: v, code: codeInvalidRequest}
+	user := f.view("user", maxUserBytes)
+	req.N = f.integer("n", defaultN)
+	if f.err == nil && (req.N < 1 || req.N > maxN) {
+		f.fail("n", "must be between 1 and "+strconv.Itoa(maxN))
+	}
+	sc.exclude = f.views(v.Get("exclude"), "exclude", sc.exclude[:0], maxExclude)
+	req.Exclude = sc.exclude
+	if c := v.Get("context"); c != nil && c.Type() != fastjson.TypeNull {
+		if c.Type() != fastjson.TypeObject {
+			f.fail("context", "must be an object")
+		} else {
+			cf := fields{v: c, code: codeInvalidRequest}
+			req.ContextItem = cf.view("item", 256)
+			req.ContextQuery = cf.view("query", maxQueryBytes)
+			sc.ctxCat = cf.views(c.Get("category"), "category", sc.ctxCat[:0], 8)
+			req.ContextCategory = sc.ctxCat
+			if cf.err != nil && f.err == nil {
+				f.err = cf.err
+				f.err.field = "context." + f.err.field
+				f.err.message = "context." + f.err.message
+			}
+		}
+	}
+	if fl := v.Get("filter"); fl != nil && fl.Type() != fastjson.TypeNull {
+		if fl.Type() != fastjson.TypeObject {
+			f.fail("filter", "must be an object")
+		} else {
+			ff := fields{v: fl, code: codeInvalidRequest}
+			sc.filter = ff.views(fl.Get("category"), "category", sc.filter[:0], 8)
+			req.FilterCategory = sc.filter
+			if ff.err != nil && f.err == nil {
+				f.err = ff.err
+				f.err.field = "filter." + f.err.field
+				f.err.message = "filter." + f.err.message
+			}
+		}
+	}
+	return user, f.err
+}
+
+// view is str without a copy: the string shares the parser's memory.
+func (f *fields) view(key string, max int) string {
+	v := f.v.Get(key)
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return ""
+	}
+	b, err := v.StringBytes()
+	if err != nil {
+		f.fail(key, "must be a string")
+		return ""
+	}
+	if len(b) > max {
+		f.fail(key, "is longer than "+strconv.Itoa(max)+" bytes")
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// views is strs without copies, appending to dst.
+func (f *fields) views(v *fastjson.Value, name string, dst []string, maxLen int) []string {
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return dst
+	}
+	arr, err := v.Array()
+	if err != nil {
+		f.fail(name, "must be an array of strings")
+		return dst
+	}
+	if len(arr) > maxLen {
+		f.fail(name, "has more than "+strconv.Itoa(maxLen)+" entries")
+		return dst
+	}
+	for i, el := range arr {
+		b, err := el.StringBytes()
+		if err != nil || len(b) == 0 || len(b) > 256 {
+			f.fail(name+"["+strconv.Itoa(i)+"]", "must be a non-empty string of at most 256 bytes")
+			return dst
+		}
+		dst = append(dst, unsafe.String(unsafe.SliceData(b), len(b)))
+	}
+	return dst
+}
+
+// appendRecommendation encodes a ranking as the recommend response.
+func appendRecommendation(b []byte, res *ranker.Result, took time.Duration) []byte {
+	b = append(b, `{"items":[`...)
+	for i := range res.Items {
+		it := &res.Items[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = appendString(b, it.Doc.Item.ID)
+		b = append(b, `,"score":`...)
+		b = appendFloat(b, it.Score)
+		b = append(b, `,"reasons":[`...)
+		for j := 0; j < it.NReasons; j++ {
+			r := &it.Reasons[j]
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"code":`...)
+			b = appendString(b, r.Code)
+			switch {
+			case r.Item != "":
+				b = append(b, `,"item":`...)
+				b = appendString(b, r.Item)
+			case r.Query != "":
+				b = append(b, `,"query":`...)
+				b = appendString(b, r.Query)
+			case r.Category != "":
+				b = append(b, `,"category":`...)
+				b = appendString(b, r.Category)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, "]}"...)
+	}
+	b = append(b, `],"took_us":`...)
+	b = strconv.AppendInt(b, took.Microseconds(), 10)
+	return append(b, "}\n"...)
+}

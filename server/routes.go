@@ -1,0 +1,129 @@
+package server
+
+import (
+	"bytes"
+
+	"github.com/valyala/fasthttp"
+)
+
+// routeID names an endpoint, for dispatch and for metric labels.
+type routeID int
+
+const (
+	routeOther routeID = iota
+	routeEvents
+	routeRecommend
+	routeItems
+	routeItem
+	routeUser
+	routeMetrics
+	routeHealth
+	numRoutes
+)
+
+var routeNames = [numRoutes]string{"other", "events", "recommend", "items", "item", "user", "metrics", "healthz"}
+
+func (r routeID) name() string { return routeNames[r] }
+
+func route(path []byte) routeID {
+	switch string(path) {
+	case "/v1/events":
+		return routeEvents
+	case "/v1/recommend":
+		return routeRecommend
+	case "/v1/items":
+		return routeItems
+	case "/metrics":
+		return routeMetrics
+	case "/healthz":
+		return routeHealth
+	}
+	switch {
+	case bytes.HasPrefix(path, []byte("/v1/items/")) && len(path) > len("/v1/items/"):
+		return routeItem
+	case bytes.HasPrefix(path, []byte("/v1/users/")) && len(path) > len("/v1/users/"):
+		return routeUser
+	}
+	return routeOther
+}
+
+func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
+	method := string(ctx.Method())
+	switch r {
+	case routeEvents:
+		if allow(ctx, method, "POST") {
+			s.handleEvents(ctx)
+		}
+	case routeRecommend:
+		if allow(ctx, method, "POST") {
+			s.handleRecommend(ctx)
+		}
+	case routeItems:
+		if allow(ctx, method, "POST") {
+			s.handleItems(ctx)
+		}
+	case routeItem:
+		id, ok := pathID(ctx, "/v1/items/")
+		if !ok {
+			return
+		}
+		switch method {
+		case "GET":
+			s.handleGetItem(ctx, id)
+		case "DELETE":
+			s.handleDeleteItem(ctx, id)
+		default:
+			methodNotAllowed(ctx, "GET, DELETE")
+		}
+	case routeUser:
+		id, ok := pathID(ctx, "/v1/users/")
+		if !ok {
+			return
+		}
+		switch method {
+		case "GET":
+			s.handleGetUser(ctx, id)
+		case "DELETE":
+			s.handleDeleteUser(ctx, id)
+		default:
+			methodNotAllowed(ctx, "GET, DELETE")
+		}
+	case routeMetrics:
+		if allow(ctx, method, "GET") {
+			s.handleMetrics(ctx)
+		}
+	case routeHealth:
+		if allow(ctx, method, "GET") {
+			ctx.Response.Header.SetContentType("application/json")
+			ctx.SetBodyString(`{"status":"ok"}` + "\n")
+		}
+	default:
+		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound,
+			message: "no such endpoint: " + string(ctx.Path()), index: -1})
+	}
+}
+
+func allow(ctx *fasthttp.RequestCtx, method, want string) bool {
+	if method == want {
+		return true
+	}
+	methodNotAllowed(ctx, want)
+	return false
+}
+
+func methodNotAllowed(ctx *fasthttp.RequestCtx, allowed string) {
+	ctx.Response.Header.Set("Allow", allowed)
+	writeError(ctx, &apiError{status: fasthttp.StatusMethodNotAllowed, code: codeMethod,
+		message: "method not allowed; use " + allowed, index: -1})
+}
+
+// pathID returns the unescaped id after prefix in the request path.
+func pathID(ctx *fasthttp.RequestCtx, prefix string) (string, bool) {
+	// ctx.Path() is already percent-decoded by fasthttp.
+	id := string(ctx.Path()[len(prefix):])
+	if len(id) > 256 {
+		writeError(ctx, badRequest(codeInvalidRequest, "id", "is longer than 256 bytes"))
+		return "", false
+	}
+	return id, true
+}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tailor-dev/tailor/features"
+)
+
+// profileJSON is the API's view of a profile.
+type profileJSON struct {
+	User      string            `json:"user"`
+	Events    uint64            `json:"events"`
+	Counts    map[string]uint32 `json:"counts"`
+	FirstSeen string            `json:"first_seen"`
+	LastSeen  string            `json:"last_seen"`
+	Recent    []actionJSON      `json:"recent"`
+	Interests interestsJSON     `json:"interests"`
+	RFM       rfmJSON           `json:"rfm"`
+	Segments  segmentsJSON      `json:"segments"`
+}
+
+type actionJSON struct {
+	Type    string `json:"type"`
+	Item    string `json:"item,omitempty"`
+	Query   string `json:"query,omitempty"`
+	TS      string `json:"ts"`
+	Session string `json:"session,omitempty"`
+}
+
+type weightJSON struct {
+	Key    string  `json:"key"`
+	Weight float64 `json:"weight"`
+}
+
+type interestsJSON struct {
+	Categories []weightJSON `json:"categories"`
+	Brands     []weightJSON `json:"brands"`
+	Terms      []weightJSON `json:"terms"`
+}
+
+type rfmJSON struct {
+	RecencyDays   *float64 `json:"recency_days"`
+	Frequency     uint32   `json:"frequency"`
+	Monetary      float64  `json:"monetary"`
+	FirstPurchase *string  `json:"first_purchase"`
+	LastPurchase  *string  `json:"last_purchase"`
+}
+
+type segmentsJSON struct {
+	Lifecycle string `json:"lifecycle"`
+}
+
+func (s *Server) handleGetUser(ctx *fasthttp.RequestCtx, id string) {
+	p, err := s.store.Get(id)
+	if errors.Is(err, features.ErrNotFound) {
+		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no user with this id", field: "id", index: -1})
+		return
+	}
+	if err != nil {
+		s.opts.Logger.Printf("users: %v", err)
+		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable, message: "profile could not be read, retry", index: -1})
+		return
+	}
+	b, err := json.Marshal(s.profileView(p, s.now()))
+	if err != nil {
+		panic(err)
+	}
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetBody(append(b, '\n'))
+}
+
+func (s *Server) handleDeleteUser(ctx *fasthttp.RequestCtx, id string) {
+	err := s.store.Delete(id)
+	switch {
+	case errors.Is(err, features.ErrNotFound):
+		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no user with this id", field: "id", index: -1})
+	case err != nil:
+		s.opts.Logger.Printf("users: %v", err)
+		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable, message: "user could not be erased, retry", index: -1})
+	default:
+		ctx.Response.Header.SetContentType("application/json")
+		ctx.SetBodyString(`{"deleted":true}` + "\n")
+	}
+}
+
+func rfc3339(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
+
+// profileView renders p as of now, interests decayed to now.
+func (s *Server) profileView(p *features.Profile, now int64) profileJSON {
+	out := profileJSON{
+		User:      p.User,
+		Events:    p.Events,
+		Counts:    map[string]uint32{},
+		FirstSeen: rfc3339(p.FirstSeen),
+		LastSeen:  rfc3339(p.LastSeen),
+		Recent:    make([]actionJSON, 0, len(p.Recent)),
+	}
+	for t := features.Search; t <= features.Purchase; t++ {
+		out.Counts[t.String()] = p.Counts[t]
+	}
+	for i := len(p.Recent) - 1; i >= 0; i-- {
+		a := p.Recent[i]
+		aj := actionJSON{Type: a.Type.String(), TS: rfc3339(a.TS), Session: a.Session}
+		if a.Type == features.Search {
+			aj.Query = a.Target
+		} else {
+			aj.Item = a.Target
+		}
+		out.Recent = append(out.Recent, aj)
+	}
+	f := features.DecayFactor(p.DecayedAt, now, s.store.Limits().HalfLife)
+	list := func(ws []features.Weighted) []weightJSON {
+		out := make([]weightJSON, 0, len(ws))
+		for _, w := range ws {
+			out = append(out, weightJSON{Key: w.Key, Weight: round(float64(w.Weight) * f)})
+		}
+		return out
+	}
+	out.Interests = interestsJSON{Categories: list(p.Categories), Brands: list(p.Brands), Terms: list(p.Terms)}
+	out.RFM = rfmJSON{Frequency: p.Purchases, Monetary: round(p.Monetary)}
+	if p.Purchases > 0 {
+		days := round(float64(now-p.LastPurchase) / float64(24*time.Hour/time.Millisecond))
+		first, last := rfc3339(p.FirstPurchase), rfc3339(p.LastPurchase)
+		out.RFM.RecencyDays, out.RFM.FirstPurchase, out.RFM.LastPurchase = &days, &first, &last
+	}
+	out.Segments.Lifecycle = features.Lifecycle(p, now, s.opts.Lifecycle)
+	return out
+}
+
+// round keeps four decimals, enough to read and compare.
+func round(x float64) float64 {
+	const k = 1e4
+	if x < 0 {
+		return -float64(int64(-x*k+0.5)) / k
+	}
+	return float64(int64(x*k+0.5)) / k
+}
