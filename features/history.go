@@ -58,7 +58,9 @@ func parseHistoryKey(k []byte) (user string, ts int64, ok bool) {
 		return "", 0, false
 	}
 	n, w := binary.Uvarint(k[1:])
-	if w <= 0 || uint64(len(k)-1-w) != n+16 {
+	// Compare n with what is left less the 16 bytes of time and sequence,
+	// rather than n+16 with what is left, which wraps for n near 2^64.
+	if w <= 0 || len(k)-1-w < 16 || n != uint64(len(k)-1-w-16) {
 		return "", 0, false
 	}
 	u := k[1+w : 1+w+int(n)]

@@ -118,10 +118,12 @@ func (p *Profile) clone() *Profile {
 
 // apply folds one event into p.
 func (p *Profile) apply(e *Event, lim *Limits) {
-	if p.Events == 0 || e.TS < p.FirstSeen {
+	// The first event sets the times; zero is a valid time, not "unset".
+	first := p.Events == 0
+	if first || e.TS < p.FirstSeen {
 		p.FirstSeen = e.TS
 	}
-	if e.TS > p.LastSeen {
+	if first || e.TS > p.LastSeen {
 		p.LastSeen = e.TS
 	}
 	p.Events++
@@ -134,7 +136,7 @@ func (p *Profile) apply(e *Event, lim *Limits) {
 	// weight decayed to that time.
 	w := float64(e.Type.IntentWeight())
 	switch {
-	case p.DecayedAt == 0:
+	case first:
 		p.DecayedAt = e.TS
 	case e.TS > p.DecayedAt:
 		f := float32(DecayFactor(p.DecayedAt, e.TS, lim.HalfLife))
@@ -177,14 +179,14 @@ func (p *Profile) apply(e *Event, lim *Limits) {
 		if amount == 0 {
 			amount = e.Price
 		}
-		p.Purchases++
-		p.Monetary += amount
-		if p.FirstPurchase == 0 || e.TS < p.FirstPurchase {
+		if p.Purchases == 0 || e.TS < p.FirstPurchase {
 			p.FirstPurchase = e.TS
 		}
-		if e.TS > p.LastPurchase {
+		if p.Purchases == 0 || e.TS > p.LastPurchase {
 			p.LastPurchase = e.TS
 		}
+		p.Purchases++
+		p.Monetary += amount
 		p.Purchased = rememberPurchase(p.Purchased, e.Item, lim.Purchased)
 	}
 }

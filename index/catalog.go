@@ -58,6 +58,8 @@ func (it *Item) Validate() error {
 		return bad("id", "is not valid UTF-8")
 	case len(it.Title) > MaxTitleBytes:
 		return bad("title", fmt.Sprintf("is longer than %d bytes", MaxTitleBytes))
+	case !utf8.ValidString(it.Title):
+		return bad("title", "is not valid UTF-8")
 	case len(it.Category) > MaxCategoryDepth:
 		return bad("category", fmt.Sprintf("is deeper than %d levels", MaxCategoryDepth))
 	case len(it.Tags) > MaxTags:
@@ -66,17 +68,22 @@ func (it *Item) Validate() error {
 		return bad("price", "must be a non-negative number")
 	case len(it.Brand) > MaxTitleBytes:
 		return bad("brand", fmt.Sprintf("is longer than %d bytes", MaxTitleBytes))
+	case !utf8.ValidString(it.Brand):
+		return bad("brand", "is not valid UTF-8")
 	case len(it.Attrs) > MaxAttrsBytes:
 		return bad("attrs", fmt.Sprintf("is larger than %d bytes", MaxAttrsBytes))
 	}
 	for i, c := range it.Category {
-		if c == "" || len(c) > MaxTitleBytes {
-			return bad(fmt.Sprintf("category[%d]", i), "must be a non-empty name")
+		if c == "" || len(c) > MaxTitleBytes || !utf8.ValidString(c) {
+			return bad(fmt.Sprintf("category[%d]", i), "must be a non-empty UTF-8 name")
 		}
 	}
 	for i, t := range it.Tags {
 		if len(t) > MaxTitleBytes {
 			return bad(fmt.Sprintf("tags[%d]", i), "is too long")
+		}
+		if !utf8.ValidString(t) {
+			return bad(fmt.Sprintf("tags[%d]", i), "is not valid UTF-8")
 		}
 	}
 	if len(it.Attrs) > 0 && it.Attrs[0] != '{' {

@@ -75,6 +75,9 @@ func (c *covisit) top(a int32, k int, dst []Neighbor) []Neighbor {
 	s := c.shard(a)
 	s.mu.RLock()
 	list := s.lists[a]
+	if k < 0 {
+		k = 0
+	}
 	if len(list) > k {
 		list = list[:k]
 	}

@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +33,10 @@ type Index struct {
 	covis *covisit
 	pop   *popularity
 	accs  sync.Pool
+
+	// wmu serializes catalog writes, so that the order in which they commit
+	// to Pebble is the order in which they are installed in memory.
+	wmu sync.Mutex
 
 	items prometheus.GaugeFunc
 }
@@ -86,14 +91,18 @@ func (x *Index) install(it Item) {
 // returns after a synced commit; a batch with an invalid item changes nothing
 // and returns an *ItemError.
 func (x *Index) Upsert(items []Item) error {
+	x.wmu.Lock()
+	defer x.wmu.Unlock()
+	// Work on a copy: defaults are filled in without touching the caller's items.
+	items = append([]Item(nil), items...)
 	b := x.db.NewBatch()
 	defer b.Close()
-	yes := true
 	for i := range items {
 		if err := items[i].Validate(); err != nil {
 			return &ItemError{Index: i, Err: err}
 		}
 		if items[i].Available == nil {
+			yes := true
 			items[i].Available = &yes
 		}
 		v, err := json.Marshal(&items[i])
@@ -125,6 +134,8 @@ func (e *ItemError) Unwrap() error { return e.Err }
 // Delete removes an item from the catalog; it returns ErrNotFound when absent.
 // What was learned about the item stays, so that a re-added item keeps it.
 func (x *Index) Delete(id string) error {
+	x.wmu.Lock()
+	defer x.wmu.Unlock()
 	if _, ok := x.Get(id); !ok {
 		return ErrNotFound
 	}
@@ -286,9 +297,15 @@ func (x *Index) Popular(cat int32, k int, now int64, dst []Hit) []Hit {
 // Popularity returns the decayed popularity of ord as of now.
 func (x *Index) Popularity(ord int32, now int64) float64 { return x.pop.get(ord, now) }
 
-func (x *Index) available(ord int32) bool {
+// available reports whether ord can be recommended and is still in category
+// cat (any category when cat is negative): an item moved to another category
+// keeps its old popularity entry, which must not surface.
+func (x *Index) available(ord, cat int32) bool {
 	d := x.Doc(ord)
-	return d != nil && d.Available
+	if d == nil || !d.Available {
+		return false
+	}
+	return cat < 0 || slices.Contains(d.Categories, cat)
 }
 
 // Search appends to dst the k items that best match the query terms, by BM25,

@@ -31,7 +31,8 @@ func newPopularity(halfLifeMS int64, kept int) *popularity {
 func (p *popularity) add(ord int32, cats []int32, w float64, ts int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.t0 == 0 {
+	if len(p.score) == 0 {
+		// The first event sets the reference time (which may be zero).
 		p.t0 = ts
 	}
 	exp := float64(ts-p.t0) / p.halfLife
@@ -60,9 +61,10 @@ func (p *popularity) add(ord int32, cats []int32, w float64, ts int64) {
 // bump keeps list the kept most popular ordinals, best first, after ord's
 // score rose.
 func (p *popularity) bump(list []int32, ord int32) []int32 {
-	s := p.score[ord]
-	if len(list) == p.kept && s <= p.score[list[len(list)-1]] && list[len(list)-1] != ord {
-		return list // cannot be in the list, and does not qualify
+	if last := len(list) - 1; len(list) == p.kept && list[last] != ord && !p.before(ord, list[last]) {
+		// Not in the list (everything in it ranks above the last), and does
+		// not outrank the last under the list's own order, ties by ordinal.
+		return list
 	}
 	i := slices.Index(list, ord)
 	if i < 0 {
@@ -90,8 +92,9 @@ func (p *popularity) before(a, b int32) bool {
 
 // top appends up to k of the most popular items of category cat (every item
 // when cat is negative) to dst, with their decayed scores as of now. keep
-// filters out items the caller cannot use; skipped items do not count toward k.
-func (p *popularity) top(cat int32, k int, now int64, keep func(int32) bool, dst []Hit) []Hit {
+// filters out items the caller cannot use (or that have left the category since
+// they were counted); skipped items do not count toward k.
+func (p *popularity) top(cat int32, k int, now int64, keep func(ord, cat int32) bool, dst []Hit) []Hit {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	list := p.global
@@ -107,7 +110,7 @@ func (p *popularity) top(cat int32, k int, now int64, keep func(int32) bool, dst
 		if n == k {
 			break
 		}
-		if keep != nil && !keep(ord) {
+		if keep != nil && !keep(ord, cat) {
 			continue
 		}
 		dst = append(dst, Hit{Ord: ord, Score: p.score[ord] * f})

@@ -46,6 +46,10 @@ type Options struct {
 	TopCategories int
 	// PerSource is how many candidates one seed contributes. Default 30.
 	PerSource int
+	// CoVisitShrink is added to the strongest co-visitation count when
+	// normalizing a neighbour list, damping lists with little evidence.
+	// Default 2.
+	CoVisitShrink float64
 	// MaxPerLeaf is the largest share of a slot one leaf category may take
 	// when other candidates exist. Default 0.5.
 	MaxPerLeaf float64
@@ -66,6 +70,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.PerSource <= 0 {
 		o.PerSource = 30
+	}
+	if o.CoVisitShrink <= 0 {
+		o.CoVisitShrink = 2
 	}
 	if o.MaxPerLeaf <= 0 || o.MaxPerLeaf > 1 {
 		o.MaxPerLeaf = 0.5
@@ -294,6 +301,11 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 			}
 		}
 	}
+	if req.ContextItem != "" {
+		if o, ok := r.idx.Ord(req.ContextItem); ok {
+			s.block(o)
+		}
+	}
 	var filter int32 = -1
 	if len(req.FilterCategory) > 0 {
 		id, ok := r.idx.CategoryID(joinPath(req.FilterCategory))
@@ -387,7 +399,10 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 		if len(s.nbrs) == 0 {
 			continue
 		}
-		top := float64(s.nbrs[0].Weight)
+		// Normalized by the strongest neighbour plus a shrinkage term, so that
+		// an item seen together with few others says less than one with a
+		// well-attested list.
+		top := float64(s.nbrs[0].Weight) + r.opts.CoVisitShrink
 		for _, nb := range s.nbrs {
 			if c := s.get(nb.Ord); c != nil {
 				v := rw * float64(nb.Weight) / top
@@ -426,10 +441,9 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 	if req.ContextItem != "" {
 		if o, ok := r.idx.Ord(req.ContextItem); ok {
-			s.block(o)
 			s.nbrs = r.idx.Neighbors(o, per, s.nbrs[:0])
 			if len(s.nbrs) > 0 {
-				top := float64(s.nbrs[0].Weight)
+				top := float64(s.nbrs[0].Weight) + r.opts.CoVisitShrink
 				for _, nb := range s.nbrs {
 					if c := s.get(nb.Ord); c != nil {
 						v := float64(nb.Weight) / top

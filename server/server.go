@@ -85,6 +85,10 @@ type Server struct {
 	parsers fastjson.ParserPool
 	recs    sync.Pool // *recScratch
 	closed  bool
+
+	// serveRoute dispatches a routed request; Handler wraps it with recovery
+	// and metrics.
+	serveRoute func(*fasthttp.RequestCtx, routeID)
 }
 
 // Open opens (creating if needed) the data directory dir and returns a Server
@@ -126,6 +130,7 @@ func newServer(db *pebble.DB, opts Options) (*Server, error) {
 		m:     newMetrics(reg),
 	}
 	s.recs.New = func() any { return new(recScratch) }
+	s.serveRoute = s.serve
 	start := time.Now()
 	n := 0
 	err = store.Replay(func(_ string, h features.HistoryEvent, before []string) {
@@ -208,7 +213,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 			}
 			s.m.observe(r, ctx.Response.StatusCode(), time.Since(start))
 		}()
-		s.serve(ctx, r)
+		s.serveRoute(ctx, r)
 	}
 }
 

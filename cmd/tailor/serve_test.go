@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildTailor builds the binary once per test run.
+func buildTailor(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "tailor")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// process is a running `tailor serve`.
+type process struct {
+	cmd  *exec.Cmd
+	base string
+	logs chan string
+}
+
+var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
+
+func startTailor(t *testing.T, bin, dir string) *process {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", dir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, logs: make(chan string, 100)}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+			p.base = m[1]
+			break
+		}
+	}
+	if p.base == "" {
+		t.Fatalf("tailor serve never said where it serves")
+	}
+	go func() {
+		for sc.Scan() {
+			select {
+			case p.logs <- sc.Text():
+			default:
+			}
+		}
+		close(p.logs)
+	}()
+	return p
+}
+
+func (p *process) post(t *testing.T, path, body string) string {
+	t.Helper()
+	resp, err := http.Post(p.base+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST %s = %d %s", path, resp.StatusCode, out)
+	}
+	return string(out)
+}
+
+func (p *process) userEvents(t *testing.T, user string) int {
+	t.Helper()
+	resp, err := http.Get(p.base + "/v1/users/" + user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == 404 {
+		return 0
+	}
+	var prof struct{ Events int }
+	if err := json.NewDecoder(resp.Body).Decode(&prof); err != nil {
+		t.Fatal(err)
+	}
+	return prof.Events
+}
+
+// TestKill9KeepsAcknowledgedEvents posts events to a real process, kills it
+// with SIGKILL, restarts it on the same data directory and finds every
+// acknowledged event.
+func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
+	bin := buildTailor(t)
+	dir := t.TempDir()
+	p := startTailor(t, bin, dir)
+	p.post(t, "/v1/items", `[{"id":"a","title":"Trail Shoe","category":["Sports","Running"]},{"id":"b","title":"Road Shoe","category":["Sports","Running"]}]`)
+	const batches, perBatch = 40, 25
+	for b := 0; b < batches; b++ {
+		evs := make([]string, perBatch)
+		for i := range evs {
+			item := "a"
+			if i%2 == 1 {
+				item = "b"
+			}
+			evs[i] = fmt.Sprintf(`{"id":"k%d-%d","user":"crash","type":"view","item":%q}`, b, i, item)
+		}
+		if out := p.post(t, "/v1/events", "["+strings.Join(evs, ",")+"]"); !strings.Contains(out, fmt.Sprintf(`"accepted":%d`, perBatch)) {
+			t.Fatalf("batch %d: %s", b, out)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+
+	p = startTailor(t, bin, dir)
+	if got := p.userEvents(t, "crash"); got != batches*perBatch {
+		t.Errorf("after kill -9 the user has %d events, want %d", got, batches*perBatch)
+	}
+	// The rebuilt indexes know what the events taught them.
+	out := p.post(t, "/v1/recommend", `{"n":1,"context":{"item":"a"}}`)
+	if !strings.Contains(out, `"id":"b"`) || !strings.Contains(out, "context_item") {
+		t.Errorf("after restart, recommend for context a = %s, want b as context_item", out)
+	}
+	// Replays of acknowledged events are still recognised.
+	if out := p.post(t, "/v1/events", `[{"id":"k0-0","user":"crash","type":"view","item":"a"}]`); !strings.Contains(out, `"duplicates":1`) {
+		t.Errorf("replayed event after restart = %s, want a duplicate", out)
+	}
+
+	// SIGTERM drains and exits cleanly.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("after SIGTERM tailor exited with %v, want 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("tailor did not exit within 30s of SIGTERM")
+	}
+	// And the data directory opens again after the clean stop.
+	p = startTailor(t, bin, dir)
+	if got := p.userEvents(t, "crash"); got != batches*perBatch {
+		t.Errorf("after SIGTERM and restart the user has %d events, want %d", got, batches*perBatch)
+	}
+}

@@ -1,0 +1,236 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/synth"
+)
+
+// The benchmark world's size: TAILOR_BENCH_ITEMS and TAILOR_BENCH_USERS,
+// 100,000 each by default.
+var (
+	benchItems = envInt("TAILOR_BENCH_ITEMS", 100000)
+	benchUsers = envInt("TAILOR_BENCH_USERS", 100000)
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// benchWorld is a Server loaded with a generated world.
+type benchWorld struct {
+	srv   *Server
+	world *synth.World
+	now   time.Time
+}
+
+// loadWorld generates a world and loads it in process through the same
+// Ingest path the API uses, in batches of 1,000 events.
+func loadWorld(b *testing.B, cacheBytes int64) *benchWorld {
+	b.Helper()
+	w := synth.New(synth.Options{Items: benchItems, Users: benchUsers, Seed: 1})
+	now := w.Start.AddDate(0, 0, w.Days)
+	srv, err := Open(b.TempDir(), Options{
+		CacheBytes: cacheBytes,
+		Now:        func() time.Time { return now },
+		Logger:     log.New(io.Discard, "", 0),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	items := make([]index.Item, 0, 5000)
+	flushItems := func() {
+		if err := srv.UpsertItems(items); err != nil {
+			b.Fatal(err)
+		}
+		items = items[:0]
+	}
+	for _, it := range w.Items {
+		avail := it.Available
+		items = append(items, index.Item{ID: it.ID, Title: it.Title, Category: it.Category, Brand: it.Brand, Tags: it.Tags, Price: it.Price, Available: &avail})
+		if len(items) == cap(items) {
+			flushItems()
+		}
+	}
+	flushItems()
+	events := make([]features.Event, 0, 1000)
+	flush := func() {
+		if _, err := srv.Ingest(events); err != nil {
+			b.Fatal(err)
+		}
+		events = events[:0]
+	}
+	err = w.EachEvent(func(e synth.Event) error {
+		events = append(events, toEvent(e))
+		if len(events) == cap(events) {
+			flush()
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	flush()
+	return &benchWorld{srv: srv, world: w, now: now}
+}
+
+func toEvent(e synth.Event) features.Event {
+	t, _ := features.ParseEventType(e.Type)
+	return features.Event{ID: e.ID, User: e.User, Type: t, Item: e.Item, Query: e.Query, Amount: e.Amount, TS: e.TS, Session: e.Session}
+}
+
+// latencies records per-call durations and reports their percentiles.
+type latencies []time.Duration
+
+func (l latencies) report(b *testing.B) {
+	if len(l) == 0 {
+		return
+	}
+	slices.Sort(l)
+	at := func(q float64) float64 { return float64(l[int(q*float64(len(l)-1))].Nanoseconds()) }
+	b.ReportMetric(at(0.50), "p50-ns")
+	b.ReportMetric(at(0.99), "p99-ns")
+	b.ReportMetric(at(0.999), "p99.9-ns")
+}
+
+// benchRecommend runs the recommend handler in process (decode, profile, rank,
+// encode) for users cycling through a set of `users`.
+func benchRecommend(b *testing.B, bw *benchWorld, users int, body func(u int) string) {
+	h := bw.srv.Handler()
+	bodies := make([][]byte, users)
+	for u := range bodies {
+		bodies[u] = []byte(body(u))
+	}
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	req.Header.SetMethod("POST")
+	req.SetRequestURI("/v1/recommend")
+	ctx.Init(&req, nil, nil)
+	// Warm the cache and pools.
+	for u := 0; u < users; u++ {
+		ctx.Request.SetBody(bodies[u])
+		h(&ctx)
+	}
+	lat := make(latencies, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ctx.Request.SetBody(bodies[i%users])
+		ctx.Response.Reset()
+		start := time.Now()
+		h(&ctx)
+		lat = append(lat, time.Since(start))
+		if ctx.Response.StatusCode() != 200 {
+			b.Fatalf("recommend = %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+	b.StopTimer()
+	lat.report(b)
+}
+
+func BenchmarkRecommend(b *testing.B) {
+	b.Run("cached", func(b *testing.B) {
+		bw := loadWorld(b, 1<<30)
+		benchRecommend(b, bw, 1000, func(u int) string {
+			return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers))
+		})
+	})
+	b.Run("pebble", func(b *testing.B) {
+		// A cache too small to hold a profile: every read goes to Pebble.
+		bw := loadWorld(b, 1)
+		benchRecommend(b, bw, 1000, func(u int) string {
+			return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers))
+		})
+	})
+	b.Run("context", func(b *testing.B) {
+		bw := loadWorld(b, 1<<30)
+		benchRecommend(b, bw, 1000, func(u int) string {
+			return fmt.Sprintf(`{"user":%q,"n":10,"context":{"item":%q}}`,
+				bw.world.UserID(u*97%benchUsers), bw.world.Items[u*31%len(bw.world.Items)].ID)
+		})
+	})
+}
+
+// BenchmarkIngest posts batches of 100 new events for random users through the
+// events handler; events/s is the figure to read.
+func BenchmarkIngest(b *testing.B) {
+	bw := loadWorld(b, 1<<30)
+	h := bw.srv.Handler()
+	const batch = 100
+	ts := bw.now.UnixMilli()
+	bodies := make([][]byte, 256)
+	for i := range bodies {
+		body := []byte("[")
+		for j := 0; j < batch; j++ {
+			if j > 0 {
+				body = append(body, ',')
+			}
+			n := i*batch + j
+			body = fmt.Appendf(body, `{"id":"bench-%%d-%d","user":%q,"type":"view","item":%q,"ts":%d}`,
+				n, bw.world.UserID(n*7919%benchUsers), bw.world.Items[n*104729%len(bw.world.Items)].ID, ts)
+		}
+		bodies[i] = append(body, ']')
+	}
+	lat := make(latencies, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var ctx fasthttp.RequestCtx
+		var req fasthttp.Request
+		req.Header.SetMethod("POST")
+		req.SetRequestURI("/v1/events")
+		ctx.Init(&req, nil, nil)
+		var buf []byte
+		var local latencies
+		for i := 0; pb.Next(); i++ {
+			// Fresh event ids every time, so nothing is a duplicate.
+			buf = appendIDs(buf[:0], bodies[i%len(bodies)], strconv.FormatInt(time.Now().UnixNano(), 36))
+			ctx.Request.SetBody(buf)
+			ctx.Response.Reset()
+			start := time.Now()
+			h(&ctx)
+			local = append(local, time.Since(start))
+			if ctx.Response.StatusCode() != 200 {
+				b.Errorf("events = %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+				return
+			}
+		}
+		benchMu.Lock()
+		lat = append(lat, local...)
+		benchMu.Unlock()
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+	lat.report(b)
+}
+
+// appendIDs copies body replacing every "%d" with tag.
+func appendIDs(dst, body []byte, tag string) []byte {
+	for i := 0; i < len(body); i++ {
+		if body[i] == '%' && i+1 < len(body) && body[i+1] == 'd' {
+			dst = append(dst, tag...)
+			i++
+			continue
+		}
+		dst = append(dst, body[i])
+	}
+	return dst
+}
+
+var benchMu sync.Mutex
