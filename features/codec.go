@@ -4,17 +4,22 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 )
 
 // codecVersion is the first byte of every encoded profile. A decoder refuses
 // versions it does not know rather than guess.
 const codecVersion = 1
 
+// sameSession flags a recent event whose session is the previous event's.
+const sameSession = 0x80
+
 // ErrCorrupt is returned when an encoded profile cannot be decoded.
 var ErrCorrupt = errors.New("features: corrupt profile encoding")
 
 // AppendEncoded appends the compact binary encoding of p to dst.
 func AppendEncoded(dst []byte, p *Profile) []byte {
+	dst = slices.Grow(dst, encodedSizeHint(p))
 	dst = append(dst, codecVersion)
 	dst = appendString(dst, p.User)
 	dst = binary.AppendUvarint(dst, p.Version)
@@ -33,13 +38,22 @@ func AppendEncoded(dst []byte, p *Profile) []byte {
 		}
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(p.Recent)))
-	prev := p.LastSeen
-	for _, a := range p.Recent {
-		dst = append(dst, byte(a.Type))
+	prev, session := p.LastSeen, ""
+	for i, a := range p.Recent {
+		// Consecutive events mostly share a session: the high bit of the type
+		// byte says "same session as the previous event" and saves repeating it.
+		if i > 0 && a.Session == session {
+			dst = append(dst, byte(a.Type)|sameSession)
+		} else {
+			dst = append(dst, byte(a.Type))
+		}
 		dst = appendString(dst, a.Target)
 		dst = binary.AppendVarint(dst, a.TS-prev)
 		prev = a.TS
-		dst = appendString(dst, a.Session)
+		if i == 0 || a.Session != session {
+			dst = appendString(dst, a.Session)
+			session = a.Session
+		}
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(p.Purchased)))
 	for _, id := range p.Purchased {
@@ -50,6 +64,23 @@ func AppendEncoded(dst []byte, p *Profile) []byte {
 	dst = binary.AppendVarint(dst, p.FirstPurchase)
 	dst = binary.AppendVarint(dst, p.LastPurchase)
 	return dst
+}
+
+// encodedSizeHint estimates the encoded size of p, to allocate once.
+func encodedSizeHint(p *Profile) int {
+	n := 64 + len(p.User) + 8*len(p.Purchased) + 12*len(p.Recent)
+	for _, list := range [...][]Weighted{p.Categories, p.Brands, p.Terms} {
+		for _, w := range list {
+			n += len(w.Key) + 6
+		}
+	}
+	for i := range p.Recent {
+		n += len(p.Recent[i].Target)
+	}
+	for _, id := range p.Purchased {
+		n += len(id)
+	}
+	return n
 }
 
 func appendString(dst []byte, s string) []byte {
@@ -85,14 +116,20 @@ func Decode(buf []byte) (*Profile, error) {
 	}
 	if n := d.count(3); n > 0 {
 		p.Recent = make([]Action, n)
-		prev := p.LastSeen
+		prev, session := p.LastSeen, ""
 		for i := range p.Recent {
 			a := &p.Recent[i]
-			a.Type = EventType(d.byte())
+			t := d.byte()
+			a.Type = EventType(t &^ sameSession)
 			a.Target = d.str()
 			a.TS = prev + d.varint()
 			prev = a.TS
-			a.Session = d.str()
+			if t&sameSession == 0 {
+				session = d.str()
+			} else if i == 0 {
+				d.err = true
+			}
+			a.Session = session
 			if a.Type == 0 || int(a.Type) >= numEventTypes {
 				d.err = true
 			}

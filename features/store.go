@@ -34,7 +34,14 @@ type Options struct {
 	CoVisitItems int
 }
 
-const stripes = 1 << 14
+// Users are hashed onto lock stripes (updates to users of one stripe are
+// serialized) and, more finely, onto sequence stripes (a write invalidates the
+// cached profiles of its sequence stripe, so fine stripes keep other users'
+// cached profiles valid).
+const (
+	lockStripes = 1 << 14
+	seqStripes  = 1 << 20
+)
 
 // Store keeps profiles in Pebble with a Ristretto cache in front. It is safe for
 // concurrent use.
@@ -44,9 +51,9 @@ type Store struct {
 	cache *ristretto.Cache[string, *cached]
 	seed  maphash.Seed
 
-	locks [stripes]sync.Mutex
-	seqs  [stripes]atomic.Uint64 // advanced after every committed write to the stripe
-	hseq  atomic.Uint64          // tie-breaker of history keys
+	locks [lockStripes]sync.Mutex
+	seqs  []atomic.Uint64 // seqStripes of them, advanced after every committed write to the stripe
+	hseq  atomic.Uint64   // tie-breaker of history keys
 
 	hits, misses prometheus.Counter
 }
@@ -82,7 +89,7 @@ func New(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("features: cannot create cache: %w", err)
 	}
-	s := &Store{db: db, opts: opts, cache: cache, seed: maphash.MakeSeed()}
+	s := &Store{db: db, opts: opts, cache: cache, seed: maphash.MakeSeed(), seqs: make([]atomic.Uint64, seqStripes)}
 	s.hseq.Store(uint64(time.Now().UnixNano()))
 	s.hits = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tailor_profile_cache_hits_total", Help: "Profile reads served from the cache."})
@@ -105,8 +112,10 @@ func (s *Store) Limits() Limits { return s.opts.Limits }
 // Close releases the cache. It does not close the database.
 func (s *Store) Close() { s.cache.Close() }
 
+// stripe returns the sequence stripe of user; stripe % lockStripes is its
+// lock stripe.
 func (s *Store) stripe(user string) int {
-	return int(maphash.String(s.seed, user) & (stripes - 1))
+	return int(maphash.String(s.seed, user) & (seqStripes - 1))
 }
 
 // Get returns the profile of user, or ErrNotFound. The profile reflects every
@@ -181,7 +190,12 @@ func (s *Store) Apply(events []Event) (Result, error) {
 		return cmpString(events[a].User, events[b].User)
 	})
 	held := s.lockUsers(events, order)
-	defer s.unlock(held)
+	locked := true
+	defer func() {
+		if locked {
+			s.unlock(held)
+		}
+	}()
 
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -255,15 +269,26 @@ func (s *Store) Apply(events []Event) (Result, error) {
 		}
 		start = end
 	}
-	if res.Accepted > 0 {
-		if err := b.Commit(pebble.Sync); err != nil {
-			return Result{}, fmt.Errorf("features: cannot commit events: %w", err)
-		}
+	if res.Accepted == 0 {
+		return res, nil
+	}
+	// Apply to the memtable under the users' locks, but wait for the WAL sync
+	// after releasing them: the locks then cover only the read-modify-write,
+	// and concurrent batches for other users (or the same ones) share one
+	// fsync instead of queueing behind each other's. A later writer's record
+	// follows this one in the WAL, so it can never be durable without it.
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		return Result{}, fmt.Errorf("features: cannot commit events: %w", err)
 	}
 	for _, u := range updates {
 		st := s.stripe(u.user)
 		seq := s.seqs[st].Add(1)
 		s.cache.Set(u.user, &cached{p: u.p, seq: seq}, cost(u.size))
+	}
+	s.unlock(held)
+	locked = false
+	if err := b.SyncWait(); err != nil {
+		return Result{}, fmt.Errorf("features: cannot sync events: %w", err)
 	}
 	slices.SortFunc(res.Applied, func(a, b Applied) int { return a.Index - b.Index })
 	return res, nil
@@ -339,8 +364,8 @@ func (s *Store) Replay(fn func(user string, h HistoryEvent, before []string)) er
 // It returns ErrNotFound for a user never seen.
 func (s *Store) Delete(user string) error {
 	st := s.stripe(user)
-	s.locks[st].Lock()
-	defer s.locks[st].Unlock()
+	s.locks[st%lockStripes].Lock()
+	defer s.locks[st%lockStripes].Unlock()
 	if _, _, err := s.current(user); err != nil {
 		return err
 	}
@@ -409,7 +434,7 @@ func (s *Store) scanHistory(prefix []byte, fn func(string, HistoryEvent) error) 
 func (s *Store) lockUsers(events []Event, order []int) []int {
 	held := make([]int, 0, 8)
 	for _, i := range order {
-		held = append(held, s.stripe(events[i].User))
+		held = append(held, s.stripe(events[i].User)%lockStripes)
 	}
 	slices.Sort(held)
 	held = slices.Compact(held)

@@ -190,6 +190,7 @@ func BenchmarkIngest(b *testing.B) {
 	lat := make(latencies, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
+	b.SetParallelism(2) // eight concurrent clients on two cores
 	b.RunParallel(func(pb *testing.PB) {
 		var ctx fasthttp.RequestCtx
 		var req fasthttp.Request

@@ -20,7 +20,10 @@ const (
 
 // Options configures Open.
 type Options struct {
-	// CacheBytes is the size of Pebble's block cache. Default 64 MiB.
+	// CacheBytes is the size of Pebble's block cache. Pebble reserves the
+	// memory of its memtables out of this budget, so it must comfortably
+	// exceed MemTableBytes times the memtables in flight (up to 4), or no
+	// block stays cached and every read goes to disk. Default 512 MiB.
 	CacheBytes int64
 	// MemTableBytes is the size of one memtable. Default 32 MiB.
 	MemTableBytes uint64
@@ -31,10 +34,13 @@ type Options struct {
 // keys (new users, unseen event ids) skip the tables that cannot hold them.
 func Open(dir string, opts Options) (*pebble.DB, error) {
 	if opts.CacheBytes <= 0 {
-		opts.CacheBytes = 64 << 20
+		opts.CacheBytes = 512 << 20
 	}
 	if opts.MemTableBytes == 0 {
 		opts.MemTableBytes = 32 << 20
+	}
+	if min := 4*int64(opts.MemTableBytes) + 64<<20; opts.CacheBytes < min {
+		opts.CacheBytes = min
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref()
@@ -42,6 +48,7 @@ func Open(dir string, opts Options) (*pebble.DB, error) {
 		Cache:                       cache,
 		MemTableSize:                opts.MemTableBytes,
 		MemTableStopWritesThreshold: 4,
+		FormatMajorVersion:          pebble.FormatNewest,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
 		Logger:                      quietLogger{},
@@ -49,6 +56,9 @@ func Open(dir string, opts Options) (*pebble.DB, error) {
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+	// The cheapest compression to write: flushes and compactions compete with
+	// request handling for the same cores.
+	po.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionFastest })
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("kv: cannot open %s: %w", dir, err)
