@@ -1,0 +1,52 @@
+// Package layers holds a test that keeps the dependency direction of the
+// packages honest: cmd -> server -> ranker -> {features, index}.
+package layers
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/tailor-dev/tailor/"
+
+// forbidden lists, for each package, the project packages it must not import
+// (directly or not).
+var forbidden = map[string][]string{
+	"features":       {"index", "ranker", "server", "cmd/tailor", "bench"},
+	"index":          {"features", "ranker", "server", "cmd/tailor", "bench"},
+	"ranker":         {"server", "cmd/tailor", "bench"},
+	"server":         {"cmd/tailor", "bench"},
+	"bench":          {"server", "ranker", "features", "index"},
+	"internal/kv":    {"features", "index", "ranker", "server"},
+	"internal/synth": {"features", "index", "ranker", "server"},
+}
+
+func TestDependencyDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-json=ImportPath,Deps", "../../...").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Deps       []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		rel, ok := strings.CutPrefix(p.ImportPath, module)
+		if !ok {
+			continue
+		}
+		for _, bad := range forbidden[rel] {
+			for _, d := range p.Deps {
+				if d == module+bad || strings.HasPrefix(d, module+bad+"/") {
+					t.Errorf("%s depends on %s", rel, bad)
+				}
+			}
+		}
+	}
+}
