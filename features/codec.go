@@ -63,12 +63,68 @@ func AppendEncoded(dst []byte, p *Profile) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p.Monetary))
 	dst = binary.AppendVarint(dst, p.FirstPurchase)
 	dst = binary.AppendVarint(dst, p.LastPurchase)
+
+	a := &p.Attrs
+	dst = appendString(dst, a.Region)
+	dst = appendString(dst, a.Country)
+	dst = appendString(dst, a.AgeBand)
+	dst = appendString(dst, a.Gender)
+	dst = binary.AppendUvarint(dst, uint64(a.Tier))
+	dst = binary.AppendUvarint(dst, uint64(len(a.Channels)))
+	for _, c := range a.Channels {
+		dst = appendString(dst, c)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(a.Labels)))
+	for _, l := range a.Labels {
+		dst = appendString(dst, l.Key)
+		dst = appendString(dst, l.Value)
+	}
+
+	dst = binary.AppendUvarint(dst, uint64(len(p.Orders)))
+	var prevTS int64
+	for _, o := range p.Orders {
+		dst = binary.AppendVarint(dst, o.TS-prevTS)
+		prevTS = o.TS
+		dst = binary.AppendUvarint(dst, toMicros(o.Amount))
+		dst = binary.LittleEndian.AppendUint32(dst, o.Session)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(p.Repurchases)))
+	for _, r := range p.Repurchases {
+		dst = appendString(dst, r.Key)
+		dst = appendString(dst, r.Item)
+		dst = binary.AppendVarint(dst, r.First)
+		dst = binary.AppendVarint(dst, r.Last-r.First)
+		dst = binary.AppendUvarint(dst, uint64(r.Count))
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(p.PriceLog))
+	dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(p.PriceWeight))
+	for _, h := range p.Hours {
+		dst = binary.AppendUvarint(dst, uint64(h))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(p.Channels)))
+	for _, w := range p.Channels {
+		dst = appendString(dst, w.Key)
+		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(w.Weight))
+	}
 	return dst
 }
 
+// Amounts are stored as integer millionths, exact for any amount in cents.
+func toMicros(x float64) uint64 {
+	if x <= 0 || math.IsNaN(x) {
+		return 0
+	}
+	if x >= 1e13 {
+		return 1e19
+	}
+	return uint64(math.Round(x * 1e6))
+}
+
+func fromMicros(m uint64) float64 { return float64(m) / 1e6 }
+
 // encodedSizeHint estimates the encoded size of p, to allocate once.
 func encodedSizeHint(p *Profile) int {
-	n := 64 + len(p.User) + 8*len(p.Purchased) + 12*len(p.Recent)
+	n := 128 + len(p.User) + 8*len(p.Purchased) + 12*len(p.Recent) + 12*len(p.Orders) + 24*len(p.Repurchases)
 	for _, list := range [...][]Weighted{p.Categories, p.Brands, p.Terms} {
 		for _, w := range list {
 			n += len(w.Key) + 6
@@ -145,6 +201,54 @@ func Decode(buf []byte) (*Profile, error) {
 	p.Monetary = math.Float64frombits(d.uint64())
 	p.FirstPurchase = d.varint()
 	p.LastPurchase = d.varint()
+
+	a := &p.Attrs
+	a.Region, a.Country, a.AgeBand, a.Gender = d.str(), d.str(), d.str(), d.str()
+	a.Tier = int(d.uvarint())
+	if n := d.count(1); n > 0 {
+		a.Channels = make([]string, n)
+		for i := range a.Channels {
+			a.Channels[i] = d.str()
+		}
+	}
+	if n := d.count(2); n > 0 {
+		a.Labels = make([]Label, n)
+		for i := range a.Labels {
+			a.Labels[i] = Label{Key: d.str(), Value: d.str()}
+		}
+	}
+	if n := d.count(6); n > 0 {
+		p.Orders = make([]Order, n)
+		var prevTS int64
+		for i := range p.Orders {
+			o := &p.Orders[i]
+			o.TS = prevTS + d.varint()
+			prevTS = o.TS
+			o.Amount = fromMicros(d.uvarint())
+			o.Session = d.uint32()
+		}
+	}
+	if n := d.count(5); n > 0 {
+		p.Repurchases = make([]Repurchase, n)
+		for i := range p.Repurchases {
+			r := &p.Repurchases[i]
+			r.Key, r.Item = d.str(), d.str()
+			r.First = d.varint()
+			r.Last = r.First + d.varint()
+			r.Count = uint32(d.uvarint())
+		}
+	}
+	p.PriceLog = math.Float32frombits(d.uint32())
+	p.PriceWeight = math.Float32frombits(d.uint32())
+	for i := range p.Hours {
+		p.Hours[i] = uint32(d.uvarint())
+	}
+	if n := d.count(5); n > 0 {
+		p.Channels = make([]Weighted, n)
+		for i := range p.Channels {
+			p.Channels[i] = Weighted{Key: d.str(), Weight: math.Float32frombits(d.uint32())}
+		}
+	}
 	if d.err || len(d.s) != 0 {
 		return nil, ErrCorrupt
 	}

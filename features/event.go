@@ -62,14 +62,18 @@ type Event struct {
 	Amount  float64
 	TS      int64 // Unix milliseconds
 	Session string
+	Channel string // optional: where the event happened (web, app, email, ...)
 
 	// Enrichment, filled from the catalog (item events) and the text index
 	// (searches). All optional.
-	Category []string   // the item's category path
-	Brand    string     // the item's brand
-	Price    float64    // the item's price, used as the amount of a purchase without one
-	Terms    []string   // the query's normalized terms
-	Matches  [][]string // category paths of the query's best-matching items
+	Category []string // the item's category path
+	Brand    string   // the item's brand
+	Price    float64  // the item's price, used as the amount of a purchase without one
+	// PriceRatio is the item's price over the median price of its category,
+	// 0 when unknown.
+	PriceRatio float64
+	Terms      []string   // the query's normalized terms
+	Matches    [][]string // category paths of the query's best-matching items
 }
 
 // Target returns the item of an item event or the query of a search.

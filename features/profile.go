@@ -44,6 +44,38 @@ type Profile struct {
 	Monetary      float64
 	FirstPurchase int64 // Unix milliseconds, 0 if none
 	LastPurchase  int64 // Unix milliseconds, 0 if none
+
+	// Attrs are the user's static attributes, set through the API.
+	Attrs Attributes
+	// Orders are the latest purchase occasions, oldest first: purchase events
+	// sharing a session are one order.
+	Orders []Order
+	// Repurchases track, per leaf category (or item when it has none), how
+	// often the user buys it again.
+	Repurchases []Repurchase
+	// PriceLog and PriceWeight accumulate the log of the price of items the
+	// user engages with relative to their category's median, weighted by
+	// intent: their ratio is the user's typical relative price.
+	PriceLog, PriceWeight float32
+	// Hours counts events by hour of the day (UTC).
+	Hours [24]uint32
+	// Channels counts events by the channel they came from (web, app, ...).
+	Channels []Weighted
+}
+
+// Order is one purchase occasion.
+type Order struct {
+	TS      int64   // Unix milliseconds of its first purchase event
+	Amount  float64 // total of its purchase events
+	Session uint32  // hash of the session that groups its events; 0 for none
+}
+
+// Repurchase summarizes the repeat purchases of one category or item.
+type Repurchase struct {
+	Key         string // leaf category key, or the item id
+	Item        string // the item bought most recently under Key
+	First, Last int64  // Unix milliseconds of the first and last occasions
+	Count       uint32 // purchase occasions (at least 12 hours apart)
 }
 
 // Limits bounds what a profile keeps and how fast interests fade.
@@ -59,6 +91,12 @@ type Limits struct {
 	// Categories, Brands and Terms cap each interest list; the weakest entries
 	// go first. Defaults 64, 32 and 64.
 	Categories, Brands, Terms int
+	// Orders is how many purchase occasions are kept for frequency and
+	// monetary indicators. Default 256.
+	Orders int
+	// Repurchases is how many categories' repeat purchases are tracked.
+	// Default 32.
+	Repurchases int
 }
 
 func (l *Limits) setDefaults() {
@@ -79,6 +117,12 @@ func (l *Limits) setDefaults() {
 	}
 	if l.Terms <= 0 {
 		l.Terms = 64
+	}
+	if l.Orders <= 0 {
+		l.Orders = 256
+	}
+	if l.Repurchases <= 0 {
+		l.Repurchases = 32
 	}
 }
 
@@ -113,6 +157,10 @@ func (p *Profile) clone() *Profile {
 	c.Terms = append([]Weighted(nil), p.Terms...)
 	c.Recent = append(make([]Action, 0, len(p.Recent)+1), p.Recent...)
 	c.Purchased = append([]string(nil), p.Purchased...)
+	c.Orders = append(make([]Order, 0, len(p.Orders)+1), p.Orders...)
+	c.Repurchases = append([]Repurchase(nil), p.Repurchases...)
+	c.Channels = append([]Weighted(nil), p.Channels...)
+	c.Attrs = p.Attrs.clone()
 	return &c
 }
 
@@ -188,7 +236,117 @@ func (p *Profile) apply(e *Event, lim *Limits) {
 		p.Purchases++
 		p.Monetary += amount
 		p.Purchased = rememberPurchase(p.Purchased, e.Item, lim.Purchased)
+		p.Orders = addOrder(p.Orders, e, amount, lim.Orders)
+		key := e.Item
+		if len(e.Category) > 0 {
+			key = CategoryKey(e.Category)
+		}
+		p.Repurchases = addRepurchase(p.Repurchases, key, e.Item, e.TS, lim.Repurchases)
 	}
+	if e.PriceRatio > 0 && e.Type != Search {
+		// Purchases say most about what a user pays; views least.
+		w := float32(1)
+		switch e.Type {
+		case Cart:
+			w = 2
+		case Purchase:
+			w = 4
+		}
+		p.PriceLog += w * float32(math.Log(e.PriceRatio))
+		p.PriceWeight += w
+	}
+	p.Hours[hourOf(e.TS)]++
+	if e.Channel != "" {
+		p.Channels = add(p.Channels, e.Channel, 1)
+		p.Channels = prune(p.Channels, 8)
+	}
+}
+
+// hourOf returns the UTC hour of the day of a Unix millisecond time.
+func hourOf(ms int64) int {
+	h := (ms / 3_600_000) % 24
+	if h < 0 {
+		h += 24
+	}
+	return int(h)
+}
+
+// addOrder folds a purchase into the order of its session, or starts a new
+// order, keeping at most max orders.
+func addOrder(orders []Order, e *Event, amount float64, max int) []Order {
+	var sess uint32
+	if e.Session != "" {
+		sess = sessionHash(e.Session)
+		// Lines of one order arrive together: look at the latest few orders.
+		for i := len(orders) - 1; i >= 0 && i >= len(orders)-4; i-- {
+			if orders[i].Session == sess {
+				orders[i].Amount += amount
+				if e.TS < orders[i].TS {
+					orders[i].TS = e.TS
+				}
+				return orders
+			}
+		}
+	}
+	o := Order{TS: e.TS, Amount: amount, Session: sess}
+	i := len(orders)
+	for i > 0 && orders[i-1].TS > o.TS {
+		i--
+	}
+	orders = slices.Insert(orders, i, o)
+	if len(orders) > max {
+		orders = orders[len(orders)-max:]
+	}
+	return orders
+}
+
+// sessionHash is FNV-1a, never 0 (0 means "no session").
+func sessionHash(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+// repurchaseGap is the least time between two purchases of one category that
+// count as two occasions.
+const repurchaseGap = 12 * 3_600_000
+
+func addRepurchase(list []Repurchase, key, item string, ts int64, max int) []Repurchase {
+	for i := range list {
+		r := &list[i]
+		if r.Key != key {
+			continue
+		}
+		switch {
+		case ts >= r.Last+repurchaseGap:
+			r.Count++
+			r.Last, r.Item = ts, item
+		case ts <= r.First-repurchaseGap:
+			r.Count++
+			r.First = ts
+		case ts > r.Last:
+			r.Last, r.Item = ts, item
+		}
+		return list
+	}
+	list = append(list, Repurchase{Key: key, Item: item, First: ts, Last: ts, Count: 1})
+	if len(list) > max {
+		// Forget the category bought longest ago.
+		oldest := 0
+		for i := range list {
+			if list[i].Last < list[oldest].Last {
+				oldest = i
+			}
+		}
+		list = slices.Delete(list, oldest, oldest+1)
+	}
+	return list
 }
 
 // HasPurchased reports whether item is among the purchases p remembers.

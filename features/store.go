@@ -463,3 +463,88 @@ func cmpString(a, b string) int {
 	}
 	return 0
 }
+
+// UpdateAttributes applies attribute updates, creating profiles for users not
+// seen before, in one synced batch: every update is applied or, on error, none.
+// Updates must have been validated.
+func (s *Store) UpdateAttributes(updates []AttributesUpdate) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	events := make([]Event, len(updates)) // only for lockUsers
+	order := make([]int, len(updates))
+	for i := range updates {
+		events[i].User = updates[i].User
+		order[i] = i
+	}
+	held := s.lockUsers(events, order)
+	defer s.unlock(held)
+	b := s.db.NewBatch()
+	defer b.Close()
+	next := map[string]*Profile{}
+	var users []string
+	for i := range updates {
+		u := &updates[i]
+		p := next[u.User]
+		if p == nil {
+			old, _, err := s.current(u.User)
+			switch {
+			case err == nil:
+				p = old.clone()
+			case errors.Is(err, ErrNotFound):
+				p = &Profile{User: u.User}
+			default:
+				return err
+			}
+			next[u.User] = p
+			users = append(users, u.User)
+		}
+		u.applyTo(&p.Attrs)
+		p.Version++
+	}
+	sizes := make(map[string]int, len(users))
+	for _, user := range users {
+		enc := AppendEncoded(nil, next[user])
+		sizes[user] = len(enc)
+		if err := b.Set(kv.Key(kv.PrefixProfile, user), enc, nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("features: cannot store attributes: %w", err)
+	}
+	for _, user := range users {
+		seq := s.seqs[s.stripe(user)].Add(1)
+		s.cache.Set(user, &cached{p: next[user], seq: seq}, cost(sizes[user]))
+	}
+	return nil
+}
+
+// EachProfile calls fn with every stored profile in user id order, starting
+// after the user id after ("" for the start). fn returns false to stop. The
+// profiles are decoded from Pebble, not the cache.
+func (s *Store) EachProfile(after string, fn func(*Profile) bool) error {
+	lower := []byte{kv.PrefixProfile}
+	if after != "" {
+		lower = append(kv.Key(kv.PrefixProfile, after), 0)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{kv.PrefixProfile + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		p, err := Decode(v)
+		if err != nil {
+			return fmt.Errorf("features: cannot decode a stored profile: %w", err)
+		}
+		if !fn(p) {
+			break
+		}
+	}
+	return it.Error()
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"unicode/utf8"
 
@@ -121,6 +122,8 @@ type catalog struct {
 	catKey []string
 	brands map[string]int32
 	live   int
+	prices [][]float64 // by category id: prices of the items in it or below, sorted
+	items  [][]int32   // by category id: ordinals of the items in it or below, sorted
 }
 
 func newCatalog() *catalog {
@@ -177,8 +180,52 @@ func (c *catalog) putLocked(it Item) (doc, old *Doc) {
 	c.docs[o] = doc
 	if old == nil {
 		c.live++
+	} else {
+		c.unpriceLocked(old)
 	}
+	c.priceLocked(doc)
 	return doc, old
+}
+
+// priceLocked adds doc to the item and price lists of its categories.
+func (c *catalog) priceLocked(doc *Doc) {
+	for _, id := range doc.Categories {
+		for int(id) >= len(c.items) {
+			c.items = append(c.items, nil)
+		}
+		i, _ := slices.BinarySearch(c.items[id], doc.Ord)
+		c.items[id] = slices.Insert(c.items[id], i, doc.Ord)
+	}
+	if doc.Item.Price <= 0 {
+		return
+	}
+	for _, id := range doc.Categories {
+		for int(id) >= len(c.prices) {
+			c.prices = append(c.prices, nil)
+		}
+		i, _ := slices.BinarySearch(c.prices[id], doc.Item.Price)
+		c.prices[id] = slices.Insert(c.prices[id], i, doc.Item.Price)
+	}
+}
+
+func (c *catalog) unpriceLocked(doc *Doc) {
+	for _, id := range doc.Categories {
+		if int(id) < len(c.items) {
+			if i, ok := slices.BinarySearch(c.items[id], doc.Ord); ok {
+				c.items[id] = slices.Delete(c.items[id], i, i+1)
+			}
+		}
+	}
+	if doc.Item.Price <= 0 {
+		return
+	}
+	for _, id := range doc.Categories {
+		if int(id) < len(c.prices) {
+			if i, ok := slices.BinarySearch(c.prices[id], doc.Item.Price); ok {
+				c.prices[id] = slices.Delete(c.prices[id], i, i+1)
+			}
+		}
+	}
 }
 
 func (c *catalog) deleteLocked(id string) *Doc {
@@ -189,6 +236,7 @@ func (c *catalog) deleteLocked(id string) *Doc {
 	old := c.docs[o]
 	c.docs[o] = nil
 	c.live--
+	c.unpriceLocked(old)
 	return old
 }
 

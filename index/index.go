@@ -220,6 +220,42 @@ func (x *Index) Categories() int {
 	return len(x.cat.catKey)
 }
 
+// MedianPrice returns the median price of the priced items in category cat or
+// below, 0 when it has none.
+func (x *Index) MedianPrice(cat int32) float64 {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	if cat < 0 || int(cat) >= len(x.cat.prices) || len(x.cat.prices[cat]) == 0 {
+		return 0
+	}
+	p := x.cat.prices[cat]
+	if n := len(p); n%2 == 0 {
+		return (p[n/2-1] + p[n/2]) / 2
+	}
+	return p[len(p)/2]
+}
+
+// CategoryItems appends to dst up to k available items of category cat (or
+// below), in ordinal order: the catalog's own listing, for slots that must be
+// filled beyond what popularity knows.
+func (x *Index) CategoryItems(cat int32, k int, dst []int32) []int32 {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	if cat < 0 || int(cat) >= len(x.cat.items) {
+		return dst
+	}
+	for _, o := range x.cat.items[cat] {
+		if k == 0 {
+			break
+		}
+		if d := x.cat.docs[o]; d != nil && d.Available {
+			dst = append(dst, o)
+			k--
+		}
+	}
+	return dst
+}
+
 // BrandID returns the id of a brand name.
 func (x *Index) BrandID(name string) (int32, bool) {
 	x.cat.mu.RLock()

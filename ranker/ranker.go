@@ -19,6 +19,10 @@ type Weights struct {
 	Context    float64 // related to the request's context item, query or category
 	Popularity float64 // popular lately
 	Seen       float64 // the user saw it recently (usually negative)
+	Price      float64 // priced for the user's band: below the category median for budget users, above for premium
+	Complement float64 // seen together with a new customer's first purchase
+	Replenish  float64 // the item a customer usually rebuys and is due to
+	Boost      float64 // in a category the request boosts (scaled by each boost's weight)
 }
 
 // DefaultWeights are hand-set weights that favour what the user just did.
@@ -30,6 +34,10 @@ var DefaultWeights = Weights{
 	Context:    1.2,
 	Popularity: 0.3,
 	Seen:       -0.8,
+	Price:      0.6,
+	Complement: 0.8,
+	Replenish:  5,
+	Boost:      1,
 }
 
 // Options configures a Ranker. Zero fields take their defaults.
@@ -88,6 +96,9 @@ const (
 	ContextQuery     = "context_query"
 	ContextCategory  = "context_category"
 	Trending         = "trending"
+	Complements      = "complements_purchase"
+	Replenish        = "replenish"
+	Boosted          = "boosted"
 )
 
 // Reason explains one thing that put an item in the list. Exactly one of Item,
@@ -121,6 +132,20 @@ type Request struct {
 	Exclude         []string
 	FilterCategory  []string // only items in this category or below
 	Now             int64    // Unix milliseconds
+	// Indicators, when set, personalize by price band and lifecycle: a
+	// budget user sees value items first and a premium user premium ones, a
+	// new customer complements of the first purchase, a customer due to
+	// replenish the usual item.
+	Indicators *features.Indicators
+	// Boosts raise items of categories, for example those the request's
+	// audiences call for.
+	Boosts []Boost
+}
+
+// Boost raises the items of a category (or below) by Weight.
+type Boost struct {
+	Category []string
+	Weight   float64
 }
 
 // Result holds a ranking. Reuse one across calls to avoid allocation.
@@ -154,6 +179,10 @@ const (
 	fContext
 	fPopularity
 	fSeen
+	fPrice
+	fComplement
+	fReplenish
+	fBoost
 	numFeatures
 )
 
@@ -184,6 +213,8 @@ type scratch struct {
 	leafN    map[int32]int
 	order    []int
 	deferred []int
+	boostIDs []int32
+	ords     []int32
 }
 
 func newScratch(idx *index.Index) *scratch {
@@ -296,6 +327,9 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	}
 	if p != nil {
 		for _, id := range p.Purchased {
+			if isReplenish(req.Indicators, id) {
+				continue // the usual item comes back when it is due
+			}
 			if o, ok := r.idx.Ord(id); ok {
 				s.block(o)
 			}
@@ -317,11 +351,20 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 
 	if p != nil {
 		r.userSources(req, s, per)
+		r.lifecycleSources(req, s, per)
 	}
 	r.contextSources(req, s, per)
+	r.boostSources(req, s, per)
 
 	// Trending, within the filter category when there is one, so that the slot
-	// can always be filled.
+	// can always be filled; a filtered slot also lists the category's own
+	// items, which popularity may not know yet.
+	if filter >= 0 {
+		s.ords = r.idx.CategoryItems(filter, per+n, s.ords[:0])
+		for _, o := range s.ords {
+			s.get(o)
+		}
+	}
 	s.hits = r.idx.Popular(filter, per+n, req.Now, s.hits[:0])
 	maxPop := 0.0
 	for _, h := range s.hits {
@@ -357,9 +400,18 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 		if p != nil {
 			r.affinity(c, s, w)
 		}
+		if req.Indicators != nil {
+			c.f[fPrice] = r.priceFit(c.doc, req.Indicators.PriceBand)
+		}
+		for j, id := range s.boostIDs {
+			if id >= 0 && slices.Contains(c.doc.Categories, id) {
+				c.f[fBoost] += req.Boosts[j].Weight
+			}
+		}
 		c.score = w.CoVisit*c.f[fCoVisit] + w.Search*c.f[fSearch] + w.Category*c.f[fCategory] +
 			w.Brand*c.f[fBrand] + w.Context*c.f[fContext] + w.Popularity*c.f[fPopularity] +
-			w.Seen*c.f[fSeen]
+			w.Seen*c.f[fSeen] + w.Price*c.f[fPrice] + w.Complement*c.f[fComplement] +
+			w.Replenish*c.f[fReplenish] + w.Boost*c.f[fBoost]
 	}
 	if p != nil {
 		for _, a := range p.Recent {
@@ -435,6 +487,113 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 			}
 		}
 	}
+}
+
+// lifecycleSources adds what a customer's stage calls for: the items due for
+// replenishment, and for a new customer the complements of the first purchase.
+func (r *Ranker) lifecycleSources(req *Request, s *scratch, per int) {
+	ind := req.Indicators
+	if ind == nil {
+		return
+	}
+	for i, rep := range ind.Replenish {
+		if i == 2 {
+			break
+		}
+		if o, ok := r.idx.Ord(rep.Item); ok {
+			if c := s.get(o); c != nil {
+				c.f[fReplenish] = 1 - 0.1*float64(i)
+				c.addReason(Reason{Code: Replenish, Item: rep.Item, weight: r.opts.Weights.Replenish})
+			}
+		}
+	}
+	p := req.Profile
+	if ind.Lifecycle != features.StageNew || len(p.Purchased) == 0 {
+		return
+	}
+	first := p.Purchased[0]
+	o, ok := r.idx.Ord(first)
+	if !ok {
+		return
+	}
+	s.nbrs = r.idx.Neighbors(o, per, s.nbrs[:0])
+	if len(s.nbrs) == 0 {
+		return
+	}
+	top := float64(s.nbrs[0].Weight) + r.opts.CoVisitShrink
+	for _, nb := range s.nbrs {
+		if c := s.get(nb.Ord); c != nil {
+			v := float64(nb.Weight) / top
+			c.f[fComplement] += v
+			c.addReason(Reason{Code: Complements, Item: first, weight: v * r.opts.Weights.Complement})
+		}
+	}
+}
+
+// boostSources resolves the boosted categories and adds their popular items.
+func (r *Ranker) boostSources(req *Request, s *scratch, per int) {
+	s.boostIDs = s.boostIDs[:0]
+	for _, b := range req.Boosts {
+		key := joinPath(b.Category)
+		id, ok := r.idx.CategoryID(key)
+		if !ok {
+			s.boostIDs = append(s.boostIDs, -1)
+			continue
+		}
+		s.boostIDs = append(s.boostIDs, id)
+		s.hits = r.idx.Popular(id, per, req.Now, s.hits[:0])
+		for _, h := range s.hits {
+			if c := s.get(h.Ord); c != nil {
+				c.addReason(Reason{Code: Boosted, Category: key, weight: b.Weight * r.opts.Weights.Boost})
+			}
+		}
+	}
+}
+
+// Tags that mark value and service-rich items, for price-band fit.
+var (
+	dealTags    = []string{"deal", "sale", "discount", "clearance", "value", "budget", "offer"}
+	serviceTags = []string{"premium", "warranty", "service", "installation", "concierge", "luxury"}
+)
+
+// priceFit is how well an item suits a price band: for a budget user, how
+// far below its category's median price it is, plus a bonus for deals; for a
+// premium user, how far above, plus a bonus for service-rich items.
+func (r *Ranker) priceFit(d *index.Doc, band string) float64 {
+	if band != features.BandBudget && band != features.BandPremium {
+		return 0
+	}
+	f := 0.0
+	if med := r.idx.MedianPrice(d.Leaf()); med > 0 && d.Item.Price > 0 {
+		x := math.Log(d.Item.Price / med)
+		if band == features.BandBudget {
+			x = -x
+		}
+		f = math.Max(-1, math.Min(x, 1))
+	}
+	tags := dealTags
+	if band == features.BandPremium {
+		tags = serviceTags
+	}
+	for _, t := range d.Item.Tags {
+		if slices.Contains(tags, strings.ToLower(t)) {
+			f += 0.5
+			break
+		}
+	}
+	return f
+}
+
+func isReplenish(ind *features.Indicators, item string) bool {
+	if ind == nil {
+		return false
+	}
+	for _, r := range ind.Replenish {
+		if r.Item == item {
+			return true
+		}
+	}
+	return false
 }
 
 // contextSources adds candidates related to the request's context.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -65,6 +66,7 @@ func decodeEvent(v *fastjson.Value, now int64, ev *features.Event) *apiError {
 	ev.Query = f.str("query", maxQueryBytes)
 	ev.Amount = f.num("amount", 0)
 	ev.Session = f.str("session", maxUserBytes)
+	ev.Channel = f.str("channel", 32)
 	ev.TS = timestamp(&f, "ts", now)
 	if f.err != nil {
 		return f.err
@@ -162,6 +164,9 @@ func (s *Server) Ingest(events []features.Event) (IngestResult, error) {
 			ev.Category = d.Item.Category
 			ev.Brand = d.Item.Brand
 			ev.Price = d.Item.Price
+			if med := s.idx.MedianPrice(d.Leaf()); med > 0 && d.Item.Price > 0 {
+				ev.PriceRatio = d.Item.Price / med
+			}
 		}
 	}
 	res, err := s.store.Apply(events)
@@ -177,5 +182,18 @@ func (s *Server) Ingest(events []features.Event) (IngestResult, error) {
 		s.idx.Observe(index.Observation{Item: ev.Item, Weight: popularityWeight(ev.Type), TS: ev.TS, Before: a.Before})
 	}
 	s.m.duplicates.Add(float64(res.Duplicates))
+	if len(s.seg.aud.Triggered()) > 0 && len(res.Applied) > 0 {
+		users := make([]string, 0, len(res.Applied))
+		for _, a := range res.Applied {
+			if u := events[a.Index].User; len(users) == 0 || users[len(users)-1] != u {
+				users = append(users, u)
+			}
+		}
+		slices.Sort(users)
+		if err := s.checkTriggers(slices.Compact(users)); err != nil {
+			// The events are stored; the next sweep catches the transition.
+			s.opts.Logger.Printf("triggers: %v", err)
+		}
+	}
 	return IngestResult{Accepted: res.Accepted, Duplicates: res.Duplicates}, nil
 }

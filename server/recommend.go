@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
+	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/ranker"
 )
@@ -24,10 +25,28 @@ const (
 type recScratch struct {
 	req     ranker.Request
 	res     ranker.Result
+	aud     Audiences
+	subj    audience.Subject
+	ind     features.Indicators
 	exclude []string
 	ctxCat  []string
 	filter  []string
+	boosts  []ranker.Boost
 	out     []byte
+}
+
+// Audiences are the audience conditions of a recommend request: the slot is
+// only for members of Filter (others get an empty slot), and each boost
+// applies when the user is in its audience.
+type Audiences struct {
+	Filter string
+	Boosts []AudienceBoost
+}
+
+// AudienceBoost raises a category for the members of an audience.
+type AudienceBoost struct {
+	Audience string
+	Boost    ranker.Boost
 }
 
 func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
@@ -46,7 +65,8 @@ func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
-	if err := s.Recommend(user, &sc.req, &sc.res); err != nil {
+	sc.subj.Indicators = &sc.ind
+	if err := s.recommend(user, &sc.aud, &sc.subj, &sc.req, &sc.res); err != nil {
 		s.opts.Logger.Printf("recommend: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 			message: "profile could not be read, retry", index: -1})
@@ -58,22 +78,54 @@ func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
 }
 
 // Recommend ranks items for user (empty for an anonymous visitor) into res. It
-// reads the user's profile, fills req.Profile and req.Now, and ranks. An
-// unknown user gets what an anonymous one gets.
-func (s *Server) Recommend(user string, req *ranker.Request, res *ranker.Result) error {
-	req.Profile = nil
+// reads the user's profile, derives their indicators, resolves the audience
+// conditions in aud (which may be nil), fills req.Profile, req.Indicators,
+// req.Boosts and req.Now, and ranks. An unknown user gets what an anonymous
+// one gets.
+func (s *Server) Recommend(user string, aud *Audiences, req *ranker.Request, res *ranker.Result) error {
+	return s.recommend(user, aud, &audience.Subject{Indicators: new(features.Indicators)}, req, res)
+}
+
+// recommend is Recommend with the caller's memory for the user's indicators.
+func (s *Server) recommend(user string, aud *Audiences, into *audience.Subject, req *ranker.Request, res *ranker.Result) error {
+	req.Profile, req.Indicators = nil, nil
+	req.Now = s.now()
+	var subj *audience.Subject
 	if user != "" {
 		p, err := s.store.Get(user)
 		switch {
 		case err == nil:
 			req.Profile = p
+			s.subjectInto(into, p, req.Now)
+			subj = into
+			req.Indicators = subj.Indicators
 		case !errors.Is(err, features.ErrNotFound):
 			return err
 		}
 	}
-	req.Now = s.now()
+	if aud != nil {
+		if aud.Filter != "" && !s.inAudience(aud.Filter, subj) {
+			res.Items = res.Items[:0]
+			return nil
+		}
+		for _, b := range aud.Boosts {
+			if s.inAudience(b.Audience, subj) {
+				req.Boosts = append(req.Boosts, b.Boost)
+			}
+		}
+	}
 	s.rank.Rank(req, res)
 	return nil
+}
+
+// inAudience reports whether subj (nil for an unknown user) is in the named
+// audience; an unknown audience has no members.
+func (s *Server) inAudience(name string, subj *audience.Subject) bool {
+	if subj == nil {
+		return false
+	}
+	a, err := s.seg.aud.Get(name)
+	return err == nil && a.Expr().Match(subj)
 }
 
 // decodeRecommend reads a recommend request into sc.req. The strings it sets
@@ -84,6 +136,7 @@ func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
 	}
 	req := &sc.req
 	*req = ranker.Request{}
+	sc.aud = Audiences{Boosts: sc.aud.Boosts[:0]}
 	f := fields{v: v, code: codeInvalidRequest}
 	user := f.view("user", maxUserBytes)
 	req.N = f.integer("n", defaultN)
@@ -115,11 +168,33 @@ func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
 			ff := fields{v: fl, code: codeInvalidRequest}
 			sc.filter = ff.views(fl.Get("category"), "category", sc.filter[:0], 8)
 			req.FilterCategory = sc.filter
+			sc.aud.Filter = ff.view("audience", 128)
 			if ff.err != nil && f.err == nil {
 				f.err = ff.err
 				f.err.field = "filter." + f.err.field
 				f.err.message = "filter." + f.err.message
 			}
+		}
+	}
+	if b := v.Get("boost"); b != nil && b.Type() != fastjson.TypeNull && f.err == nil {
+		arr, err := b.Array()
+		if err != nil || len(arr) > 16 {
+			f.fail("boost", "must be an array of at most 16 {\"audience\",\"category\",\"weight\"}")
+		}
+		for i, el := range arr {
+			bf := fields{v: el, code: codeInvalidRequest}
+			ab := AudienceBoost{Audience: bf.view("audience", 128)}
+			ab.Boost.Category = bf.views(el.Get("category"), "category", nil, 8)
+			ab.Boost.Weight = bf.num("weight", 1)
+			if bf.err == nil && (ab.Audience == "" || len(ab.Boost.Category) == 0) {
+				bf.fail("audience", "and category are required")
+			}
+			if bf.err != nil && f.err == nil {
+				f.err = bf.err
+				f.err.field = "boost[" + strconv.Itoa(i) + "]." + f.err.field
+				f.err.message = "boost[" + strconv.Itoa(i) + "]." + f.err.message
+			}
+			sc.aud.Boosts = append(sc.aud.Boosts, ab)
 		}
 	}
 	return user, f.err

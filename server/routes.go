@@ -18,10 +18,18 @@ const (
 	routeUser
 	routeMetrics
 	routeHealth
+	routeUsers
+	routeSegments
+	routeSegmentsRefresh
+	routeAudiences
+	routeAudience
+	routeAudienceUsers
+	routeTriggers
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"other", "events", "recommend", "items", "item", "user", "metrics", "healthz"}
+var routeNames = [numRoutes]string{"other", "events", "recommend", "items", "item", "user", "metrics", "healthz",
+	"users", "segments", "segments_refresh", "audiences", "audience", "audience_users", "triggers"}
 
 func (r routeID) name() string { return routeNames[r] }
 
@@ -37,12 +45,27 @@ func route(path []byte) routeID {
 		return routeMetrics
 	case "/healthz":
 		return routeHealth
+	case "/v1/users":
+		return routeUsers
+	case "/v1/segments":
+		return routeSegments
+	case "/v1/segments/refresh":
+		return routeSegmentsRefresh
+	case "/v1/audiences":
+		return routeAudiences
+	case "/v1/triggers":
+		return routeTriggers
 	}
 	switch {
 	case bytes.HasPrefix(path, []byte("/v1/items/")) && len(path) > len("/v1/items/"):
 		return routeItem
 	case bytes.HasPrefix(path, []byte("/v1/users/")) && len(path) > len("/v1/users/"):
 		return routeUser
+	case bytes.HasPrefix(path, []byte("/v1/audiences/")) && len(path) > len("/v1/audiences/"):
+		if bytes.HasSuffix(path, []byte("/users")) && bytes.Count(path, []byte("/")) == 4 {
+			return routeAudienceUsers
+		}
+		return routeAudience
 	}
 	return routeOther
 }
@@ -91,6 +114,34 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 	case routeMetrics:
 		if allow(ctx, method, "GET") {
 			s.handleMetrics(ctx)
+		}
+	case routeUsers:
+		if allow(ctx, method, "POST") {
+			s.handleUpsertUsers(ctx)
+		}
+	case routeSegments:
+		if allow(ctx, method, "GET") {
+			s.handleGetSegments(ctx)
+		}
+	case routeSegmentsRefresh:
+		if allow(ctx, method, "POST") {
+			s.handleRefreshSegments(ctx)
+		}
+	case routeAudiences:
+		if allow(ctx, method, "GET") {
+			s.handleAudiences(ctx)
+		}
+	case routeAudience:
+		if name, ok := pathID(ctx, "/v1/audiences/"); ok {
+			s.handleAudience(ctx, name)
+		}
+	case routeAudienceUsers:
+		if name, ok := pathID(ctx, "/v1/audiences/"); ok && allow(ctx, method, "GET") {
+			s.handleAudienceUsers(ctx, name[:len(name)-len("/users")])
+		}
+	case routeTriggers:
+		if allow(ctx, method, "GET") {
+			s.handleTriggers(ctx)
 		}
 	case routeHealth:
 		if allow(ctx, method, "GET") {

@@ -20,6 +20,7 @@ import (
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/kv"
 	"github.com/tailor-dev/tailor/ranker"
+	"github.com/tailor-dev/tailor/trigger"
 )
 
 // Options configures a Server. Zero fields take their defaults.
@@ -35,8 +36,16 @@ type Options struct {
 	CacheBytes int64
 	// Profiles bounds each profile; zero fields take their defaults.
 	Profiles features.Limits
-	// Lifecycle sets the thresholds of lifecycle stages.
-	Lifecycle features.LifecycleRules
+	// Lifecycle sets the windows and thresholds of indicators and lifecycle
+	// stages.
+	Lifecycle features.Rules
+	// Tiers are the value tiers; default features.DefaultTiers.
+	Tiers []features.TierRule
+	// SegmentEvery is how often RFM segments are recomputed and triggers
+	// swept in the background; 0 means only on demand. Default 0.
+	SegmentEvery time.Duration
+	// Webhooks configures the delivery of trigger records to webhooks.
+	Webhooks trigger.DeliveryOptions
 	// Index configures co-visitation and popularity.
 	Index index.Options
 	// Ranker configures ranking.
@@ -85,6 +94,7 @@ type Server struct {
 	parsers fastjson.ParserPool
 	recs    sync.Pool // *recScratch
 	closed  bool
+	seg     segments
 
 	// serveRoute dispatches a routed request; Handler wraps it with recovery
 	// and metrics.
@@ -131,6 +141,10 @@ func newServer(db *pebble.DB, opts Options) (*Server, error) {
 	}
 	s.recs.New = func() any { return new(recScratch) }
 	s.serveRoute = s.serve
+	if err := s.openSegments(); err != nil {
+		store.Close()
+		return nil, err
+	}
 	start := time.Now()
 	n := 0
 	err = store.Replay(func(_ string, h features.HistoryEvent, before []string) {
@@ -182,6 +196,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.stopSegments()
 	s.store.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("server: cannot close data directory: %w", err)

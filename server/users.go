@@ -12,15 +12,43 @@ import (
 
 // profileJSON is the API's view of a profile.
 type profileJSON struct {
-	User      string            `json:"user"`
-	Events    uint64            `json:"events"`
-	Counts    map[string]uint32 `json:"counts"`
-	FirstSeen string            `json:"first_seen"`
-	LastSeen  string            `json:"last_seen"`
-	Recent    []actionJSON      `json:"recent"`
-	Interests interestsJSON     `json:"interests"`
-	RFM       rfmJSON           `json:"rfm"`
-	Segments  segmentsJSON      `json:"segments"`
+	User       string            `json:"user"`
+	Events     uint64            `json:"events"`
+	Counts     map[string]uint32 `json:"counts"`
+	FirstSeen  *string           `json:"first_seen"`
+	LastSeen   *string           `json:"last_seen"`
+	Recent     []actionJSON      `json:"recent"`
+	Interests  interestsJSON     `json:"interests"`
+	RFM        rfmJSON           `json:"rfm"`
+	Segments   segmentsJSON      `json:"segments"`
+	Attributes attributesJSON    `json:"attributes"`
+	Indicators indicatorsJSON    `json:"indicators"`
+	Audiences  []string          `json:"audiences"`
+}
+
+type attributesJSON struct {
+	Region   string            `json:"region,omitempty"`
+	Country  string            `json:"country,omitempty"`
+	AgeBand  string            `json:"age_band,omitempty"`
+	Gender   string            `json:"gender,omitempty"`
+	Tier     int               `json:"tier"`
+	Channels []string          `json:"channels"`
+	Labels   map[string]string `json:"labels"`
+}
+
+type indicatorsJSON struct {
+	RecencyDays         *float64 `json:"recency_days"`
+	Frequency           int      `json:"frequency"`
+	Monetary            float64  `json:"monetary"`
+	AOV                 float64  `json:"average_order_value"`
+	Propensity          float64  `json:"purchase_propensity"`
+	PriceBand           string   `json:"price_band,omitempty"`
+	PriceIndex          float64  `json:"price_index"`
+	ActiveHour          *int     `json:"active_hour_utc"`
+	ActiveChannel       string   `json:"active_channel,omitempty"`
+	PreferredCategories []string `json:"preferred_categories"`
+	PreferredBrands     []string `json:"preferred_brands"`
+	WindowDays          float64  `json:"window_days"`
 }
 
 type actionJSON struct {
@@ -51,7 +79,21 @@ type rfmJSON struct {
 }
 
 type segmentsJSON struct {
-	Lifecycle string `json:"lifecycle"`
+	Lifecycle    string          `json:"lifecycle"`
+	DueWakeup    bool            `json:"due_wakeup"`
+	ReplenishDue []replenishJSON `json:"replenish_due"`
+	ValueTier    string          `json:"value_tier,omitempty"`
+	R            int             `json:"r,omitempty"`
+	F            int             `json:"f,omitempty"`
+	M            int             `json:"m,omitempty"`
+	PriceBand    string          `json:"price_band,omitempty"`
+}
+
+type replenishJSON struct {
+	Key          string  `json:"key"`
+	Item         string  `json:"item"`
+	IntervalDays float64 `json:"interval_days"`
+	OverdueDays  float64 `json:"overdue_days"`
 }
 
 func (s *Server) handleGetUser(ctx *fasthttp.RequestCtx, id string) {
@@ -75,6 +117,9 @@ func (s *Server) handleGetUser(ctx *fasthttp.RequestCtx, id string) {
 
 func (s *Server) handleDeleteUser(ctx *fasthttp.RequestCtx, id string) {
 	err := s.store.Delete(id)
+	if err == nil {
+		err = s.seg.out.ForgetUser(s.seg.aud.Triggered(), id)
+	}
 	switch {
 	case errors.Is(err, features.ErrNotFound):
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no user with this id", field: "id", index: -1})
@@ -92,12 +137,14 @@ func rfc3339(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3
 // profileView renders p as of now, interests decayed to now.
 func (s *Server) profileView(p *features.Profile, now int64) profileJSON {
 	out := profileJSON{
-		User:      p.User,
-		Events:    p.Events,
-		Counts:    map[string]uint32{},
-		FirstSeen: rfc3339(p.FirstSeen),
-		LastSeen:  rfc3339(p.LastSeen),
-		Recent:    make([]actionJSON, 0, len(p.Recent)),
+		User:   p.User,
+		Events: p.Events,
+		Counts: map[string]uint32{},
+		Recent: make([]actionJSON, 0, len(p.Recent)),
+	}
+	if p.Events > 0 {
+		first, last := rfc3339(p.FirstSeen), rfc3339(p.LastSeen)
+		out.FirstSeen, out.LastSeen = &first, &last
 	}
 	for t := features.Search; t <= features.Purchase; t++ {
 		out.Counts[t.String()] = p.Counts[t]
@@ -127,7 +174,42 @@ func (s *Server) profileView(p *features.Profile, now int64) profileJSON {
 		first, last := rfc3339(p.FirstPurchase), rfc3339(p.LastPurchase)
 		out.RFM.RecencyDays, out.RFM.FirstPurchase, out.RFM.LastPurchase = &days, &first, &last
 	}
-	out.Segments.Lifecycle = features.Lifecycle(p, now, s.opts.Lifecycle)
+	subj := s.subject(p, now)
+	ind := subj.Indicators
+	out.Segments = segmentsJSON{Lifecycle: ind.Lifecycle, DueWakeup: ind.DueWakeup, ReplenishDue: []replenishJSON{},
+		ValueTier: subj.Scores.Tier, R: subj.Scores.R, F: subj.Scores.F, M: subj.Scores.M, PriceBand: ind.PriceBand}
+	for _, r := range ind.Replenish {
+		out.Segments.ReplenishDue = append(out.Segments.ReplenishDue, replenishJSON{Key: r.Key, Item: r.Item,
+			IntervalDays: round(r.IntervalDays), OverdueDays: round(r.OverdueDays)})
+	}
+	a := &p.Attrs
+	out.Attributes = attributesJSON{Region: a.Region, Country: a.Country, AgeBand: a.AgeBand, Gender: a.Gender,
+		Tier: a.Tier, Channels: a.Channels, Labels: map[string]string{}}
+	if out.Attributes.Channels == nil {
+		out.Attributes.Channels = []string{}
+	}
+	for _, l := range a.Labels {
+		out.Attributes.Labels[l.Key] = l.Value
+	}
+	out.Indicators = indicatorsJSON{Frequency: ind.Frequency, Monetary: round(ind.Monetary), AOV: round(ind.AOV),
+		Propensity: round(ind.Propensity), PriceBand: ind.PriceBand, PriceIndex: round(ind.PriceIndex),
+		ActiveChannel: ind.ActiveChannel, PreferredCategories: ind.PreferredCategories, PreferredBrands: ind.PreferredBrands,
+		WindowDays: s.opts.Lifecycle.WindowOrDefault().Hours() / 24}
+	if ind.RecencyDays >= 0 {
+		r := round(ind.RecencyDays)
+		out.Indicators.RecencyDays = &r
+	}
+	if ind.ActiveHour >= 0 {
+		h := ind.ActiveHour
+		out.Indicators.ActiveHour = &h
+	}
+	if out.Indicators.PreferredCategories == nil {
+		out.Indicators.PreferredCategories = []string{}
+	}
+	if out.Indicators.PreferredBrands == nil {
+		out.Indicators.PreferredBrands = []string{}
+	}
+	out.Audiences = s.seg.aud.MemberOf(subj, []string{})
 	return out
 }
 

@@ -16,6 +16,9 @@ const (
 	PrefixItem     byte = 'i' // 'i' item id -> item JSON
 	PrefixCampaign byte = 'c' // 'c' campaign id -> campaign JSON
 	PrefixMeta     byte = 'm' // 'm' name -> small values owned by one package
+	PrefixAudience byte = 'a' // 'a' name -> audience definition JSON
+	PrefixOutbox   byte = 'o' // 'o' seq -> trigger record JSON
+	PrefixMember   byte = 't' // 't' uvarint(len(audience)) audience user -> time the user entered
 )
 
 // Options configures Open.

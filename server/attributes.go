@@ -1,0 +1,126 @@
+package server
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+
+	"github.com/tailor-dev/tailor/features"
+)
+
+// handleUpsertUsers takes user attributes: a JSON array, one object, or NDJSON
+// of {"id","region","country","age_band","gender","tier","channels","labels"}.
+// Fields left out keep their stored value; null clears one.
+func (s *Server) handleUpsertUsers(ctx *fasthttp.RequestCtx) {
+	var updates []features.AttributesUpdate
+	_, e := s.records(ctx, func(i int, v *fastjson.Value) *apiError {
+		var u features.AttributesUpdate
+		if e := decodeAttributes(v, &u); e != nil {
+			e.index = i
+			return e
+		}
+		updates = append(updates, u)
+		return nil
+	})
+	if e != nil {
+		writeError(ctx, e)
+		return
+	}
+	if err := s.UpsertAttributes(updates); err != nil {
+		s.opts.Logger.Printf("users: %v", err)
+		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
+			message: "attributes could not be stored; nothing was applied, retry", index: -1})
+		return
+	}
+	b := append(make([]byte, 0, 32), `{"upserted":`...)
+	b = strconv.AppendInt(b, int64(len(updates)), 10)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetBody(append(b, "}\n"...))
+}
+
+// UpsertAttributes stores validated attribute updates, then evaluates the
+// users against triggered audiences.
+func (s *Server) UpsertAttributes(updates []features.AttributesUpdate) error {
+	if err := s.store.UpdateAttributes(updates); err != nil {
+		return err
+	}
+	users := make([]string, 0, len(updates))
+	for _, u := range updates {
+		users = append(users, u.User)
+	}
+	return s.checkTriggers(users)
+}
+
+const codeInvalidUser = "invalid_user"
+
+func decodeAttributes(v *fastjson.Value, u *features.AttributesUpdate) *apiError {
+	if v.Type() != fastjson.TypeObject {
+		return badRequest(codeInvalidUser, "", "user must be a JSON object")
+	}
+	f := fields{v: v, code: codeInvalidUser}
+	u.User = f.str("id", maxUserBytes)
+	if f.err == nil && u.User == "" {
+		f.fail("id", "is required")
+	}
+	optStr := func(key string) *string {
+		x := v.Get(key)
+		if x == nil {
+			return nil
+		}
+		s := ""
+		if x.Type() != fastjson.TypeNull {
+			s = f.str(key, 256)
+		}
+		return &s
+	}
+	u.Region = optStr("region")
+	u.Country = optStr("country")
+	u.AgeBand = optStr("age_band")
+	u.Gender = optStr("gender")
+	if x := v.Get("tier"); x != nil {
+		t := 0
+		if x.Type() != fastjson.TypeNull {
+			t = f.integer("tier", 0)
+		}
+		u.Tier = &t
+	}
+	if x := v.Get("channels"); x != nil {
+		chans := f.strs(x, "channels", 64, 64)
+		if chans == nil {
+			chans = []string{}
+		}
+		u.Channels = &chans
+	}
+	if x := v.Get("labels"); x != nil {
+		labels := []features.Label{}
+		switch x.Type() {
+		case fastjson.TypeNull:
+		case fastjson.TypeObject:
+			o, _ := x.Object()
+			o.Visit(func(k []byte, lv *fastjson.Value) {
+				b, err := lv.StringBytes()
+				if err != nil {
+					f.fail("labels."+string(k), "must be a string")
+					return
+				}
+				labels = append(labels, features.Label{Key: string(k), Value: string(b)})
+			})
+		default:
+			f.fail("labels", "must be an object of strings")
+		}
+		u.Labels = &labels
+	}
+	if f.err != nil {
+		return f.err
+	}
+	if err := u.Validate(); err != nil {
+		var ae *features.AttributeError
+		if errors.As(err, &ae) {
+			return badRequest(codeInvalidUser, ae.Field, ae.Field+" "+ae.Message)
+		}
+		return badRequest(codeInvalidUser, "", err.Error())
+	}
+	return nil
+}
