@@ -97,9 +97,14 @@ func (s *Server) subjectInto(subj *audience.Subject, p *features.Profile, now in
 // it, then evaluates every user against the audiences with triggers. It
 // returns the segmentation and the number of trigger records appended.
 func (s *Server) RefreshSegments() (*features.Segmentation, int, error) {
+	return s.refreshSegments(s.now(), true)
+}
+
+// refreshSegments segments as of now and, when sweep is set, evaluates the
+// triggers.
+func (s *Server) refreshSegments(now int64, sweep bool) (*features.Segmentation, int, error) {
 	s.seg.refresh.Lock()
 	defer s.seg.refresh.Unlock()
-	now := s.now()
 	g, err := s.store.Segment(now, s.opts.Lifecycle, s.opts.Tiers)
 	if err != nil {
 		return nil, 0, err
@@ -108,6 +113,9 @@ func (s *Server) RefreshSegments() (*features.Segmentation, int, error) {
 		return nil, 0, err
 	}
 	s.seg.current.Store(g)
+	if !sweep {
+		return g, 0, nil
+	}
 	n, err := s.sweepTriggers(now)
 	return g, n, err
 }
@@ -184,8 +192,20 @@ func (s *Server) handleGetSegments(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, segmentationJSON(g, 0))
 }
 
+// handleRefreshSegments recomputes the segmentation now, or as of the time in
+// the as_of query parameter (RFC 3339), for analysing historical data; a
+// segmentation as of another time than now does not fire triggers.
 func (s *Server) handleRefreshSegments(ctx *fasthttp.RequestCtx) {
-	g, n, err := s.RefreshSegments()
+	now, sweep := s.now(), true
+	if v := ctx.QueryArgs().Peek("as_of"); len(v) > 0 {
+		t, err := time.Parse(time.RFC3339, string(v))
+		if err != nil {
+			writeError(ctx, badRequest(codeInvalidRequest, "as_of", "as_of must be an RFC 3339 time such as 2010-12-09T20:01:00Z"))
+			return
+		}
+		now, sweep = t.UnixMilli(), false
+	}
+	g, n, err := s.refreshSegments(now, sweep)
 	if err != nil {
 		s.opts.Logger.Printf("segments: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,

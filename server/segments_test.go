@@ -154,12 +154,12 @@ func TestRFMQuintilesMatchReference(t *testing.T) {
 	var p struct {
 		Segments struct {
 			ValueTier string `json:"value_tier"`
-			R, F, M   int
 		}
+		RFM struct{ R, F, M, Frequency int }
 	}
 	ts.getJSON("/v1/users/u00042", &p)
-	if p.Segments.R < 1 || p.Segments.F < 1 || p.Segments.M < 1 || p.Segments.ValueTier == "" {
-		t.Errorf("profile segments = %+v", p.Segments)
+	if p.RFM.R < 1 || p.RFM.F < 1 || p.RFM.M < 1 || p.Segments.ValueTier == "" || p.RFM.Frequency != int(refs[42].freq) {
+		t.Errorf("profile segments = %+v rfm = %+v, want frequency %v", p.Segments, p.RFM, refs[42].freq)
 	}
 }
 

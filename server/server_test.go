@@ -479,8 +479,8 @@ func TestConcurrentEventsSameUser(t *testing.T) {
 		Events uint64
 		Counts map[string]uint32
 		RFM    struct {
-			Frequency uint32
-			Monetary  float64
+			Purchases     uint32
+			LifetimeValue float64 `json:"lifetime_value"`
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
@@ -495,8 +495,8 @@ func TestConcurrentEventsSameUser(t *testing.T) {
 			t.Errorf("counts[%s] = %d, want %d", typ, p.Counts[typ], total/4)
 		}
 	}
-	if p.RFM.Frequency != total/4 || p.RFM.Monetary != 2*total/4 {
-		t.Errorf("rfm = %+v, want frequency %d monetary %d", p.RFM, total/4, 2*total/4)
+	if p.RFM.Purchases != total/4 || p.RFM.LifetimeValue != 2*total/4 {
+		t.Errorf("rfm = %+v, want purchases %d lifetime value %d", p.RFM, total/4, 2*total/4)
 	}
 	// Replaying every batch is a no-op.
 	evs := []string{fmt.Sprintf(`{"id":"w0-0","user":"hot","type":"view","item":"pan-1","ts":%d}`, ts.clock.Stamp(0))}

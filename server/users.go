@@ -37,9 +37,6 @@ type attributesJSON struct {
 }
 
 type indicatorsJSON struct {
-	RecencyDays         *float64 `json:"recency_days"`
-	Frequency           int      `json:"frequency"`
-	Monetary            float64  `json:"monetary"`
 	AOV                 float64  `json:"average_order_value"`
 	Propensity          float64  `json:"purchase_propensity"`
 	PriceBand           string   `json:"price_band,omitempty"`
@@ -48,7 +45,6 @@ type indicatorsJSON struct {
 	ActiveChannel       string   `json:"active_channel,omitempty"`
 	PreferredCategories []string `json:"preferred_categories"`
 	PreferredBrands     []string `json:"preferred_brands"`
-	WindowDays          float64  `json:"window_days"`
 }
 
 type actionJSON struct {
@@ -70,10 +66,19 @@ type interestsJSON struct {
 	Terms      []weightJSON `json:"terms"`
 }
 
+// rfmJSON is the value view: recency, and frequency (orders) and monetary
+// value within the window, their quintile scores against the whole base (0
+// until a segmentation exists or without a purchase), and lifetime totals.
 type rfmJSON struct {
 	RecencyDays   *float64 `json:"recency_days"`
-	Frequency     uint32   `json:"frequency"`
+	Frequency     int      `json:"frequency"`
 	Monetary      float64  `json:"monetary"`
+	WindowDays    float64  `json:"window_days"`
+	R             int      `json:"r"`
+	F             int      `json:"f"`
+	M             int      `json:"m"`
+	Purchases     uint32   `json:"purchases"`
+	LifetimeValue float64  `json:"lifetime_value"`
 	FirstPurchase *string  `json:"first_purchase"`
 	LastPurchase  *string  `json:"last_purchase"`
 }
@@ -83,9 +88,6 @@ type segmentsJSON struct {
 	DueWakeup    bool            `json:"due_wakeup"`
 	ReplenishDue []replenishJSON `json:"replenish_due"`
 	ValueTier    string          `json:"value_tier,omitempty"`
-	R            int             `json:"r,omitempty"`
-	F            int             `json:"f,omitempty"`
-	M            int             `json:"m,omitempty"`
 	PriceBand    string          `json:"price_band,omitempty"`
 }
 
@@ -168,16 +170,19 @@ func (s *Server) profileView(p *features.Profile, now int64) profileJSON {
 		return out
 	}
 	out.Interests = interestsJSON{Categories: list(p.Categories), Brands: list(p.Brands), Terms: list(p.Terms)}
-	out.RFM = rfmJSON{Frequency: p.Purchases, Monetary: round(p.Monetary)}
+	subj := s.subject(p, now)
+	ind := subj.Indicators
+	out.RFM = rfmJSON{Frequency: ind.Frequency, Monetary: round(ind.Monetary),
+		WindowDays: s.opts.Lifecycle.WindowOrDefault().Hours() / 24,
+		R:          subj.Scores.R, F: subj.Scores.F, M: subj.Scores.M,
+		Purchases: p.Purchases, LifetimeValue: round(p.Monetary)}
 	if p.Purchases > 0 {
-		days := round(float64(now-p.LastPurchase) / float64(24*time.Hour/time.Millisecond))
+		days := round(ind.RecencyDays)
 		first, last := rfc3339(p.FirstPurchase), rfc3339(p.LastPurchase)
 		out.RFM.RecencyDays, out.RFM.FirstPurchase, out.RFM.LastPurchase = &days, &first, &last
 	}
-	subj := s.subject(p, now)
-	ind := subj.Indicators
 	out.Segments = segmentsJSON{Lifecycle: ind.Lifecycle, DueWakeup: ind.DueWakeup, ReplenishDue: []replenishJSON{},
-		ValueTier: subj.Scores.Tier, R: subj.Scores.R, F: subj.Scores.F, M: subj.Scores.M, PriceBand: ind.PriceBand}
+		ValueTier: subj.Scores.Tier, PriceBand: ind.PriceBand}
 	for _, r := range ind.Replenish {
 		out.Segments.ReplenishDue = append(out.Segments.ReplenishDue, replenishJSON{Key: r.Key, Item: r.Item,
 			IntervalDays: round(r.IntervalDays), OverdueDays: round(r.OverdueDays)})
@@ -191,14 +196,9 @@ func (s *Server) profileView(p *features.Profile, now int64) profileJSON {
 	for _, l := range a.Labels {
 		out.Attributes.Labels[l.Key] = l.Value
 	}
-	out.Indicators = indicatorsJSON{Frequency: ind.Frequency, Monetary: round(ind.Monetary), AOV: round(ind.AOV),
+	out.Indicators = indicatorsJSON{AOV: round(ind.AOV),
 		Propensity: round(ind.Propensity), PriceBand: ind.PriceBand, PriceIndex: round(ind.PriceIndex),
-		ActiveChannel: ind.ActiveChannel, PreferredCategories: ind.PreferredCategories, PreferredBrands: ind.PreferredBrands,
-		WindowDays: s.opts.Lifecycle.WindowOrDefault().Hours() / 24}
-	if ind.RecencyDays >= 0 {
-		r := round(ind.RecencyDays)
-		out.Indicators.RecencyDays = &r
-	}
+		ActiveChannel: ind.ActiveChannel, PreferredCategories: ind.PreferredCategories, PreferredBrands: ind.PreferredBrands}
 	if ind.ActiveHour >= 0 {
 		h := ind.ActiveHour
 		out.Indicators.ActiveHour = &h

@@ -14,6 +14,7 @@ const usage = `tailor: real-time personalized recommendations and ad targeting
 
 Usage:
   tailor serve [--addr HOST:PORT] [--data DIR] [--cache-mb N] [--demo]
+  tailor datasets online-retail-ii --out DIR   convert a public data set into API request bodies
   tailor help
 
 Run "tailor COMMAND -h" for a command's flags.
@@ -28,6 +29,8 @@ func main() {
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "serve":
 		err = serve(args)
+	case "datasets":
+		err = datasetsCmd(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/server"
 )
 
@@ -23,6 +24,10 @@ func serve(args []string) error {
 	maxBodyMB := fs.Int("max-body-mb", 16, "largest request body, in `MiB`; larger ones get 413")
 	demo := fs.Bool("demo", false, "load a small demo catalog and users into an empty data directory")
 	drain := fs.Duration("drain", 30*time.Second, "how long shutdown waits for requests in flight")
+	segmentEvery := fs.Duration("segment-every", time.Hour, "how often RFM segments are recomputed and triggers swept (0: only on demand)")
+	rfmWindow := fs.Int("rfm-window-days", 365, "`days` over which frequency and monetary value are counted")
+	atRisk := fs.Int("at-risk-days", 60, "`days` without a purchase after which a customer is at risk")
+	lapsed := fs.Int("lapsed-days", 90, "`days` without a purchase after which a customer has lapsed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -31,6 +36,12 @@ func serve(args []string) error {
 		CacheBytes:   int64(*cacheMB) << 20,
 		MaxBodyBytes: *maxBodyMB << 20,
 		Logger:       logger,
+		SegmentEvery: *segmentEvery,
+		Lifecycle: features.Rules{
+			Window: time.Duration(*rfmWindow) * 24 * time.Hour,
+			AtRisk: time.Duration(*atRisk) * 24 * time.Hour,
+			Lapsed: time.Duration(*lapsed) * 24 * time.Hour,
+		},
 	})
 	if err != nil {
 		return err
