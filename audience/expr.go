@@ -341,6 +341,7 @@ func (p *parser) unary() (node, *SyntaxError) {
 		p.next()
 		return n, p.err
 	}
+	leftPos := p.tok.pos
 	left, err := p.operand(true)
 	if err != nil {
 		return nil, err
@@ -359,7 +360,7 @@ func (p *parser) unary() (node, *SyntaxError) {
 		return p.in(left)
 	}
 	if left.kind() != kBool {
-		return nil, p.errf("expected a comparison after %s value", left.kind())
+		return nil, &SyntaxError{leftPos, fmt.Sprintf("%s value must be compared with something", left.kind())}
 	}
 	return left, p.err
 }
@@ -440,12 +441,13 @@ func (p *parser) in(left node) (node, *SyntaxError) {
 	p.next()
 	var set []node
 	for {
+		pos := p.tok.pos
 		n, err := p.operand(false)
 		if err != nil {
 			return nil, err
 		}
 		if n.kind() != left.kind() {
-			return nil, p.errf("IN list holds %s, not %s", n.kind(), left.kind())
+			return nil, &SyntaxError{pos, fmt.Sprintf("IN list holds %s, not %s", n.kind(), left.kind())}
 		}
 		set = append(set, n)
 		if p.tok.t == tComma {

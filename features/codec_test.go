@@ -111,6 +111,25 @@ func randomProfile(r *rand.Rand) *Profile {
 			p.Purchased[i] = str()
 		}
 	}
+	p.Attrs = Attributes{Region: str(), Country: str(), AgeBand: str(), Gender: str(), Tier: r.IntN(1001)}
+	for i := r.IntN(4); i > 0; i-- {
+		p.Attrs.Channels = append(p.Attrs.Channels, str())
+	}
+	for i := r.IntN(4); i > 0; i-- {
+		p.Attrs.Labels = append(p.Attrs.Labels, Label{Key: str(), Value: str()})
+	}
+	for i := r.IntN(20); i > 0; i-- {
+		// Amounts in cents: stored as exact integer millionths.
+		p.Orders = append(p.Orders, Order{TS: ts(), Amount: float64(r.IntN(1e9)) / 100, Session: r.Uint32()})
+	}
+	for i := r.IntN(5); i > 0; i-- {
+		p.Repurchases = append(p.Repurchases, Repurchase{Key: str(), Item: str(), First: ts(), Last: ts(), Count: r.Uint32()})
+	}
+	p.PriceLog, p.PriceWeight = float32(r.NormFloat64()), float32(r.Float64()*100)
+	for i := range p.Hours {
+		p.Hours[i] = r.Uint32() >> r.IntN(32)
+	}
+	p.Channels = weights(r.IntN(9))
 	return p
 }
 

@@ -19,6 +19,9 @@ var forbidden = map[string][]string{
 	"ranker":         {"server", "cmd/tailor", "bench"},
 	"server":         {"cmd/tailor", "bench"},
 	"bench":          {"server", "ranker", "features", "index"},
+	"audience":       {"index", "ranker", "server", "cmd/tailor", "bench", "trigger"},
+	"trigger":        {"index", "ranker", "server", "cmd/tailor", "bench"},
+	"datasets":       {"features", "index", "ranker", "server", "audience", "trigger"},
 	"internal/kv":    {"features", "index", "ranker", "server"},
 	"internal/synth": {"features", "index", "ranker", "server"},
 }
