@@ -637,6 +637,16 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 					c.addReason(Reason{Code: ContextCategory, Category: key, weight: 0.5 * r.opts.Weights.Context})
 				}
 			}
+			// A category nobody has browsed yet still lists its own items.
+			if len(s.hits) < per {
+				s.ords = r.idx.CategoryItems(id, per-len(s.hits), s.ords[:0])
+				for _, o := range s.ords {
+					if c := s.get(o); c != nil && c.f[fContext] == 0 {
+						c.f[fContext] += 0.4
+						c.addReason(Reason{Code: ContextCategory, Category: key, weight: 0.4 * r.opts.Weights.Context})
+					}
+				}
+			}
 		}
 	}
 }

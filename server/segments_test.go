@@ -448,3 +448,13 @@ func TestWebhookRetries(t *testing.T) {
 }
 
 var _ = features.StageNew
+
+func TestContextCategoryListsColdItems(t *testing.T) {
+	ts := newTestServer(t)
+	ts.mustPost("/v1/items", `[{"id":"g1","title":"Rake","category":["Garden","Tools"]},{"id":"g2","title":"Spade","category":["Garden","Tools"]}]`)
+	got := ids(ts.recommend(`{"n":5,"context":{"category":["Garden"]}}`))
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"g1", "g2"}) {
+		t.Errorf("a category no one has browsed = %v, want its two items", got)
+	}
+}
