@@ -1,13 +1,18 @@
 // Package synth generates a synthetic world for benchmarks and load tests:
-// a product catalog, users with interests, and the behavioural events those
-// users produce, in the shapes the HTTP API accepts (POST /v1/items and
-// POST /v1/events).
+// a product catalog, users with interests, the behavioural events those
+// users produce, advertising campaigns, and the live requests of a load
+// test (recommendation slots, visits, OpenRTB 2.6 bid requests), in the
+// shapes the HTTP API accepts (POST /v1/items, /v1/events, /v1/campaigns,
+// /v1/recommend and /openrtb2/bid). It is data only: it does no I/O beyond
+// writing to the io.Writer it is given.
 //
 // # Determinism
 //
 // Everything is a pure function of [Options]: two Worlds built from equal
 // Options hold identical catalogs, and their WriteItemsNDJSON and
-// WriteEventsNDJSON outputs are byte-identical, run after run. Random
+// WriteEventsNDJSON outputs are byte-identical, run after run; so are
+// campaign c ([World.Campaign]) and request k ([World.Recommend],
+// [World.LiveEvents], [World.BidRequest]) for every c and k. Random
 // numbers come from math/rand/v2 PCG sources seeded from Options.Seed; the
 // package keeps no global state. The events of user u depend only on the
 // Options and on u, so users can be generated independently, in any order
@@ -39,4 +44,13 @@
 // views, 80% of them in a preferred leaf, some preceded by a click; about
 // 15% of sessions put a viewed item in the cart and about 5% buy it.
 // Events in a session are seconds to minutes apart.
+//
+// # Campaigns and requests
+//
+// Each campaign's advertiser is a brand of the catalog; it targets the
+// categories (and sometimes the search keywords) of a leaf the brand sells
+// in, and shows banners or, for about 30% of campaigns, sponsors the
+// brand's items. Requests draw their users uniformly from the world, with
+// about 5% users the world does not know; their pages and visits follow the
+// user's interests. See each generator for the mix it draws.
 package synth

@@ -29,7 +29,7 @@ type Event struct {
 	Item    string  `json:"item,omitempty"`   // all types but search
 	Query   string  `json:"query,omitempty"`  // search only
 	Amount  float64 `json:"amount,omitempty"` // purchase only: price * quantity
-	TS      int64   `json:"ts"`               // epoch milliseconds
+	TS      int64   `json:"ts,omitempty"`     // epoch milliseconds; 0: none, the server stamps arrival
 	Session string  `json:"session,omitempty"`
 }
 
@@ -81,6 +81,10 @@ const (
 	streamCatalog = iota + 1
 	streamInterests
 	streamEvents
+	streamCampaigns
+	streamRecommend
+	streamLive
+	streamBids
 )
 
 const (
