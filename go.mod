@@ -3,6 +3,7 @@ module github.com/tailor-dev/tailor
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/dgraph-io/ristretto/v2 v2.4.2
 	github.com/prebid/openrtb/v20 v20.3.0

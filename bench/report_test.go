@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSweep(t *testing.T) {
+	url := serve(t, NewFloor().Handler)
+	opts := SweepOptions{
+		Options: Options{RunOptions: RunOptions{Target: url, Duration: 400 * time.Millisecond, Warmup: 100 * time.Millisecond,
+			Mix: Mix{{Name: "recommend", Weight: 1}}}},
+		From: 100, Step: 100, To: 300, SLO: time.Minute,
+	}
+	var stepped []float64
+	opts.OnStep = func(rate float64, _ *Result) error { stepped = append(stepped, rate); return nil }
+	res, err := RunSweep(context.Background(), testWorkload(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sweep.Held != 300 || len(res.Sweep.Steps) != 3 || len(stepped) != 3 || res.Config.Rate != 300 {
+		t.Errorf("sweep to 300 with a loose SLO: got held %v after steps %+v (result at %v), want 300 after 3", res.Sweep.Held, res.Sweep.Steps, res.Config.Rate)
+	}
+	// An SLO no server meets: the first step fails and its result comes back.
+	opts.SLO, opts.OnStep = time.Nanosecond, nil
+	res, err = RunSweep(context.Background(), testWorkload(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sweep.Held != 0 || len(res.Sweep.Steps) != 1 || res.Sweep.Steps[0].Held || !strings.Contains(res.Sweep.Steps[0].Why, "p99") {
+		t.Errorf("sweep with a 1 ns SLO: got held %v after %+v, want none held after one step failing on p99", res.Sweep.Held, res.Sweep.Steps)
+	}
+}
+
+// The report opens in a real browser and its plots are drawn: each plot is
+// an SVG with lines of many points.
+func TestReportInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if testing.Short() {
+			t.Skip("chromium not installed")
+		}
+		t.Fatal("chromium not found: install Debian's chromium package (apt-get install chromium), or run with -short to skip")
+	}
+	target, floor := serve(t, NewFloor().Handler), serve(t, NewFloor().Handler)
+	res, err := RunSweep(context.Background(), testWorkload(), SweepOptions{
+		Options: Options{
+			RunOptions:  RunOptions{Target: target, Duration: 600 * time.Millisecond, Warmup: 200 * time.Millisecond},
+			FloorTarget: floor, Label: "report test <&>",
+		},
+		From: 200, Step: 200, To: 400, SLO: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := WriteResult(dir, res); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadResult(filepath.Join(dir, "result.json")); err != nil {
+		t.Fatalf("ReadResult of what WriteResult wrote: %v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--dump-dom", "file://"+filepath.Join(dir, "report.html"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v\n%s", err, stderr.String())
+	}
+	dom := string(out)
+	if !strings.Contains(dom, "report test &lt;&amp;&gt;") {
+		t.Errorf("rendered DOM lacks the escaped title; got %d bytes:\n%.2000s", len(dom), dom)
+	}
+	if got := strings.Count(dom, "<svg"); got != 6 {
+		t.Errorf("rendered DOM: got %d SVG plots, want 6 (3 percentile plots, throughput, p99 over time, sweep)", got)
+	}
+	paths := map[string]int{} // data-name -> points
+	for _, tag := range regexp.MustCompile(`<path [^>]*>`).FindAllString(dom, -1) {
+		name := regexp.MustCompile(`data-name="([^"]*)"`).FindStringSubmatch(tag)
+		d := regexp.MustCompile(` d="([^"]*)"`).FindStringSubmatch(tag)
+		if name == nil || d == nil {
+			continue
+		}
+		if strings.Contains(d[1], "NaN") || strings.Contains(d[1], "Inf") {
+			t.Errorf("path %q: got d=%q, want finite coordinates", name[1], d[1])
+		}
+		paths[name[1]] = strings.Count(d[1], "L") + 1
+	}
+	for _, want := range []struct {
+		name string
+		min  int
+	}{
+		{"recommend run 1 latency (from intended send)", 10},
+		{"recommend run 1 service time (from actual send)", 10},
+		{"events run 1 latency (from intended send)", 5},
+		{"bid run 1 latency (from intended send)", 5},
+		{"recommend floor run 1 latency (from intended send)", 10},
+		{"recommend run 1: answered per second", 5},
+		{"recommend run 1: p99 over time", 5},
+		{"recommend: p99 (median of runs) by rate", 2},
+	} {
+		if got := paths[want.name]; got < want.min {
+			t.Errorf("path %q: got %d points, want at least %d (paths drawn: %v)", want.name, got, want.min, paths)
+		}
+	}
+	if t.Failed() {
+		os.WriteFile(filepath.Join(t.TempDir(), "dom.html"), out, 0o644)
+	}
+}
