@@ -15,6 +15,7 @@ const usage = `tailor: real-time personalized recommendations and ad targeting
 Usage:
   tailor serve [--addr HOST:PORT] [--data DIR] [--cache-mb N] [--demo]
   tailor datasets online-retail-ii --out DIR   convert a public data set into API request bodies
+  tailor bench gen|load|run|sweep|compare|self [flags]   load tests: synthetic worlds, open-loop load, reports
   tailor help
 
 Run "tailor COMMAND -h" for a command's flags.
@@ -31,6 +32,8 @@ func main() {
 		err = serve(args)
 	case "datasets":
 		err = datasetsCmd(args)
+	case "bench":
+		err = benchCmd(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
