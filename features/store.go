@@ -261,11 +261,13 @@ func (s *Store) Apply(events []Event) (Result, error) {
 			changed = true
 		}
 		if changed {
-			enc := AppendEncoded(nil, p)
-			if err := b.Set(kv.Key(kv.PrefixProfile, user), enc, nil); err != nil {
+			// The batch copies key and value: one buffer serves every user.
+			val = AppendEncoded(val[:0], p)
+			key = kv.AppendKey(key[:0], kv.PrefixProfile, user)
+			if err := b.Set(key, val, nil); err != nil {
 				return Result{}, err
 			}
-			updates = append(updates, update{user: user, p: p, size: len(enc)})
+			updates = append(updates, update{user: user, p: p, size: len(val)})
 		}
 		start = end
 	}
