@@ -22,6 +22,7 @@ var forbidden = map[string][]string{
 	"audience":       {"index", "ranker", "server", "cmd/tailor", "bench", "trigger"},
 	"trigger":        {"index", "ranker", "server", "cmd/tailor", "bench"},
 	"datasets":       {"features", "index", "ranker", "server", "audience", "trigger"},
+	"ledger":         {"features", "index", "ranker", "server", "cmd/tailor", "bench", "audience", "trigger"},
 	"internal/kv":    {"features", "index", "ranker", "server"},
 	"internal/synth": {"features", "index", "ranker", "server"},
 }
