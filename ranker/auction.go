@@ -1,0 +1,668 @@
+package ranker
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/deadline"
+	"github.com/tailor-dev/tailor/ledger"
+)
+
+// Rates converts money between currencies. The zero value knows only USD.
+type Rates struct {
+	perUSD map[string]float64
+}
+
+// NewRates returns the rates of a table of units of each currency one US
+// dollar buys ({"EUR": 0.92}); USD is 1 unless the table says otherwise.
+func NewRates(perUSD map[string]float64) (Rates, error) {
+	r := Rates{perUSD: map[string]float64{"USD": 1}}
+	for cur, v := range perUSD {
+		if len(cur) != 3 || cur[0] < 'A' || cur[0] > 'Z' || cur[1] < 'A' || cur[1] > 'Z' || cur[2] < 'A' || cur[2] > 'Z' {
+			return Rates{}, fmt.Errorf("ranker: currency %q is not an ISO 4217 code", cur)
+		}
+		if !(v > 0) || math.IsInf(v, 0) {
+			return Rates{}, fmt.Errorf("ranker: rate of %s must be a positive number", cur)
+		}
+		r.perUSD[cur] = v
+	}
+	return r, nil
+}
+
+func (r Rates) rate(cur string) (float64, bool) {
+	if r.perUSD == nil {
+		return 1, cur == "USD"
+	}
+	v, ok := r.perUSD[cur]
+	return v, ok
+}
+
+// Known reports whether cur can be converted.
+func (r Rates) Known(cur string) bool {
+	_, ok := r.rate(cur)
+	return ok
+}
+
+// Factor returns what one unit of from is worth in to.
+func (r Rates) Factor(from, to string) (float64, bool) {
+	f, ok1 := r.rate(from)
+	t, ok2 := r.rate(to)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	return t / f, true
+}
+
+// CampaignValue is a campaign's largest possible bid in US dollars CPM, the
+// order index.CampaignOptions.Value wants; 0 for an unknown currency.
+func (r Rates) CampaignValue(c *index.LiveCampaign) float64 {
+	f, ok := r.Factor(c.Currency, "USD")
+	if !ok {
+		return 0
+	}
+	return float64(c.MaxCPM) / 1e6 * f
+}
+
+// AuctionOptions configures an Auction. Zero fields take their defaults.
+type AuctionOptions struct {
+	// Rates converts floors and bids between currencies. Default: USD only.
+	Rates Rates
+	// Seat is the seat id the bidder bids as, checked against wseat and
+	// bseat. Default "tailor".
+	Seat string
+	// Shade is the share of its value above the floor that a first-price
+	// bid offers: price = floor + Shade*(value - floor). Default 0.7.
+	Shade float64
+	// StrongInterest is how strong an interest must be, relative to the
+	// user's strongest category, for campaigns targeting that category (or
+	// an ancestor) to match. Default 0.25.
+	StrongInterest float64
+	// Model predicts clicks. Default DefaultCTRModel.
+	Model CTRModel
+	// Searches is how many of the user's latest distinct searches are
+	// matched against campaign keywords. Default 10.
+	Searches int
+	// Runners is how many of the best candidates of an imp are kept, so that
+	// the next can bid when the best one's budget cannot take the price.
+	// Fewer runners let the walk over candidates stop sooner. Default 2.
+	Runners int
+}
+
+func (o *AuctionOptions) setDefaults() {
+	if o.Seat == "" {
+		o.Seat = "tailor"
+	}
+	if o.Shade <= 0 || o.Shade > 1 {
+		o.Shade = 0.7
+	}
+	if o.StrongInterest <= 0 || o.StrongInterest > 1 {
+		o.StrongInterest = 0.25
+	}
+	if o.Model == nil {
+		o.Model = DefaultCTRModel
+	}
+	if o.Searches <= 0 {
+		o.Searches = 10
+	}
+	if o.Runners <= 0 {
+		o.Runners = 2
+	}
+}
+
+// Size is a width and height in pixels.
+type Size struct{ W, H int }
+
+// BannerSlot is what a banner imp accepts.
+type BannerSlot struct {
+	Sizes []Size   // offered sizes; empty: any that fits the device's screen
+	Mimes []string // accepted MIME types, lowercase; empty: any
+	BAttr []int    // blocked creative attributes
+}
+
+// MediaSlot is what a video or audio imp accepts.
+type MediaSlot struct {
+	Mimes   []string // lowercase; required
+	MinDur  int      // seconds; 0 = no minimum
+	MaxDur  int      // seconds; 0 = no maximum
+	RqdDurs []int    // exact durations allowed, when set
+	PodDur  int      // seconds the whole pod may last; 0 = no limit
+	W, H    int      // player size, when known
+	BAttr   []int
+}
+
+// NativeSlot is what a native imp accepts.
+type NativeSlot struct {
+	BAttr []int
+}
+
+// Deal is a private marketplace deal offered with an imp, already filtered
+// to those open to our seat.
+type Deal struct {
+	ID       string
+	Floor    float64
+	FloorCur string // "" = the imp's
+	AT       int    // 0 = the request's
+}
+
+// Imp is one impression of a bid request.
+type Imp struct {
+	ID           string
+	Floor        float64 // CPM
+	FloorCur     string  // "" = USD
+	Secure       bool
+	Interstitial bool
+	Banner       *BannerSlot
+	Video        *MediaSlot
+	Audio        *MediaSlot
+	Native       *NativeSlot
+	Deals        []Deal
+	Private      bool  // only through Deals
+	Exp          int64 // seconds the impression may take to show; 0 = unknown
+}
+
+// BidRequest is what the auction needs of an OpenRTB bid request, as plain
+// values. Strings may point into the request body: the auction keeps none
+// beyond Run except in its result.
+type BidRequest struct {
+	ID   string
+	Test bool
+	AT   int      // 1 first price, 2 second price, 3 fixed price
+	Cur  []string // acceptable currencies, in order of preference; empty = USD
+	Imps []Imp
+	// Profile is the user's profile, nil when there is none or privacy
+	// rules forbid reading it. User is the id frequency caps count under,
+	// "" under the same conditions.
+	Profile  *features.Profile
+	User     string
+	Segments []string // the user's segments, as campaigns name them
+	// Where the ad would show.
+	Country    string // ISO 3166-1 alpha-3
+	Region     string // ISO 3166-2
+	DeviceType int
+	OS         string // index.CanonicalOS
+	Site       string // index.CanonicalDomain
+	App        string // lowercase bundle
+	DeviceW    int
+	DeviceH    int
+	PageTerms  []string // terms of the page's, app's and content's keywords
+	// Blocks.
+	BCat   []string
+	ACat   []string
+	CatTax int      // taxonomy of BCat and ACat; 0 = 1
+	BAdv   []string // canonical domains
+	BApp   []string // lowercase bundles
+	WSeat  []string
+	BSeat  []string
+	// Now is the business clock: pacing, flights, hours of the week.
+	Now      time.Time
+	Deadline deadline.Deadline
+}
+
+// NoBidReason says why a request got no bid: the furthest stage any imp
+// reached.
+type NoBidReason uint8
+
+// No-bid reasons, in the order of the stages of an auction.
+const (
+	NoBidNone NoBidReason = iota
+	NoBidSeat
+	NoBidCurrency
+	NoBidTargeting
+	NoBidCreative
+	NoBidFrequency
+	NoBidPacing
+	NoBidBudget
+	NoBidFloor
+	NoBidDeadline
+	NumNoBidReasons
+)
+
+var noBidNames = [NumNoBidReasons]string{"none", "seat", "currency", "targeting", "creative", "frequency", "pacing", "budget", "floor", "deadline"}
+
+func (r NoBidReason) String() string {
+	if r < NumNoBidReasons {
+		return noBidNames[r]
+	}
+	return "unknown"
+}
+
+// Bid is one bid of a result.
+type Bid struct {
+	Imp      int    // index into BidRequest.Imps
+	ID       uint64 // unique; the budget reservation is held under it
+	Campaign *index.LiveCampaign
+	Creative *index.LiveCreative
+	Item     *index.Doc // the sponsored product, or nil
+	Price    float64    // CPM in BidResult.Cur
+	// PriceCampaign is the same CPM in micros of the campaign's currency.
+	PriceCampaign int64
+	DealID        string
+	W, H          int
+	Dur           int
+	PCTR          float64
+	Reserved      bool
+	account       *ledger.Account
+}
+
+// BidResult is the outcome of an auction. Reuse one across calls.
+type BidResult struct {
+	ID      uint64 // unique, when there are bids: the response's bidid
+	Cur     string
+	Bids    []Bid
+	NoBid   NoBidReason // when Bids is empty
+	Matched int         // campaigns the targeting index matched, summed over imps
+}
+
+// Auction picks, for each imp of a bid request, the campaign whose ad is
+// worth most there, and prices the bid. It is safe for concurrent use.
+type Auction struct {
+	idx     *index.Index
+	camps   *index.Campaigns
+	ledger  *ledger.Ledger
+	opts    AuctionOptions
+	scratch sync.Pool
+	seq     atomic.Uint64
+	accts   atomic.Pointer[accountCache]
+	acctMu  sync.Mutex
+}
+
+// accountCache holds the ledger account of each campaign of one set, by
+// ordinal, so that the bid path does no map lookups.
+type accountCache struct {
+	set   *index.CampaignSet
+	accts []*ledger.Account
+}
+
+// NewAuction returns an auction over the catalog idx (for sponsored
+// products), the campaigns and the ledger.
+func NewAuction(idx *index.Index, camps *index.Campaigns, l *ledger.Ledger, opts AuctionOptions) *Auction {
+	opts.setDefaults()
+	a := &Auction{idx: idx, camps: camps, ledger: l, opts: opts}
+	a.seq.Store(uint64(time.Now().UnixNano()))
+	a.scratch.New = func() any { return newAuctionScratch() }
+	return a
+}
+
+// Rates returns the auction's currency rates.
+func (a *Auction) Rates() Rates { return a.opts.Rates }
+
+func (a *Auction) accounts(set *index.CampaignSet) []*ledger.Account {
+	if c := a.accts.Load(); c != nil && c.set == set {
+		return c.accts
+	}
+	a.acctMu.Lock()
+	defer a.acctMu.Unlock()
+	if c := a.accts.Load(); c != nil && c.set == set {
+		return c.accts
+	}
+	c := &accountCache{set: set, accts: make([]*ledger.Account, set.Len())}
+	for i := range c.accts {
+		c.accts[i] = a.ledger.Account(set.At(i).ID)
+	}
+	a.accts.Store(c)
+	return c.accts
+}
+
+// Limits returns the ledger limits of a campaign.
+func Limits(c *index.LiveCampaign) ledger.Limits {
+	return ledger.Limits{Daily: c.Daily, Total: c.Total, Even: c.Even, Loc: c.Loc, FreqImps: c.FreqImps, FreqPer: c.FreqPer}
+}
+
+// adCand is a campaign that can bid on an imp, with its value.
+type adCand struct {
+	ord       int
+	c         *index.LiveCampaign
+	cr        *index.LiveCreative
+	item      *index.Doc
+	deal      string
+	floor     float64 // in the response currency
+	at        int
+	value     float64 // CPM in the response currency
+	factor    float64 // response currency per unit of the campaign's
+	pctr      float64
+	itemScore float64
+	w, h, du  int
+}
+
+// Run holds the auction for req into res. Bids it returns hold budget
+// reservations (unless req.Test); give them back with Release when the
+// answer is not sent.
+func (a *Auction) Run(req *BidRequest, res *BidResult) {
+	res.Bids = res.Bids[:0]
+	res.NoBid = NoBidNone
+	res.Matched = 0
+	res.Cur = ""
+	reason := NoBidNone
+	worse := func(r NoBidReason) {
+		if r > reason {
+			reason = r
+		}
+	}
+	defer func() {
+		if len(res.Bids) == 0 {
+			res.NoBid = max(reason, NoBidTargeting)
+		} else {
+			res.ID = a.seq.Add(1)
+		}
+	}()
+	for _, s := range req.BSeat {
+		if s == a.opts.Seat {
+			worse(NoBidSeat)
+			return
+		}
+	}
+	if len(req.WSeat) > 0 && !contains(req.WSeat, a.opts.Seat) {
+		worse(NoBidSeat)
+		return
+	}
+	// The response currency: the first acceptable one we trade.
+	rates := a.opts.Rates
+	if len(req.Cur) == 0 {
+		if rates.Known("USD") {
+			res.Cur = "USD"
+		}
+	} else {
+		for _, c := range req.Cur {
+			if rates.Known(c) {
+				res.Cur = c
+				break
+			}
+		}
+	}
+	if res.Cur == "" {
+		worse(NoBidCurrency)
+		return
+	}
+	if req.Deadline.Exceeded() {
+		worse(NoBidDeadline)
+		return
+	}
+
+	sc := a.scratch.Get().(*auctionScratch)
+	defer a.scratch.Put(sc)
+	sc.reset(a, req)
+	set := a.camps.Snapshot()
+	accts := a.accounts(set)
+	q := &sc.q
+	*q = index.Query{
+		Country: req.Country, Region: req.Region, DeviceType: req.DeviceType, OS: req.OS,
+		Site: req.Site, App: req.App, Segments: req.Segments, Interests: sc.strong, Terms: sc.terms,
+		BlockedDomains: req.BAdv, BlockedApps: req.BApp, Now: req.Now,
+	}
+	set.MatchRequest(q, &sc.m)
+	now := req.Now.UnixMilli()
+	userHash := HashUser(req.User)
+	ordered := set.Ordered()
+
+	for ii := range req.Imps {
+		imp := &req.Imps[ii]
+		if req.Deadline.Exceeded() {
+			worse(NoBidDeadline)
+			break
+		}
+		impFloor, ok := a.convert(imp.Floor, imp.FloorCur, res.Cur)
+		if !ok {
+			worse(NoBidCurrency)
+			continue
+		}
+		// Deals open to us, with floors in the response currency.
+		sc.dealIDs = sc.dealIDs[:0]
+		sc.dealFloors = sc.dealFloors[:0]
+		minFloor := impFloor
+		for _, d := range imp.Deals {
+			cur := d.FloorCur
+			if cur == "" {
+				cur = imp.FloorCur
+			}
+			f, ok := a.convert(d.Floor, cur, res.Cur)
+			if !ok {
+				continue
+			}
+			sc.dealIDs = append(sc.dealIDs, d.ID)
+			sc.dealFloors = append(sc.dealFloors, f)
+			if imp.Private || f < minFloor {
+				minFloor = f
+			}
+		}
+		if imp.Private && len(sc.dealIDs) == 0 {
+			worse(NoBidTargeting)
+			continue
+		}
+		formats := uint8(0)
+		if imp.Banner != nil {
+			formats |= index.FormatBanner.Bit()
+		}
+		if imp.Video != nil {
+			formats |= index.FormatVideo.Bit()
+		}
+		if imp.Audio != nil {
+			formats |= index.FormatAudio.Bit()
+		}
+		if imp.Native != nil {
+			formats |= index.FormatNative.Bit()
+		}
+		set.MatchImp(formats, sc.dealIDs, !imp.Private, &sc.m)
+		matched := sc.m.Matched()
+		res.Matched += matched
+		if matched == 0 {
+			worse(NoBidTargeting)
+			continue
+		}
+		sc.top = sc.top[:0]
+		n := 0
+		for ord := sc.m.Next(-1); ord >= 0; ord = sc.m.Next(ord) {
+			if n++; n%16 == 0 && req.Deadline.Exceeded() {
+				worse(NoBidDeadline)
+				break
+			}
+			c := set.At(ord)
+			factor, ok := rates.Factor(c.Currency, res.Cur)
+			if !ok {
+				worse(NoBidCurrency)
+				continue
+			}
+			upper := float64(c.MaxCPM) / 1e6 * factor
+			if ordered && (upper < minFloor || len(sc.top) == a.opts.Runners && upper <= sc.top[len(sc.top)-1].value) {
+				// Campaigns come in decreasing upper bound: none after this
+				// one can clear the floor or beat the runners kept.
+				worse(NoBidFloor)
+				break
+			}
+			if !c.Flight(now) {
+				worse(NoBidTargeting)
+				continue
+			}
+			cd := adCand{ord: ord, c: c, factor: factor, floor: impFloor, at: req.AT}
+			if len(c.Targeting.Deals) > 0 {
+				cd.deal = index.DealFor(c, sc.dealIDs)
+				if cd.deal == "" {
+					continue
+				}
+				for k, id := range sc.dealIDs {
+					if id == cd.deal {
+						cd.floor = sc.dealFloors[k]
+						if at := imp.Deals[dealIndex(imp.Deals, id)].AT; at != 0 {
+							cd.at = at
+						}
+						break
+					}
+				}
+			}
+			if upper < cd.floor {
+				worse(NoBidFloor)
+				continue
+			}
+			if !a.fitCreative(&cd, imp, req) {
+				worse(NoBidCreative)
+				continue
+			}
+			if len(c.Items) > 0 {
+				cd.item, cd.itemScore = a.bestItem(sc, req, c)
+				if cd.item == nil {
+					worse(NoBidCreative)
+					continue
+				}
+			}
+			lim := Limits(c)
+			switch a.ledger.Admit(accts[ord], &lim, userHash, sc.pending[int32(ord)], hash64(hash64(0, req.ID, imp.ID), c.ID)) {
+			case ledger.OverBudget:
+				worse(NoBidBudget)
+				continue
+			case ledger.Paced:
+				worse(NoBidPacing)
+				continue
+			case ledger.Capped, ledger.NoUser:
+				worse(NoBidFrequency)
+				continue
+			}
+			a.features(sc, req, imp, &cd)
+			cd.pctr = a.opts.Model.PCTR(&sc.f)
+			value := float64(c.MaxCPM)
+			if c.CPC > 0 {
+				value = math.Min(cd.pctr*float64(c.CPC)*1000, value)
+			}
+			cd.value = value / 1e6 * factor
+			if cd.value < cd.floor || cd.value <= 0 {
+				worse(NoBidFloor)
+				continue
+			}
+			sc.keep(cd, a.opts.Runners)
+		}
+		// The best candidate whose budget takes the price bids.
+		for k := range sc.top {
+			cd := &sc.top[k]
+			price := a.price(cd)
+			bid := Bid{Imp: ii, ID: a.seq.Add(1), Campaign: cd.c, Creative: cd.cr, Item: cd.item, Price: price,
+				PriceCampaign: int64(math.Ceil(price / cd.factor * 1e6)), DealID: cd.deal, W: cd.w, H: cd.h, Dur: cd.du,
+				PCTR: cd.pctr, account: accts[cd.ord]}
+			if !req.Test {
+				lim := Limits(cd.c)
+				// A CPM is per thousand impressions: one costs a thousandth.
+				amount := (bid.PriceCampaign + 999) / 1000
+				if !a.ledger.Reserve(bid.account, &lim, bid.ID, amount, a.ledger.ReserveUntil(imp.Exp)) {
+					worse(NoBidBudget)
+					continue
+				}
+				bid.Reserved = true
+			}
+			sc.pending[int32(cd.ord)]++
+			res.Bids = append(res.Bids, bid)
+			break
+		}
+	}
+}
+
+// Release gives back the reservations of res's bids, for an answer that was
+// not sent.
+func (a *Auction) Release(res *BidResult) {
+	for i := range res.Bids {
+		b := &res.Bids[i]
+		if b.Reserved {
+			a.ledger.Release(b.account, b.ID)
+			b.Reserved = false
+		}
+	}
+}
+
+// price turns a candidate's value into its bid: the value itself in a second
+// price auction, shaded toward the floor in a first price one, the floor in a
+// fixed price deal. It is rounded to micros and never below the floor nor
+// above the value.
+func (a *Auction) price(cd *adCand) float64 {
+	p := cd.value
+	switch cd.at {
+	case 1:
+		p = cd.floor + a.opts.Shade*(cd.value-cd.floor)
+	case 3:
+		p = cd.floor
+	}
+	p = math.Round(p*1e6) / 1e6
+	if p > cd.value {
+		p = math.Floor(cd.value*1e6) / 1e6
+	}
+	if p < cd.floor {
+		p = math.Ceil(cd.floor*1e6) / 1e6
+	}
+	return p
+}
+
+// convert converts amount from cur ("" = USD) to the response currency.
+func (a *Auction) convert(amount float64, cur, to string) (float64, bool) {
+	if cur == "" {
+		cur = "USD"
+	}
+	if amount <= 0 || math.IsNaN(amount) {
+		return 0, a.opts.Rates.Known(cur)
+	}
+	f, ok := a.opts.Rates.Factor(cur, to)
+	return amount * f, ok
+}
+
+func dealIndex(deals []Deal, id string) int {
+	for i := range deals {
+		if deals[i].ID == id {
+			return i
+		}
+	}
+	return 0
+}
+
+// keep inserts cd among the best k candidates, best first; ties go to the
+// lower ordinal (the campaign with the higher maximum, then the smaller id).
+func (sc *auctionScratch) keep(cd adCand, k int) {
+	i := sort.Search(len(sc.top), func(i int) bool { return sc.top[i].value < cd.value })
+	if i >= k {
+		return
+	}
+	if len(sc.top) < k {
+		sc.top = append(sc.top, adCand{})
+	}
+	copy(sc.top[i+1:], sc.top[i:])
+	sc.top[i] = cd
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// hash64 is FNV-1a over the strings, each followed by a zero byte, continuing
+// from h (0 to start).
+func hash64(h uint64, ss ...string) uint64 {
+	if h == 0 {
+		h = 14695981039346656037
+	}
+	for _, s := range ss {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= 1099511628211
+		}
+		h ^= 0
+		h *= 1099511628211
+	}
+	return h
+}
+
+// HashUser is the hash frequency caps count a user under; 0 for no user.
+func HashUser(user string) uint64 {
+	if user == "" {
+		return 0
+	}
+	if h := hash64(0, user); h != 0 {
+		return h
+	}
+	return 1
+}
+
+// HashAuction is the hash notices of one auction's imp are idempotent by.
+func HashAuction(auctionID, impID string) uint64 { return hash64(0, auctionID, impID) }

@@ -1,0 +1,208 @@
+package ranker
+
+import (
+	"math"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
+)
+
+// auctionScratch is the working memory of one auction, pooled.
+type auctionScratch struct {
+	m          index.MatchScratch
+	q          index.Query
+	f          CTRFeatures
+	top        []adCand
+	dealIDs    []string
+	dealFloors []float64
+	pending    map[int32]int // bids in this request by campaign ordinal
+
+	// What the profile says, read once per request.
+	known       bool
+	catW        map[string]float64 // interest by category key, relative to the strongest
+	strong      []string           // keys of the strong interests
+	search      []string           // terms of the latest distinct searches, newest first
+	searchEnd   []int              // where each search's terms end in search
+	page        []string           // terms of the page's keywords
+	terms       []string           // search and page terms, for targeting
+	recentItems []string           // latest distinct items looked at, newest first
+	recentCats  map[string]float64 // their categories, by recency
+
+	// Sponsored-product signals, computed on first need.
+	itemsReady bool
+	purchased  map[string]struct{}
+	covis      map[int32]float64
+	catByID    map[int32]float64 // catW by category id, filled on first need
+	catIDReady bool
+	maxPop     float64
+	hits       []index.Hit
+	nbrs       []index.Neighbor
+}
+
+func newAuctionScratch() *auctionScratch {
+	return &auctionScratch{
+		pending: map[int32]int{}, catW: map[string]float64{}, recentCats: map[string]float64{},
+		purchased: map[string]struct{}{}, covis: map[int32]float64{}, catByID: map[int32]float64{},
+	}
+}
+
+// recentItemsKept is how many of the user's latest items feed the history
+// feature and sponsored-product scores.
+const recentItemsKept = 10
+
+func (sc *auctionScratch) reset(a *Auction, req *BidRequest) {
+	clear(sc.pending)
+	clear(sc.catW)
+	clear(sc.recentCats)
+	sc.itemsReady, sc.catIDReady = false, false
+	sc.strong, sc.search, sc.searchEnd = sc.strong[:0], sc.search[:0], sc.searchEnd[:0]
+	sc.recentItems, sc.top = sc.recentItems[:0], sc.top[:0]
+	sc.page = req.PageTerms
+	sc.terms = append(sc.terms[:0], req.PageTerms...)
+	p := req.Profile
+	sc.known = p != nil
+	if p == nil {
+		return
+	}
+	top := float32(0)
+	for _, w := range p.Categories {
+		top = max(top, w.Weight)
+	}
+	for _, w := range p.Categories {
+		if top <= 0 {
+			break
+		}
+		v := float64(w.Weight / top)
+		sc.catW[w.Key] = v
+		if v >= a.opts.StrongInterest {
+			sc.strong = append(sc.strong, w.Key)
+		}
+	}
+	searches := 0
+	for i := len(p.Recent) - 1; i >= 0; i-- {
+		act := &p.Recent[i]
+		if seenBefore(p.Recent[i+1:], act.Target) {
+			continue
+		}
+		if act.Type == features.Search {
+			if searches < a.opts.Searches {
+				sc.search = index.AppendTerms(sc.search, act.Target)
+				sc.searchEnd = append(sc.searchEnd, len(sc.search))
+				searches++
+			}
+			continue
+		}
+		if len(sc.recentItems) < recentItemsKept {
+			sc.recentItems = append(sc.recentItems, act.Target)
+		}
+	}
+	sc.terms = append(sc.terms, sc.search...)
+	w := 1.0
+	for _, id := range sc.recentItems {
+		if d, ok := a.idx.Get(id); ok {
+			for _, cat := range d.Categories {
+				key := a.idx.CategoryKey(cat)
+				sc.recentCats[key] = math.Max(sc.recentCats[key], w)
+			}
+		}
+		w *= 0.9
+	}
+}
+
+// features fills sc.f for candidate cd on imp.
+func (a *Auction) features(sc *auctionScratch, req *BidRequest, imp *Imp, cd *adCand) {
+	f := &sc.f
+	*f = CTRFeatures{}
+	c := cd.c
+	for _, ph := range c.Phrases {
+		if subset(ph, sc.page) {
+			f[FeatPage] = 1
+			break
+		}
+	}
+	if cd.item != nil {
+		f[FeatItem] = cd.itemScore
+	}
+	switch cd.cr.Format {
+	case index.FormatVideo:
+		f[FeatVideo] = 1
+	case index.FormatAudio:
+		f[FeatAudio] = 1
+	case index.FormatNative:
+		f[FeatNative] = 1
+	}
+	if imp.Interstitial {
+		f[FeatInterstitial] = 1
+	}
+	if !sc.known {
+		return
+	}
+	f[FeatKnownUser] = 1
+	if len(c.Targeting.Segments) > 0 {
+		f[FeatSegment] = 1
+	}
+	for _, key := range c.Interests {
+		f[FeatInterest] = math.Max(f[FeatInterest], sc.catW[key])
+		f[FeatHistory] = math.Max(f[FeatHistory], 0.6*sc.recentCats[key])
+	}
+	if cd.item != nil {
+		f[FeatInterest] = math.Max(f[FeatInterest], sc.affinity(a, cd.item))
+	}
+	// The latest search that holds all terms of one of the keywords.
+	start, rw := 0, 1.0
+	for _, end := range sc.searchEnd {
+		s := sc.search[start:end]
+		for _, ph := range c.Phrases {
+			if subset(ph, s) {
+				f[FeatSearch] = rw
+				break
+			}
+		}
+		if f[FeatSearch] > 0 {
+			break
+		}
+		start, rw = end, rw*0.8
+	}
+	if len(c.Items) > 0 {
+		rw := 1.0
+		for _, id := range sc.recentItems {
+			if contains(c.Items, id) {
+				f[FeatHistory] = math.Max(f[FeatHistory], rw)
+				break
+			}
+			rw *= 0.9
+		}
+	}
+}
+
+// affinity is the user's mean relative interest over the levels of d's
+// category path.
+func (sc *auctionScratch) affinity(a *Auction, d *index.Doc) float64 {
+	if len(d.Categories) == 0 {
+		return 0
+	}
+	if !sc.catIDReady {
+		sc.catIDReady = true
+		clear(sc.catByID)
+		for key, w := range sc.catW {
+			if id, ok := a.idx.CategoryID(key); ok {
+				sc.catByID[id] = w
+			}
+		}
+	}
+	sum := 0.0
+	for _, cat := range d.Categories {
+		sum += sc.catByID[cat]
+	}
+	return sum / float64(len(d.Categories))
+}
+
+// subset reports whether every term of ph is in terms.
+func subset(ph, terms []string) bool {
+	for _, t := range ph {
+		if !contains(terms, t) {
+			return false
+		}
+	}
+	return len(ph) > 0
+}
