@@ -25,11 +25,19 @@ const (
 	routeAudience
 	routeAudienceUsers
 	routeTriggers
+	routeBid
+	routeWin
+	routeBilling
+	routeLoss
+	routeCampaigns
+	routeCampaign
+	routeCampaignStats
 	numRoutes
 )
 
 var routeNames = [numRoutes]string{"other", "events", "recommend", "items", "item", "user", "metrics", "healthz",
-	"users", "segments", "segments_refresh", "audiences", "audience", "audience_users", "triggers"}
+	"users", "segments", "segments_refresh", "audiences", "audience", "audience_users", "triggers",
+	"bid", "win", "billing", "loss", "campaigns", "campaign", "campaign_stats"}
 
 func (r routeID) name() string { return routeNames[r] }
 
@@ -55,8 +63,23 @@ func route(path []byte) routeID {
 		return routeAudiences
 	case "/v1/triggers":
 		return routeTriggers
+	case "/openrtb2/bid":
+		return routeBid
+	case "/openrtb2/win":
+		return routeWin
+	case "/openrtb2/billing":
+		return routeBilling
+	case "/openrtb2/loss":
+		return routeLoss
+	case "/v1/campaigns":
+		return routeCampaigns
 	}
 	switch {
+	case bytes.HasPrefix(path, []byte("/v1/campaigns/")) && len(path) > len("/v1/campaigns/"):
+		if bytes.HasSuffix(path, []byte("/stats")) && bytes.Count(path, []byte("/")) == 4 {
+			return routeCampaignStats
+		}
+		return routeCampaign
 	case bytes.HasPrefix(path, []byte("/v1/items/")) && len(path) > len("/v1/items/"):
 		return routeItem
 	case bytes.HasPrefix(path, []byte("/v1/users/")) && len(path) > len("/v1/users/"):
@@ -142,6 +165,37 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 	case routeTriggers:
 		if allow(ctx, method, "GET") {
 			s.handleTriggers(ctx)
+		}
+	case routeBid:
+		if allow(ctx, method, "POST") {
+			s.handleBid(ctx)
+		}
+	case routeWin, routeBilling, routeLoss:
+		if method != "GET" && method != "POST" {
+			methodNotAllowed(ctx, "GET, POST")
+			return
+		}
+		s.handleNotice(ctx, noticeKind(r))
+	case routeCampaigns:
+		if allow(ctx, method, "POST") {
+			s.handleCampaigns(ctx)
+		}
+	case routeCampaign:
+		id, ok := pathID(ctx, "/v1/campaigns/")
+		if !ok {
+			return
+		}
+		switch method {
+		case "GET":
+			s.handleGetCampaign(ctx, id)
+		case "DELETE":
+			s.handleDeleteCampaign(ctx, id)
+		default:
+			methodNotAllowed(ctx, "GET, DELETE")
+		}
+	case routeCampaignStats:
+		if id, ok := pathID(ctx, "/v1/campaigns/"); ok && allow(ctx, method, "GET") {
+			s.handleCampaignStats(ctx, id[:len(id)-len("/stats")])
 		}
 	case routeHealth:
 		if allow(ctx, method, "GET") {

@@ -48,6 +48,9 @@ type Options struct {
 	Webhooks trigger.DeliveryOptions
 	// Index configures co-visitation and popularity.
 	Index index.Options
+	// Bidder configures the OpenRTB bidder: notice URLs, limits, currency
+	// rates, the auction and the ledger.
+	Bidder BidderOptions
 	// Ranker configures ranking.
 	Ranker ranker.Options
 	// Now is the clock; default time.Now. Tests and replays inject their own.
@@ -95,6 +98,7 @@ type Server struct {
 	recs    sync.Pool // *recScratch
 	closed  bool
 	seg     segments
+	bid     bidder
 
 	// serveRoute dispatches a routed request; Handler wraps it with recovery
 	// and metrics.
@@ -142,6 +146,11 @@ func newServer(db *pebble.DB, opts Options) (*Server, error) {
 	s.recs.New = func() any { return new(recScratch) }
 	s.serveRoute = s.serve
 	if err := s.openSegments(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := s.openBidder(); err != nil {
+		s.stopSegments()
 		store.Close()
 		return nil, err
 	}
@@ -197,11 +206,12 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.stopSegments()
+	berr := s.closeBidder()
 	s.store.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("server: cannot close data directory: %w", err)
 	}
-	return nil
+	return berr
 }
 
 // errorHandler answers requests fasthttp refused before routing them.
