@@ -19,6 +19,7 @@ const (
 	PrefixAudience byte = 'a' // 'a' name -> audience definition JSON
 	PrefixOutbox   byte = 'o' // 'o' seq -> trigger record JSON
 	PrefixMember   byte = 't' // 't' uvarint(len(audience)) audience user -> time the user entered
+	PrefixModel    byte = 'w' // 'w' kind ... -> click model: checkpoint, labels by sequence (see package model)
 	PrefixLedger   byte = 'l' // 'l' kind ... -> campaign money: spend, frequency, notices applied (see package ledger)
 )
 

@@ -1,0 +1,366 @@
+package model
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/tailor-dev/tailor/internal/kv"
+)
+
+// Keys under kv.PrefixModel.
+const (
+	kindCheckpoint byte = 's' // 'w' 's' -> the learner's state
+	kindLabel      byte = 'l' // 'w' 'l' big-endian seq -> one label
+)
+
+// Encoding format versions.
+const (
+	checkpointFormat byte = 1
+	labelFormat      byte = 1
+)
+
+// ErrCorrupt is returned for a stored checkpoint or label that cannot be decoded.
+var ErrCorrupt = errors.New("model: corrupt record")
+
+var checkpointKey = []byte{kv.PrefixModel, kindCheckpoint}
+
+func labelKey(dst []byte, seq uint64) []byte {
+	dst = append(dst, kv.PrefixModel, kindLabel)
+	return binary.BigEndian.AppendUint64(dst, seq)
+}
+
+// restore loads the checkpoint and replays the labels stored after it.
+func (m *Model) restore() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, closer, err := m.db.Get(checkpointKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("model: cannot read checkpoint: %w", err)
+	default:
+		c, derr := decodeCheckpoint(v)
+		closer.Close()
+		switch {
+		case derr != nil:
+			m.opts.Logger.Printf("model: ignoring the checkpoint (%v); retraining from the stored labels", derr)
+		case c.bits != m.opts.Bits:
+			m.opts.Logger.Printf("model: the checkpoint has %d hash bits, not %d; retraining from the stored labels", c.bits, m.opts.Bits)
+			// Versions keep growing, whatever the width.
+			m.version = c.version
+		default:
+			for _, co := range c.coords {
+				m.z[co.key], m.n[co.key] = co.z, co.n
+			}
+			m.labels, m.clicks, m.version = c.labels, c.clicks, c.version
+			m.learned, m.ckptSeq, m.seq = c.seq, c.seq, c.seq
+		}
+	}
+	// Replay what came after the checkpoint.
+	lower := labelKey(nil, m.learned+1)
+	upper := labelKey(nil, math.MaxUint64)
+	it, err := m.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("model: cannot read labels: %w", err)
+	}
+	defer it.Close()
+	var l Label
+	replayed := 0
+	for it.First(); it.Valid(); it.Next() {
+		seq := binary.BigEndian.Uint64(it.Key()[2:])
+		if err := decodeLabelInto(&l, it.Value()); err != nil {
+			m.opts.Logger.Printf("model: skipping label %d: %v", seq, err)
+			continue
+		}
+		m.updateLocked(l.Features, l.Click)
+		m.learned, m.seq = seq, seq
+		replayed++
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("model: cannot read labels: %w", err)
+	}
+	if replayed > 0 {
+		m.opts.Logger.Printf("model: replayed %d labels stored after the last checkpoint", replayed)
+	}
+	return nil
+}
+
+// storeLabelsLocked writes labels under the next sequence numbers with one
+// synced batch.
+func (m *Model) storeLabelsLocked(labels []Label) error {
+	b := m.db.NewBatch()
+	defer b.Close()
+	var key, val []byte
+	seq := m.seq
+	for i := range labels {
+		seq++
+		key = labelKey(key[:0], seq)
+		val = AppendLabel(val[:0], &labels[i])
+		if err := b.Set(key, val, nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("model: cannot store labels: %w", err)
+	}
+	m.seq = seq
+	return nil
+}
+
+// checkpointLocked writes the learner's state and deletes labels older than
+// the KeepLabels latest.
+func (m *Model) checkpointLocked(now int64) error {
+	if m.sincePub > 0 || len(m.dirtyList) > 0 {
+		m.publishLocked(now)
+	}
+	buf := m.appendCheckpointLocked(nil)
+	b := m.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(checkpointKey, buf, nil); err != nil {
+		return err
+	}
+	if keep := uint64(m.opts.KeepLabels); m.learned > keep {
+		if err := b.DeleteRange(labelKey(nil, 0), labelKey(nil, m.learned-keep+1), nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("model: cannot write checkpoint: %w", err)
+	}
+	m.ckptAt, m.ckptSeq = now, m.learned
+	return nil
+}
+
+func (m *Model) appendCheckpointLocked(dst []byte) []byte {
+	dst = append(dst, checkpointFormat, m.opts.Bits)
+	dst = binary.AppendUvarint(dst, m.version)
+	dst = binary.AppendUvarint(dst, m.labels)
+	dst = binary.AppendUvarint(dst, m.clicks)
+	dst = binary.AppendUvarint(dst, m.learned)
+	n := 0
+	for k := range m.n {
+		if m.n[k] != 0 {
+			n++
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
+	prev := uint64(0)
+	for k := range m.n {
+		if m.n[k] == 0 {
+			continue
+		}
+		dst = binary.AppendUvarint(dst, uint64(k)-prev)
+		prev = uint64(k)
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(m.z[k]))
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(m.n[k]))
+	}
+	return dst
+}
+
+type coord struct {
+	key  uint32
+	z, n float64
+}
+
+type checkpoint struct {
+	bits                         uint8
+	version, labels, clicks, seq uint64
+	coords                       []coord
+}
+
+// decodeCheckpoint reads what appendCheckpointLocked wrote.
+func decodeCheckpoint(b []byte) (*checkpoint, error) {
+	d := reader{b: b}
+	if d.byte() != checkpointFormat {
+		return nil, ErrCorrupt
+	}
+	c := &checkpoint{bits: d.byte()}
+	if c.bits == 0 || c.bits > 28 {
+		return nil, ErrCorrupt
+	}
+	c.version, c.labels, c.clicks, c.seq = d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint()
+	n := d.uvarint()
+	if d.err || n > uint64(len(d.b))/17 || n > 1<<c.bits {
+		return nil, ErrCorrupt
+	}
+	c.coords = make([]coord, 0, n)
+	key := uint64(0)
+	for i := uint64(0); i < n; i++ {
+		delta := d.uvarint()
+		if i > 0 && delta == 0 {
+			return nil, ErrCorrupt
+		}
+		key += delta
+		z := math.Float64frombits(d.uint64())
+		nn := math.Float64frombits(d.uint64())
+		if d.err || key >= 1<<c.bits || math.IsNaN(z) || math.IsInf(z, 0) || !(nn >= 0) || math.IsInf(nn, 0) {
+			return nil, ErrCorrupt
+		}
+		c.coords = append(c.coords, coord{key: uint32(key), z: z, n: nn})
+	}
+	if len(d.b) != 0 {
+		return nil, ErrCorrupt
+	}
+	return c, nil
+}
+
+// AppendLabel appends the stored encoding of l to dst.
+func AppendLabel(dst []byte, l *Label) []byte {
+	dst = append(dst, labelFormat)
+	dst = binary.AppendVarint(dst, l.TS)
+	click := byte(0)
+	if l.Click {
+		click = 1
+	}
+	dst = append(dst, click)
+	dst = binary.AppendUvarint(dst, l.RecID)
+	for _, s := range [...]string{l.Item, l.Experiment, l.Arm} {
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(l.Features)))
+	for _, f := range l.Features {
+		dst = binary.LittleEndian.AppendUint32(dst, f.Key)
+		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(f.Value))
+	}
+	return dst
+}
+
+// DecodeLabel reads a label written by AppendLabel.
+func DecodeLabel(b []byte) (Label, error) {
+	var l Label
+	err := decodeLabelInto(&l, b)
+	return l, err
+}
+
+// decodeLabelInto decodes into l, reusing its Features.
+func decodeLabelInto(l *Label, b []byte) error {
+	d := reader{b: b}
+	if d.byte() != labelFormat {
+		return ErrCorrupt
+	}
+	l.TS = d.varint()
+	switch d.byte() {
+	case 0:
+		l.Click = false
+	case 1:
+		l.Click = true
+	default:
+		return ErrCorrupt
+	}
+	l.RecID = d.uvarint()
+	l.Item, l.Experiment, l.Arm = d.str(), d.str(), d.str()
+	n := d.uvarint()
+	if d.err || n > uint64(len(d.b))/8 {
+		return ErrCorrupt
+	}
+	l.Features = l.Features[:0]
+	for i := uint64(0); i < n; i++ {
+		k := d.uint32()
+		v := math.Float32frombits(d.uint32())
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return ErrCorrupt
+		}
+		l.Features = append(l.Features, Feature{Key: k, Value: v})
+	}
+	if d.err || len(d.b) != 0 {
+		return ErrCorrupt
+	}
+	return nil
+}
+
+// EachLabel calls fn with every label kept in db, oldest first. The label is
+// reused between calls.
+func EachLabel(db *pebble.DB, fn func(seq uint64, l *Label) error) error {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: labelKey(nil, 0), UpperBound: labelKey(nil, math.MaxUint64)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var l Label
+	for it.First(); it.Valid(); it.Next() {
+		if err := decodeLabelInto(&l, it.Value()); err != nil {
+			return err
+		}
+		if err := fn(binary.BigEndian.Uint64(it.Key()[2:]), &l); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// reader decodes, remembering the first error.
+type reader struct {
+	b   []byte
+	err bool
+}
+
+func (r *reader) byte() byte {
+	if len(r.b) < 1 {
+		r.err = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = true
+		r.b = nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = true
+		r.b = nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) uint32() uint32 {
+	if len(r.b) < 4 {
+		r.err = true
+		r.b = nil
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+func (r *reader) uint64() uint64 {
+	if len(r.b) < 8 {
+		r.err = true
+		r.b = nil
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := r.uvarint()
+	if r.err || n > uint64(len(r.b)) {
+		r.err = true
+		r.b = nil
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
