@@ -8,6 +8,7 @@ import (
 
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/model"
 )
 
 // Weights are the coefficients of the linear score, one per named feature.
@@ -61,6 +62,11 @@ type Options struct {
 	// MaxPerLeaf is the largest share of a slot one leaf category may take
 	// when other candidates exist. Default 0.5.
 	MaxPerLeaf float64
+	// Sources are the candidate sources used. Default AllSources.
+	Sources Sources
+	// Model, when set, scores candidates instead of Weights while it is
+	// warm. Default nil: the hand-set weights.
+	Model ClickModel
 }
 
 func (o *Options) setDefaults() {
@@ -85,6 +91,7 @@ func (o *Options) setDefaults() {
 	if o.MaxPerLeaf <= 0 || o.MaxPerLeaf > 1 {
 		o.MaxPerLeaf = 0.5
 	}
+	o.applySources()
 }
 
 // Reason codes, the vocabulary of explanations.
@@ -140,6 +147,9 @@ type Request struct {
 	// Boosts raise items of categories, for example those the request's
 	// audiences call for.
 	Boosts []Boost
+	// Features asks for the click-model features of the items chosen, in
+	// Result.Features, for the decision log.
+	Features bool
 }
 
 // Boost raises the items of a category (or below) by Weight.
@@ -151,6 +161,18 @@ type Boost struct {
 // Result holds a ranking. Reuse one across calls to avoid allocation.
 type Result struct {
 	Items []Scored
+	// Model is the version of the click model that scored the items, 0 when
+	// the hand-set weights did.
+	Model uint64
+	// Features are the click-model features of the items, when the request
+	// asked for them: see ItemFeatures.
+	Features    []model.Feature
+	FeatureEnds []int32
+	// RecID identifies the decision for the impressions and clicks that
+	// follow it, and Experiment and Arm name the experiment arm that made
+	// it. The server sets them; 0 and "" when it logs no decisions.
+	RecID           uint64
+	Experiment, Arm string
 }
 
 // Ranker ranks items for requests. It is safe for concurrent use.
@@ -215,6 +237,7 @@ type scratch struct {
 	deferred []int
 	boostIDs []int32
 	ords     []int32
+	learnScratch
 }
 
 func newScratch(idx *index.Index) *scratch {
@@ -308,6 +331,7 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	defer r.scratch.Put(s)
 	s.reset()
 	res.Items = res.Items[:0]
+	res.Model = 0
 	n := req.N
 	if n <= 0 {
 		return
@@ -351,9 +375,13 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 
 	if p != nil {
 		r.userSources(req, s, per)
-		r.lifecycleSources(req, s, per)
+		if r.opts.Sources&SourceLifecycle != 0 {
+			r.lifecycleSources(req, s, per)
+		}
 	}
-	r.contextSources(req, s, per)
+	if r.opts.Sources&SourceContext != 0 {
+		r.contextSources(req, s, per)
+	}
 	r.boostSources(req, s, per)
 
 	// Trending, within the filter category when there is one, so that the slot
@@ -370,7 +398,11 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	for _, h := range s.hits {
 		maxPop = math.Max(maxPop, h.Score)
 	}
-	for i, h := range s.hits {
+	trending := s.hits
+	if r.opts.Sources&SourceTrending == 0 {
+		trending = nil
+	}
+	for i, h := range trending {
 		if c := s.get(h.Ord); c != nil && i < per {
 			c.addReason(Reason{Code: Trending, weight: 0.05 * w.Popularity})
 		}
@@ -427,7 +459,11 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 			}
 		}
 	}
+	res.Model = r.learnedScores(req, s)
 	r.choose(s, n, res)
+	if req.Features {
+		r.fillFeatures(s, res)
+	}
 }
 
 // userSources adds candidates from the user's recent items, searches and

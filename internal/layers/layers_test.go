@@ -23,6 +23,7 @@ var forbidden = map[string][]string{
 	"trigger":        {"index", "ranker", "server", "cmd/tailor", "bench"},
 	"datasets":       {"features", "index", "ranker", "server", "audience", "trigger"},
 	"ledger":         {"features", "index", "ranker", "server", "cmd/tailor", "bench", "audience", "trigger"},
+	"model":          {"features", "index", "ranker", "server", "cmd/tailor", "bench", "audience", "trigger", "ledger"},
 	"internal/kv":    {"features", "index", "ranker", "server"},
 	"internal/synth": {"features", "index", "ranker", "server"},
 }
