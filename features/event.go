@@ -13,7 +13,12 @@ const (
 	numEventTypes = int(Purchase) + 1
 )
 
-var eventTypeNames = [...]string{"", "search", "view", "click", "cart", "purchase"}
+// Impression reports which items of a recommendation a page showed
+// (Event.RecID and Event.Items). It feeds the decision log and click model,
+// never a profile: profiles and history hold only the types above.
+const Impression EventType = Purchase + 1
+
+var eventTypeNames = [...]string{"", "search", "view", "click", "cart", "purchase", "impression"}
 
 // String returns the type's wire name.
 func (t EventType) String() string {
@@ -63,6 +68,11 @@ type Event struct {
 	TS      int64 // Unix milliseconds
 	Session string
 	Channel string // optional: where the event happened (web, app, email, ...)
+	// RecID is the rec_id of the recommendation the event follows: an item
+	// event with one is a click on that recommendation. Optional.
+	RecID string
+	// Items are the items an Impression reports shown.
+	Items []string
 
 	// Enrichment, filled from the catalog (item events) and the text index
 	// (searches). All optional.

@@ -67,12 +67,13 @@ func decodeEvent(v *fastjson.Value, now int64, ev *features.Event) *apiError {
 	ev.Amount = f.num("amount", 0)
 	ev.Session = f.str("session", maxUserBytes)
 	ev.Channel = f.str("channel", 32)
+	ev.RecID = f.str("rec_id", 32)
 	ev.TS = timestamp(&f, "ts", now)
 	if f.err != nil {
 		return f.err
 	}
 	switch {
-	case ev.User == "":
+	case ev.User == "" && typ != "impression":
 		f.fail("user", "is required")
 	case typ == "":
 		f.fail("type", "is required")
@@ -82,14 +83,14 @@ func decodeEvent(v *fastjson.Value, now int64, ev *features.Event) *apiError {
 	}
 	t, ok := features.ParseEventType(typ)
 	if !ok {
-		f.fail("type", "must be one of search, view, click, cart, purchase")
+		f.fail("type", "must be one of search, view, click, cart, purchase, impression")
 		return f.err
 	}
 	ev.Type = t
 	switch {
 	case t == features.Search && ev.Query == "":
 		f.fail("query", "is required for a search")
-	case t != features.Search && ev.Item == "":
+	case t != features.Search && t != features.Impression && ev.Item == "":
 		f.fail("item", "is required for a "+typ)
 	case ev.Amount < 0:
 		f.fail("amount", "must not be negative")
@@ -103,6 +104,7 @@ func decodeEvent(v *fastjson.Value, now int64, ev *features.Event) *apiError {
 	} else {
 		ev.Query = ""
 	}
+	decodeAttribution(&f, t, ev)
 	return f.err
 }
 
@@ -144,7 +146,10 @@ type IngestResult struct {
 // Ingest applies a batch of validated events: it enriches them from the
 // catalog, commits them durably to the users' profiles and history, then
 // teaches the indexes. Either every event is applied or, on error, none is.
+// Impressions, and the rec_id of the events applied, are then attributed to
+// their recommendations, and the labels that are ready are learned.
 func (s *Server) Ingest(events []features.Event) (IngestResult, error) {
+	events, imps := splitImpressions(events)
 	var terms []string
 	var hits []index.Hit
 	for i := range events {
@@ -195,5 +200,6 @@ func (s *Server) Ingest(events []features.Event) (IngestResult, error) {
 			s.opts.Logger.Printf("triggers: %v", err)
 		}
 	}
-	return IngestResult{Accepted: res.Accepted, Duplicates: res.Duplicates}, nil
+	s.joinDecisions(events, res.Applied, imps)
+	return IngestResult{Accepted: res.Accepted + len(imps), Duplicates: res.Duplicates}, nil
 }

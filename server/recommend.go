@@ -80,8 +80,10 @@ func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
 // Recommend ranks items for user (empty for an anonymous visitor) into res. It
 // reads the user's profile, derives their indicators, resolves the audience
 // conditions in aud (which may be nil), fills req.Profile, req.Indicators,
-// req.Boosts and req.Now, and ranks. An unknown user gets what an anonymous
-// one gets.
+// req.Boosts and req.Now, and ranks with the ranker of the user's experiment
+// arm. An unknown user gets what an anonymous one gets. Unless learning is
+// disabled, the answer is logged as a decision: res.RecID, res.Experiment
+// and res.Arm name it for the impressions and clicks that follow.
 func (s *Server) Recommend(user string, aud *Audiences, req *ranker.Request, res *ranker.Result) error {
 	return s.recommend(user, aud, &audience.Subject{Indicators: new(features.Indicators)}, req, res)
 }
@@ -90,6 +92,7 @@ func (s *Server) Recommend(user string, aud *Audiences, req *ranker.Request, res
 func (s *Server) recommend(user string, aud *Audiences, into *audience.Subject, req *ranker.Request, res *ranker.Result) error {
 	req.Profile, req.Indicators = nil, nil
 	req.Now = s.now()
+	res.RecID, res.Experiment, res.Arm = 0, "", ""
 	var subj *audience.Subject
 	if user != "" {
 		p, err := s.store.Get(user)
@@ -114,7 +117,14 @@ func (s *Server) recommend(user string, aud *Audiences, into *audience.Subject, 
 			}
 		}
 	}
-	s.rank.Rank(req, res)
+	a := s.armFor(user)
+	if a == nil {
+		s.rank.Rank(req, res)
+		return nil
+	}
+	req.Features = true
+	a.ranker.Rank(req, res)
+	s.recordDecision(user, a, req.Now, res)
 	return nil
 }
 
@@ -280,5 +290,15 @@ func appendRecommendation(b []byte, res *ranker.Result, took time.Duration) []by
 	}
 	b = append(b, `],"took_us":`...)
 	b = strconv.AppendInt(b, took.Microseconds(), 10)
+	if res.RecID != 0 {
+		b = append(b, `,"rec_id":"`...)
+		b = appendRecID(b, res.RecID)
+		b = append(b, `","arm":`...)
+		b = appendString(b, res.Arm)
+		if res.Experiment != "" {
+			b = append(b, `,"experiment":`...)
+			b = appendString(b, res.Experiment)
+		}
+	}
 	return append(b, "}\n"...)
 }

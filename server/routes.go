@@ -13,6 +13,8 @@ const (
 	routeOther routeID = iota
 	routeEvents
 	routeRecommend
+	routeExperiments
+	routeExperiment
 	routeItems
 	routeItem
 	routeUser
@@ -35,7 +37,7 @@ const (
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"other", "events", "recommend", "items", "item", "user", "metrics", "healthz",
+var routeNames = [numRoutes]string{"other", "events", "recommend", "experiments", "experiment", "items", "item", "user", "metrics", "healthz",
 	"users", "segments", "segments_refresh", "audiences", "audience", "audience_users", "triggers",
 	"bid", "win", "billing", "loss", "campaigns", "campaign", "campaign_stats"}
 
@@ -47,6 +49,8 @@ func route(path []byte) routeID {
 		return routeEvents
 	case "/v1/recommend":
 		return routeRecommend
+	case "/v1/experiments":
+		return routeExperiments
 	case "/v1/items":
 		return routeItems
 	case "/metrics":
@@ -84,6 +88,8 @@ func route(path []byte) routeID {
 		return routeItem
 	case bytes.HasPrefix(path, []byte("/v1/users/")) && len(path) > len("/v1/users/"):
 		return routeUser
+	case bytes.HasPrefix(path, []byte("/v1/experiments/")) && len(path) > len("/v1/experiments/"):
+		return routeExperiment
 	case bytes.HasPrefix(path, []byte("/v1/audiences/")) && len(path) > len("/v1/audiences/"):
 		if bytes.HasSuffix(path, []byte("/users")) && bytes.Count(path, []byte("/")) == 4 {
 			return routeAudienceUsers
@@ -103,6 +109,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 	case routeRecommend:
 		if allow(ctx, method, "POST") {
 			s.handleRecommend(ctx)
+		}
+	case routeExperiments:
+		s.handleExperiments(ctx, method)
+	case routeExperiment:
+		if id, ok := pathID(ctx, "/v1/experiments/"); ok && allow(ctx, method, "GET") {
+			s.handleExperiment(ctx, id)
 		}
 	case routeItems:
 		if allow(ctx, method, "POST") {

@@ -53,6 +53,9 @@ type Options struct {
 	Bidder BidderOptions
 	// Ranker configures ranking.
 	Ranker ranker.Options
+	// Learning configures the decision log, the click model and the
+	// experiments.
+	Learning LearningOptions
 	// Now is the clock; default time.Now. Tests and replays inject their own.
 	Now func() time.Time
 	// Logger receives operational messages; default the standard logger.
@@ -96,6 +99,7 @@ type Server struct {
 	http    *fasthttp.Server
 	parsers fastjson.ParserPool
 	recs    sync.Pool // *recScratch
+	learn   *learning // nil when learning is disabled
 	closed  bool
 	seg     segments
 	bid     bidder
@@ -146,6 +150,11 @@ func newServer(db *pebble.DB, opts Options) (*Server, error) {
 	s.recs.New = func() any { return new(recScratch) }
 	s.serveRoute = s.serve
 	if err := s.openSegments(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := s.openLearning(); err != nil {
+		s.stopSegments()
 		store.Close()
 		return nil, err
 	}
@@ -206,6 +215,9 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.stopSegments()
+	if err := s.closeLearning(); err != nil {
+		s.opts.Logger.Printf("%v", err)
+	}
 	berr := s.closeBidder()
 	s.store.Close()
 	if err := s.db.Close(); err != nil {

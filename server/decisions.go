@@ -1,0 +1,275 @@
+package server
+
+import (
+	"bytes"
+	"encoding/hex"
+	"hash/maphash"
+	"sync"
+
+	"github.com/tailor-dev/tailor/model"
+	"github.com/tailor-dev/tailor/ranker"
+)
+
+// A rec_id is 16 hexadecimal digits: 24 bits that differ from one start of
+// the server to the next, then the decision's 40-bit sequence number.
+const (
+	recSeqBits = 40
+	recSeqMask = 1<<recSeqBits - 1
+	maxShown   = 128 // bits in a decision's shown, clicked and converted sets
+)
+
+// appendRecID appends id as 16 lowercase hexadecimal digits.
+func appendRecID(dst []byte, id uint64) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		dst = append(dst, digits[id>>uint(shift)&0xf])
+	}
+	return dst
+}
+
+// parseRecID reads what appendRecID wrote.
+func parseRecID(s string) (uint64, bool) {
+	if len(s) != 16 {
+		return 0, false
+	}
+	var b [8]byte
+	if _, err := hex.Decode(b[:], []byte(s)); err != nil {
+		return 0, false
+	}
+	var id uint64
+	for _, c := range b {
+		id = id<<8 | uint64(c)
+	}
+	return id, id&recSeqMask != 0
+}
+
+// bitset128 marks items of a decision by position.
+type bitset128 [2]uint64
+
+func (b *bitset128) has(i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
+func (b *bitset128) set(i int)      { b[i>>6] |= 1 << (i & 63) }
+
+// decision is one recommend answer, kept for the attribution window: who got
+// which items, from which arm, and the click-model features each item was
+// ranked with.
+type decision struct {
+	seq      uint64 // 0: an empty slot
+	ts       int64  // Unix milliseconds
+	userHash uint64
+	prev     uint64 // seq of the same user's previous decision, 0 for none
+	user     []byte
+	arm      *arm
+	ords     []int32
+	feats    []model.Feature
+	ends     []int32
+	shown    bitset128
+	clicked  bitset128
+	bought   bitset128
+	done     bool // labelled (or evicted): nothing more is attributed to it
+}
+
+func (d *decision) position(ord int32) int {
+	for i, o := range d.ords {
+		if o == ord {
+			return i
+		}
+	}
+	return -1
+}
+
+func (d *decision) itemFeatures(i int) []model.Feature {
+	start := int32(0)
+	if i > 0 {
+		start = d.ends[i-1]
+	}
+	return d.feats[start:d.ends[i]]
+}
+
+// pendingLabel is a label waiting to be learned; its features are
+// arena[start:end].
+type pendingLabel struct {
+	start, end int
+	label      model.Label
+}
+
+// labelBuffer collects labels between flushes. Its memory is reused.
+type labelBuffer struct {
+	pending []pendingLabel
+	arena   []model.Feature
+	out     []model.Label
+}
+
+func (b *labelBuffer) add(d *decision, pos int, click bool, itemID string) {
+	start := len(b.arena)
+	b.arena = append(b.arena, d.itemFeatures(pos)...)
+	b.arena = append(b.arena, model.Position(pos))
+	exp, arm := "", ""
+	if d.arm != nil {
+		exp, arm = d.arm.exp, d.arm.name
+	}
+	b.pending = append(b.pending, pendingLabel{start: start, end: len(b.arena), label: model.Label{
+		TS: d.ts, Click: click, RecID: d.seq, Item: itemID, Experiment: exp, Arm: arm}})
+}
+
+// labels returns the pending labels with their features in place.
+func (b *labelBuffer) labels() []model.Label {
+	b.out = b.out[:0]
+	for _, p := range b.pending {
+		l := p.label
+		l.Features = b.arena[p.start:p.end:p.end]
+		b.out = append(b.out, l)
+	}
+	return b.out
+}
+
+func (b *labelBuffer) reset() {
+	b.pending = b.pending[:0]
+	b.arena = b.arena[:0]
+	clear(b.out)
+	b.out = b.out[:0]
+}
+
+// decisionLog keeps the latest decisions in a ring indexed by sequence
+// number, so that a rec_id finds its decision without a map. A decision is
+// labelled once its attribution window has passed (each shown item not
+// clicked is a negative) or when the ring needs its slot; a click is
+// labelled at once.
+type decisionLog struct {
+	boot   uint64 // the high bits of every rec_id of this run
+	window int64  // milliseconds
+	seed   maphash.Seed
+
+	mu      sync.Mutex
+	ring    []decision
+	next    uint64            // seq of the next decision
+	oldest  uint64            // seq of the oldest decision perhaps not labelled
+	byUser  map[uint64]uint64 // user hash -> seq of the user's latest decision
+	buf     *labelBuffer      // labels not yet flushed
+	spare   *labelBuffer
+	itemID  func(ord int32) string
+	evicted uint64
+}
+
+func newDecisionLog(size int, window int64, boot uint64, itemID func(int32) string) *decisionLog {
+	return &decisionLog{boot: boot << recSeqBits, window: window, seed: maphash.MakeSeed(),
+		ring: make([]decision, size), next: 1, oldest: 1, byUser: map[uint64]uint64{},
+		buf: &labelBuffer{}, spare: &labelBuffer{}, itemID: itemID}
+}
+
+// record logs the decision in res for user, made by arm at ts, and sets
+// res.RecID. It labels the decision whose slot it takes if that one is still
+// open.
+func (l *decisionLog) record(user string, a *arm, ts int64, res *ranker.Result) {
+	h := maphash.String(l.seed, user)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seq := l.next
+	l.next++
+	d := &l.ring[seq%uint64(len(l.ring))]
+	if d.seq != 0 && !d.done {
+		l.finishLocked(d)
+		l.evicted++
+	}
+	prev := uint64(0)
+	if user != "" {
+		prev = l.byUser[h]
+		l.byUser[h] = seq
+	}
+	n := len(res.Items)
+	if n > maxShown {
+		n = maxShown
+	}
+	*d = decision{seq: seq, ts: ts, userHash: h, prev: prev, arm: a,
+		user: append(d.user[:0], user...), ords: d.ords[:0], feats: d.feats[:0], ends: d.ends[:0]}
+	for i := 0; i < n; i++ {
+		d.ords = append(d.ords, res.Items[i].Doc.Ord)
+		d.feats = append(d.feats, res.ItemFeatures(i)...)
+		d.ends = append(d.ends, int32(len(d.feats)))
+	}
+	res.RecID = l.boot | seq&recSeqMask
+}
+
+// lookupLocked returns the open decision of id, or nil when it is unknown,
+// from another run, labelled or past its window as of now.
+func (l *decisionLog) lookupLocked(id uint64, now int64) *decision {
+	if id&^recSeqMask != l.boot {
+		return nil
+	}
+	seq := id & recSeqMask
+	if seq == 0 || seq >= l.next {
+		return nil
+	}
+	d := &l.ring[seq%uint64(len(l.ring))]
+	if d.seq != seq || d.done || now-d.ts > l.window {
+		return nil
+	}
+	return d
+}
+
+// finishLocked labels every shown item of d that was not clicked as a
+// negative, and closes d.
+func (l *decisionLog) finishLocked(d *decision) {
+	for i := range d.ords {
+		if d.shown.has(i) && !d.clicked.has(i) {
+			l.buf.add(d, i, false, l.itemID(d.ords[i]))
+		}
+	}
+	d.done = true
+	if d.user != nil && l.byUser[d.userHash] == d.seq {
+		delete(l.byUser, d.userHash)
+	}
+}
+
+// sweepLocked closes the decisions whose window has passed as of now.
+func (l *decisionLog) sweepLocked(now int64) {
+	for l.oldest < l.next {
+		d := &l.ring[l.oldest%uint64(len(l.ring))]
+		if d.seq == l.oldest && !d.done {
+			if now-d.ts <= l.window {
+				return
+			}
+			l.finishLocked(d)
+		}
+		l.oldest++
+	}
+}
+
+// openForUserLocked calls fn with user's open decisions within the window,
+// newest first, until fn returns false.
+func (l *decisionLog) openForUserLocked(user string, now int64, fn func(*decision) bool) {
+	h := maphash.String(l.seed, user)
+	seq := l.byUser[h]
+	for seq != 0 {
+		d := &l.ring[seq%uint64(len(l.ring))]
+		if d.seq != seq || d.done || now-d.ts > l.window {
+			return
+		}
+		if bytes.Equal(d.user, []byte(user)) && !fn(d) {
+			return
+		}
+		seq = d.prev
+	}
+}
+
+// takeLocked hands out the labels collected so far and starts a new buffer.
+// The caller gives the buffer back with giveBack once it has learned them.
+func (l *decisionLog) takeLocked() *labelBuffer {
+	if len(l.buf.pending) == 0 {
+		return nil
+	}
+	b := l.buf
+	l.buf, l.spare = l.spare, nil
+	if l.buf == nil {
+		l.buf = &labelBuffer{}
+	}
+	return b
+}
+
+func (l *decisionLog) giveBack(b *labelBuffer) {
+	b.reset()
+	l.mu.Lock()
+	if l.spare == nil {
+		l.spare = b
+	}
+	l.mu.Unlock()
+}

@@ -1,0 +1,555 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/kv"
+	"github.com/tailor-dev/tailor/ranker"
+)
+
+// ExperimentsConfig splits users into experiment arms, each ranking with its
+// own settings. It is the JSON of tailor serve --experiments FILE and of PUT
+// /v1/experiments.
+//
+// Users are hashed (FNV-1a of the user id, a pure function of it, so a user
+// keeps their arm across requests and restarts) into 10,000 buckets;
+// experiments take consecutive shares of the buckets in the order given, so
+// a user is in one experiment at most, and within it a second hash salted
+// with the experiment id picks an arm in proportion to the arms' weights.
+// Users outside every experiment, and anonymous visitors, get the default
+// arm: the server's own ranker settings.
+type ExperimentsConfig struct {
+	Experiments []ExperimentConfig `json:"experiments"`
+}
+
+// ExperimentConfig is one experiment.
+type ExperimentConfig struct {
+	// ID names the experiment in answers, metrics and GET
+	// /v1/experiments/{id}: letters, digits, '-', '_' and '.', at most 64.
+	ID string `json:"id"`
+	// Traffic is the share of users in the experiment, in (0, 1]. Default 1.
+	// The experiments' shares add up to at most 1.
+	Traffic *float64 `json:"traffic,omitempty"`
+	// Arms are the variants, at least one, at most 16.
+	Arms []ArmConfig `json:"arms"`
+}
+
+// ArmConfig is one arm of an experiment.
+type ArmConfig struct {
+	// Name names the arm, as ID names an experiment.
+	Name string `json:"name"`
+	// Weight is the arm's share of the experiment's users relative to the
+	// other arms. Default 1.
+	Weight *float64 `json:"weight,omitempty"`
+	// Ranker holds the arm's ranker settings; what it leaves out is the
+	// server's.
+	Ranker RankerConfig `json:"ranker"`
+}
+
+// RankerConfig are the ranker settings an arm can change.
+type RankerConfig struct {
+	// Model scores with the click model (while it is warm) when true, with
+	// the hand-set weights when false. Default: as the server does.
+	Model *bool `json:"model,omitempty"`
+	// Weights overrides hand-set weights by feature name: co_visit, search,
+	// category, brand, context, popularity, seen, price, complement,
+	// replenish, boost.
+	Weights map[string]float64 `json:"weights,omitempty"`
+	// Sources lists the candidate sources used: co_visit, search, category,
+	// lifecycle, context, trending. Default all.
+	Sources []string `json:"sources,omitempty"`
+	// MaxPerLeaf is the diversity cap: the largest share of a slot one leaf
+	// category may take, in (0, 1].
+	MaxPerLeaf    float64 `json:"max_per_leaf,omitempty"`
+	RecentItems   int     `json:"recent_items,omitempty"`
+	RecentQueries int     `json:"recent_queries,omitempty"`
+	TopCategories int     `json:"top_categories,omitempty"`
+	PerSource     int     `json:"per_source,omitempty"`
+}
+
+// Limits of an experiments configuration.
+const (
+	maxExperiments = 16
+	maxArms        = 16
+	buckets        = 10000
+	defaultArmName = "default"
+)
+
+// ParseExperiments decodes and validates an experiments configuration.
+func ParseExperiments(b []byte) (*ExperimentsConfig, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var c ExperimentsConfig
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("experiments: trailing data after the configuration")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// ReadExperiments reads and validates an experiments configuration file.
+func ReadExperiments(path string) (*ExperimentsConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseExperiments(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks the configuration and names the first thing wrong.
+func (c *ExperimentsConfig) Validate() error {
+	if len(c.Experiments) > maxExperiments {
+		return fmt.Errorf("experiments: at most %d experiments", maxExperiments)
+	}
+	total := 0.0
+	ids := map[string]bool{}
+	for i, e := range c.Experiments {
+		at := fmt.Sprintf("experiments[%d]", i)
+		if !validName(e.ID) {
+			return fmt.Errorf("experiments: %s.id must be 1 to 64 letters, digits, '-', '_' or '.'", at)
+		}
+		if ids[e.ID] {
+			return fmt.Errorf("experiments: %s.id %q is used twice", at, e.ID)
+		}
+		ids[e.ID] = true
+		tr := traffic(e)
+		if !(tr > 0 && tr <= 1) {
+			return fmt.Errorf("experiments: %s.traffic must be in (0, 1]", at)
+		}
+		total += tr
+		if len(e.Arms) == 0 || len(e.Arms) > maxArms {
+			return fmt.Errorf("experiments: %s needs 1 to %d arms", at, maxArms)
+		}
+		names := map[string]bool{}
+		for j, a := range e.Arms {
+			at := fmt.Sprintf("%s.arms[%d]", at, j)
+			if !validName(a.Name) {
+				return fmt.Errorf("experiments: %s.name must be 1 to 64 letters, digits, '-', '_' or '.'", at)
+			}
+			if names[a.Name] {
+				return fmt.Errorf("experiments: %s.name %q is used twice", at, a.Name)
+			}
+			names[a.Name] = true
+			if a.Weight != nil && !(*a.Weight > 0 && *a.Weight < 1e9) {
+				return fmt.Errorf("experiments: %s.weight must be positive", at)
+			}
+			if _, err := a.Ranker.options(ranker.Options{}, false); err != nil {
+				return fmt.Errorf("experiments: %s.ranker.%w", at, err)
+			}
+		}
+	}
+	if total > 1+1e-9 {
+		return fmt.Errorf("experiments: the traffic shares add up to %.4g, more than 1", total)
+	}
+	return nil
+}
+
+func traffic(e ExperimentConfig) float64 {
+	if e.Traffic == nil {
+		return 1
+	}
+	return *e.Traffic
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// options applies c to base. model is whether base scores with the model.
+func (c *RankerConfig) options(base ranker.Options, model bool) (ranker.Options, error) {
+	o := base
+	if o.Weights == (ranker.Weights{}) {
+		o.Weights = ranker.DefaultWeights
+	}
+	for name, v := range c.Weights {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return o, fmt.Errorf("weights.%s must be a number", name)
+		}
+		if !setWeight(&o.Weights, name, v) {
+			return o, fmt.Errorf("weights: unknown feature %q (one of %s)", name, strings.Join(ranker.FeatureNames[:], ", "))
+		}
+	}
+	if len(c.Sources) > 0 {
+		o.Sources = 0
+		for _, s := range c.Sources {
+			src, ok := ranker.ParseSource(s)
+			if !ok {
+				return o, fmt.Errorf("sources: unknown source %q (one of %s)", s, ranker.AllSources)
+			}
+			o.Sources |= src
+		}
+	}
+	if c.MaxPerLeaf != 0 {
+		if !(c.MaxPerLeaf > 0 && c.MaxPerLeaf <= 1) {
+			return o, errors.New("max_per_leaf must be in (0, 1]")
+		}
+		o.MaxPerLeaf = c.MaxPerLeaf
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+		dst  *int
+	}{{"recent_items", c.RecentItems, &o.RecentItems}, {"recent_queries", c.RecentQueries, &o.RecentQueries},
+		{"top_categories", c.TopCategories, &o.TopCategories}, {"per_source", c.PerSource, &o.PerSource}} {
+		if f.v < 0 || f.v > 1000 {
+			return o, fmt.Errorf("%s must be between 0 and 1000", f.name)
+		}
+		if f.v > 0 {
+			*f.dst = f.v
+		}
+	}
+	if c.Model != nil {
+		model = *c.Model
+	}
+	if !model {
+		o.Model = nil
+	}
+	return o, nil
+}
+
+func setWeight(w *ranker.Weights, name string, v float64) bool {
+	switch name {
+	case "co_visit":
+		w.CoVisit = v
+	case "search":
+		w.Search = v
+	case "category":
+		w.Category = v
+	case "brand":
+		w.Brand = v
+	case "context":
+		w.Context = v
+	case "popularity":
+		w.Popularity = v
+	case "seen":
+		w.Seen = v
+	case "price":
+		w.Price = v
+	case "complement":
+		w.Complement = v
+	case "replenish":
+		w.Replenish = v
+	case "boost":
+		w.Boost = v
+	default:
+		return false
+	}
+	return true
+}
+
+// arm is a compiled arm: its ranker and its counters.
+type arm struct {
+	exp, name string // exp is "" for the default arm
+	ranker    *ranker.Ranker
+	stats     *armStats
+	upTo      float64 // cumulative weight share, in (0, 1]
+}
+
+// experiment is a compiled experiment.
+type experiment struct {
+	cfg    ExperimentConfig
+	lo, hi uint64 // its buckets
+	arms   []*arm
+}
+
+// experimentSet is a compiled configuration, swapped atomically.
+type experimentSet struct {
+	cfg  ExperimentsConfig
+	exps []*experiment
+	def  *arm
+}
+
+// compileExperiments builds the rankers of every arm over idx.
+func compileExperiments(c *ExperimentsConfig, idx *index.Index, base ranker.Options, model bool, def *arm, reg *armRegistry) (*experimentSet, error) {
+	set := &experimentSet{cfg: *c, def: def}
+	from := 0.0
+	for _, ec := range c.Experiments {
+		e := &experiment{cfg: ec, lo: uint64(math.Round(from * buckets))}
+		from += traffic(ec)
+		e.hi = uint64(math.Round(math.Min(from, 1) * buckets))
+		total := 0.0
+		for _, ac := range ec.Arms {
+			total += armWeight(ac)
+		}
+		cum := 0.0
+		for _, ac := range ec.Arms {
+			o, err := ac.Ranker.options(base, model)
+			if err != nil {
+				return nil, fmt.Errorf("experiments: %s/%s: %w", ec.ID, ac.Name, err)
+			}
+			cum += armWeight(ac)
+			e.arms = append(e.arms, &arm{exp: ec.ID, name: ac.Name, ranker: ranker.New(idx, o),
+				stats: reg.get(ec.ID, ac.Name), upTo: cum / total})
+		}
+		e.arms[len(e.arms)-1].upTo = 1
+		set.exps = append(set.exps, e)
+	}
+	return set, nil
+}
+
+func armWeight(a ArmConfig) float64 {
+	if a.Weight == nil {
+		return 1
+	}
+	return *a.Weight
+}
+
+// stableHash is FNV-1a of salt and s, finished with SplitMix64's mixer: the
+// same in every process, unlike maphash.
+func stableHash(salt, s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(salt); i++ {
+		h = (h ^ uint64(salt[i])) * 1099511628211
+	}
+	h = (h ^ 0xff) * 1099511628211
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * 1099511628211
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+// assign returns user's arm.
+func (set *experimentSet) assign(user string) *arm {
+	if user == "" || len(set.exps) == 0 {
+		return set.def
+	}
+	b := stableHash("tailor-experiments", user) % buckets
+	for _, e := range set.exps {
+		if b < e.lo || b >= e.hi {
+			continue
+		}
+		u := float64(stableHash(e.cfg.ID, user)>>11) / (1 << 53)
+		for _, a := range e.arms {
+			if u < a.upTo {
+				return a
+			}
+		}
+		return e.arms[len(e.arms)-1]
+	}
+	return set.def
+}
+
+func (set *experimentSet) find(id string) *experiment {
+	for _, e := range set.exps {
+		if e.cfg.ID == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// armStats are an arm's counters since the experiment began, kept across
+// restarts.
+type armStats struct {
+	exp, arm      string
+	decisions     atomic.Uint64
+	impressions   atomic.Uint64
+	clicks        atomic.Uint64
+	conversions   atomic.Uint64
+	revenueMicros atomic.Int64
+}
+
+// armStatsJSON is armStats as stored and reported.
+type armStatsJSON struct {
+	Experiment  string  `json:"experiment"`
+	Arm         string  `json:"arm"`
+	Decisions   uint64  `json:"decisions"`
+	Impressions uint64  `json:"impressions"`
+	Clicks      uint64  `json:"clicks"`
+	Conversions uint64  `json:"conversions"`
+	Revenue     float64 `json:"revenue"`
+}
+
+func (a *armStats) snapshot() armStatsJSON {
+	return armStatsJSON{Experiment: a.exp, Arm: a.arm, Decisions: a.decisions.Load(), Impressions: a.impressions.Load(),
+		Clicks: a.clicks.Load(), Conversions: a.conversions.Load(), Revenue: float64(a.revenueMicros.Load()) / 1e6}
+}
+
+// armRegistry holds every arm's counters, including those of experiments no
+// longer configured, and stores them in Pebble.
+type armRegistry struct {
+	mu    sync.Mutex
+	stats map[[2]string]*armStats
+	saved []byte // the last stored encoding
+}
+
+var statsKey = kv.Key(kv.PrefixMeta, "experiment-stats")
+
+func loadArmRegistry(db *pebble.DB) (*armRegistry, error) {
+	r := &armRegistry{stats: map[[2]string]*armStats{}}
+	v, closer, err := db.Get(statsKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: cannot read experiment statistics: %w", err)
+	}
+	defer closer.Close()
+	var list []armStatsJSON
+	if err := json.Unmarshal(v, &list); err != nil {
+		return nil, fmt.Errorf("server: cannot decode experiment statistics: %w", err)
+	}
+	for _, s := range list {
+		a := r.get(s.Experiment, s.Arm)
+		a.decisions.Store(s.Decisions)
+		a.impressions.Store(s.Impressions)
+		a.clicks.Store(s.Clicks)
+		a.conversions.Store(s.Conversions)
+		a.revenueMicros.Store(int64(math.Round(s.Revenue * 1e6)))
+	}
+	r.saved = append([]byte(nil), v...)
+	return r, nil
+}
+
+func (r *armRegistry) get(exp, name string) *armStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := [2]string{exp, name}
+	a := r.stats[k]
+	if a == nil {
+		a = &armStats{exp: exp, arm: name}
+		r.stats[k] = a
+	}
+	return a
+}
+
+// list returns every arm's counters, by experiment and arm.
+func (r *armRegistry) list() []armStatsJSON {
+	r.mu.Lock()
+	out := make([]armStatsJSON, 0, len(r.stats))
+	for _, a := range r.stats {
+		out = append(out, a.snapshot())
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b armStatsJSON) int {
+		if c := strings.Compare(a.Experiment, b.Experiment); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Arm, b.Arm)
+	})
+	return out
+}
+
+// save stores the counters when they changed since the last save.
+func (r *armRegistry) save(db *pebble.DB, sync bool) error {
+	b, err := json.Marshal(r.list())
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	same := bytes.Equal(b, r.saved)
+	r.mu.Unlock()
+	if same {
+		return nil
+	}
+	opt := pebble.NoSync
+	if sync {
+		opt = pebble.Sync
+	}
+	if err := db.Set(statsKey, b, opt); err != nil {
+		return fmt.Errorf("server: cannot store experiment statistics: %w", err)
+	}
+	r.mu.Lock()
+	r.saved = b
+	r.mu.Unlock()
+	return nil
+}
+
+// Describe and Collect export the counters as Prometheus metrics.
+func (r *armRegistry) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range armDescs {
+		ch <- d
+	}
+}
+
+var armDescs = [...]*prometheus.Desc{
+	prometheus.NewDesc("tailor_experiment_decisions_total", "Recommend answers by experiment arm.", []string{"experiment", "arm"}, nil),
+	prometheus.NewDesc("tailor_experiment_impressions_total", "Recommended items reported shown, by experiment arm.", []string{"experiment", "arm"}, nil),
+	prometheus.NewDesc("tailor_experiment_clicks_total", "Recommended items clicked within the attribution window, by experiment arm.", []string{"experiment", "arm"}, nil),
+	prometheus.NewDesc("tailor_experiment_conversions_total", "Shown items bought within the attribution window, by experiment arm.", []string{"experiment", "arm"}, nil),
+	prometheus.NewDesc("tailor_experiment_revenue_total", "Value of the conversions, by experiment arm.", []string{"experiment", "arm"}, nil),
+	prometheus.NewDesc("tailor_experiment_ctr", "Clicks over impressions, by experiment arm.", []string{"experiment", "arm"}, nil),
+}
+
+func (r *armRegistry) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range r.list() {
+		exp := s.Experiment
+		if exp == "" {
+			exp = "none"
+		}
+		for i, v := range [...]float64{float64(s.Decisions), float64(s.Impressions), float64(s.Clicks), float64(s.Conversions), s.Revenue} {
+			ch <- prometheus.MustNewConstMetric(armDescs[i], prometheus.CounterValue, v, exp, s.Arm)
+		}
+		ctr := 0.0
+		if s.Impressions > 0 {
+			ctr = float64(s.Clicks) / float64(s.Impressions)
+		}
+		ch <- prometheus.MustNewConstMetric(armDescs[5], prometheus.GaugeValue, ctr, exp, s.Arm)
+	}
+}
+
+// wilson returns the Wilson score interval of x successes in n trials at
+// z standard errors.
+func wilson(x, n uint64, z float64) (lo, hi float64) {
+	if n == 0 {
+		return 0, 1
+	}
+	p := float64(x) / float64(n)
+	nn := float64(n)
+	den := 1 + z*z/nn
+	mid := (p + z*z/(2*nn)) / den
+	half := z * math.Sqrt(p*(1-p)/nn+z*z/(4*nn*nn)) / den
+	return math.Max(0, mid-half), math.Min(1, mid+half)
+}
+
+// newcombe returns the difference p2 - p1 of two proportions and its
+// interval by Newcombe's hybrid score method (Newcombe 1998, method 10),
+// built from the two Wilson intervals; it behaves well for the small rates
+// of clicks and conversions, where the Wald interval does not.
+func newcombe(x1, n1, x2, n2 uint64, z float64) (d, lo, hi float64) {
+	if n1 == 0 || n2 == 0 {
+		return 0, -1, 1
+	}
+	p1, p2 := float64(x1)/float64(n1), float64(x2)/float64(n2)
+	l1, u1 := wilson(x1, n1, z)
+	l2, u2 := wilson(x2, n2, z)
+	d = p2 - p1
+	lo = d - math.Sqrt((p2-l2)*(p2-l2)+(u1-p1)*(u1-p1))
+	hi = d + math.Sqrt((u2-p2)*(u2-p2)+(p1-l1)*(p1-l1))
+	return d, lo, hi
+}
