@@ -300,9 +300,9 @@ func (l *Ledger) ReserveUntil(exp int64) int64 {
 // Stats are an account's counters and pacing state.
 type Stats struct {
 	Bids, Wins, Losses, Impressions uint64
-	Spent      int64 // micros, all time
-	SpentToday int64 // micros, the campaign's current day
-	Reserved   int64 // micros held by outstanding bids
+	Spent                           int64 // micros, all time
+	SpentToday                      int64 // micros, the campaign's current day
+	Reserved                        int64 // micros held by outstanding bids
 	// PaceRate is the even-pacing pass rate (1 = fully open).
 	PaceRate float64
 	// PaceTarget is what the pacing line allows spent by now, in micros;

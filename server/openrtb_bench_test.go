@@ -211,4 +211,3 @@ func BenchmarkBid(b *testing.B) {
 	b.Run("1imp", func(b *testing.B) { benchBid(b, 1) })
 	b.Run("3imp", func(b *testing.B) { benchBid(b, 3) })
 }
-
