@@ -2,8 +2,10 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"sync"
@@ -57,3 +59,72 @@ var clockTicks = sync.OnceValue(func() int64 {
 	}
 	return 100
 })
+
+// MachineCPU returns the CPU time all processes have used so far (user,
+// nice, system, interrupts and steal, over every CPU) and the time the CPUs
+// have been idle, from /proc/stat. It works on Linux only.
+func MachineCPU() (busy, idle time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, fmt.Errorf("bench: cannot read CPU time: %w", err)
+	}
+	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	f := bytes.Fields(line)
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return 0, 0, fmt.Errorf("bench: cannot parse /proc/stat")
+	}
+	var ticks [8]int64
+	for i := range ticks {
+		if ticks[i], err = strconv.ParseInt(string(f[i+1]), 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("bench: cannot parse /proc/stat")
+		}
+	}
+	// user nice system idle iowait irq softirq steal
+	toDur := func(t int64) time.Duration { return time.Duration(t) * time.Second / time.Duration(clockTicks()) }
+	return toDur(ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]), toDur(ticks[3] + ticks[4]), nil
+}
+
+// WaitIdle waits until the machine's CPUs have been idle for at least the
+// fraction want of two consecutive seconds, or until limit has passed or
+// ctx ends, and returns the idle fraction of the last second. On a machine
+// shared with other work it keeps a run from starting in the middle of
+// someone else's build.
+func WaitIdle(ctx context.Context, want float64, limit time.Duration, progress io.Writer) (float64, error) {
+	deadline := time.Now().Add(limit)
+	busy0, idle0, err := MachineCPU()
+	if err != nil {
+		return 0, err
+	}
+	calm, said := 0, false
+	for {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(time.Second):
+		}
+		busy, idle, err := MachineCPU()
+		if err != nil {
+			return 0, err
+		}
+		frac := 1.0
+		if total := (busy - busy0) + (idle - idle0); total > 0 {
+			frac = float64(idle-idle0) / float64(total)
+		}
+		busy0, idle0 = busy, idle
+		if frac >= want {
+			calm++
+		} else {
+			calm = 0
+		}
+		if calm >= 2 || time.Now().After(deadline) {
+			if calm < 2 && progress != nil {
+				fmt.Fprintf(progress, "the machine is still busy (%.0f%% idle) after %v; running anyway\n", 100*frac, limit)
+			}
+			return frac, nil
+		}
+		if !said && progress != nil {
+			fmt.Fprintf(progress, "waiting for the machine to be %.0f%% idle (now %.0f%%)\n", 100*want, 100*frac)
+			said = true
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"slices"
@@ -43,9 +44,14 @@ type RunOptions struct {
 	// from the actual send. It exists to show what an open loop measures
 	// that a closed loop hides; its percentiles understate stalls.
 	Closed bool
-	// Tolerance is how far the offered rate may fall short of Rate before
-	// the run is invalid, as a fraction. Default 0.02.
+	// Tolerance is how far the offered rate may be from Rate, as a fraction,
+	// before the run is invalid. Default 0.02.
 	Tolerance float64
+	// WaitIdle, if positive, makes the run first wait (up to two minutes)
+	// until the machine's CPUs have been at least this idle, as a fraction,
+	// for two seconds: on a shared machine, a run then starts between other
+	// people's builds rather than during one.
+	WaitIdle float64
 	// ServerPID, if positive, is the server's process id: its CPU time over
 	// the measured window, per request, goes into the result (Linux only).
 	ServerPID int
@@ -99,9 +105,15 @@ type Run struct {
 	// ServerCPU and DriverCPU are the CPU time of the server process (if
 	// known) and of this process over the measured window, per request sent
 	// in it, in microseconds.
-	ServerCPU float64        `json:"server_cpu_us_per_req,omitempty"`
-	DriverCPU float64        `json:"driver_cpu_us_per_req"`
-	Endpoints []*EndpointRun `json:"endpoints"`
+	ServerCPU float64 `json:"server_cpu_us_per_req,omitempty"`
+	DriverCPU float64 `json:"driver_cpu_us_per_req"`
+	// OtherCPU is the CPU that every other process on the machine used
+	// during the measured window, in cores: the noise of a shared machine.
+	OtherCPU float64 `json:"other_cpu_cores"`
+	// IdleBefore is the idle fraction of the machine's CPUs just before the
+	// run, if the run waited for it (RunOptions.WaitIdle).
+	IdleBefore float64        `json:"idle_before,omitempty"`
+	Endpoints  []*EndpointRun `json:"endpoints"`
 }
 
 // EndpointRun is what one endpoint saw in a run.
@@ -194,6 +206,11 @@ func Drive(ctx context.Context, wl Workload, opts RunOptions) (*Run, error) {
 		run.Mode = "closed"
 	}
 
+	if opts.WaitIdle > 0 {
+		if run.IdleBefore, err = WaitIdle(ctx, opts.WaitIdle, 2*time.Minute, opts.Progress); err != nil && ctx.Err() == nil {
+			return nil, err
+		}
+	}
 	d.tty = opts.Progress != nil && isTerminal(opts.Progress)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -475,8 +492,8 @@ func errorKind(err error) string {
 }
 
 type cpuSample struct {
-	server, driver time.Duration
-	ok             bool
+	server, driver, machine time.Duration
+	ok                      bool
 }
 
 // watch samples CPU times at the edges of the measured window and writes
@@ -488,6 +505,9 @@ func (d *driver) watch(ctx context.Context, out chan<- [2]cpuSample) {
 		s := cpuSample{ok: true}
 		var err error
 		if s.driver, err = ProcessCPU(0); err != nil {
+			s.ok = false
+		}
+		if s.machine, _, err = MachineCPU(); err != nil {
 			s.ok = false
 		}
 		if d.opts.ServerPID > 0 {
@@ -597,16 +617,27 @@ func (d *driver) fill(run *Run, cpu [2]cpuSample) {
 	}
 	run.Achieved = float64(sent) / window
 	run.Valid = true
-	if short := d.opts.Rate * (1 - d.opts.Tolerance); run.Achieved < short {
+	switch {
+	case run.Achieved < d.opts.Rate*(1-d.opts.Tolerance):
 		run.Valid = false
 		run.Invalid = append(run.Invalid, fmt.Sprintf("offered %.0f req/s of the %.0f asked (%.1f%%): the driver or the server could not keep up",
 			run.Achieved, d.opts.Rate, 100*run.Achieved/d.opts.Rate))
+	case run.Achieved > d.opts.Rate*(1+d.opts.Tolerance):
+		// Requests due in the warm-up went out in the window: every
+		// connection was busy waiting for slow answers, and the backlog
+		// made the window's load heavier than asked.
+		run.Valid = false
+		run.Invalid = append(run.Invalid, fmt.Sprintf("offered %.0f req/s of the %.0f asked (%.1f%%): the driver fell behind (every connection waiting for answers) and caught up in the window",
+			run.Achieved, d.opts.Rate, 100*run.Achieved/d.opts.Rate))
 	}
 	if cpu[0].ok && cpu[1].ok && sent > 0 {
-		run.DriverCPU = us(int64(cpu[1].driver-cpu[0].driver) / sent)
+		driver, server := cpu[1].driver-cpu[0].driver, cpu[1].server-cpu[0].server
+		run.DriverCPU = us(int64(driver) / sent)
 		if d.opts.ServerPID > 0 {
-			run.ServerCPU = us(int64(cpu[1].server-cpu[0].server) / sent)
+			run.ServerCPU = us(int64(server) / sent)
 		}
+		others := cpu[1].machine - cpu[0].machine - driver - server
+		run.OtherCPU = math.Round(100*max(0, others.Seconds())/window) / 100
 	}
 	slices.SortFunc(run.Endpoints, func(a, b *EndpointRun) int { return endpointRank(a.Name) - endpointRank(b.Name) })
 }

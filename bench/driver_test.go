@@ -223,3 +223,41 @@ func TestBodiesFill(t *testing.T) {
 		t.Errorf("after fill, body 0 = %s, want the original kept", got)
 	}
 }
+
+// The offered rate must be within the tolerance on both sides: above it,
+// requests due in the warm-up were sent in the window (the driver fell
+// behind and caught up).
+func TestValidity(t *testing.T) {
+	for _, tt := range []struct {
+		sent  int64
+		valid bool
+		why   string
+	}{
+		{100, true, ""},
+		{97, false, "could not keep up"},
+		{103, false, "caught up"},
+	} {
+		d := &driver{opts: RunOptions{Rate: 100, Duration: time.Second, Tolerance: 0.02}, interval: time.Second}
+		d.recs = []*recorder{{ep: endpoints[0], share: 1, sentInRange: tt.sent,
+			latency: newHistogram(), service: newHistogram(), status: map[int]int64{}, errors: map[string]int64{}}}
+		var run Run
+		d.fill(&run, [2]cpuSample{})
+		if run.Valid != tt.valid || (tt.why != "" && (len(run.Invalid) != 1 || !strings.Contains(run.Invalid[0], tt.why))) {
+			t.Errorf("%d sent at 100 req/s: got valid %v %v, want %v %q", tt.sent, run.Valid, run.Invalid, tt.valid, tt.why)
+		}
+	}
+}
+
+func TestMachineCPU(t *testing.T) {
+	busy, idle, err := MachineCPU()
+	if err != nil {
+		t.Skipf("no /proc/stat: %v", err)
+	}
+	self, err := ProcessCPU(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy <= 0 || idle < 0 || busy < self {
+		t.Errorf("MachineCPU: got busy %v idle %v (this process %v), want busy >= this process > 0", busy, idle, self)
+	}
+}

@@ -63,6 +63,7 @@ type Config struct {
 	Timeout     string  `json:"timeout"`
 	Repeat      int     `json:"repeat"`
 	Tolerance   float64 `json:"tolerance"`
+	WaitIdle    float64 `json:"wait_idle,omitempty"`
 }
 
 // Host is the machine the driver ran on.
@@ -137,6 +138,7 @@ var runFigures = []struct {
 	{"achieved", "req/s", func(r *Run) float64 { return r.Achieved }},
 	{"server cpu", "us/req", func(r *Run) float64 { return r.ServerCPU }},
 	{"driver cpu", "us/req", func(r *Run) float64 { return r.DriverCPU }},
+	{"others' cpu", "cores", func(r *Run) float64 { return r.OtherCPU }},
 }
 
 // Measure runs load opts.Repeat times (each followed by a floor run if
@@ -191,7 +193,7 @@ func newResult(opts Options) *Result {
 		Config: Config{
 			Target: opts.Target, FloorTarget: opts.FloorTarget, Mode: mode, Rate: opts.Rate,
 			Duration: opts.Duration.String(), Warmup: opts.Warmup.String(), Mix: opts.Mix.String(),
-			Conns: opts.Conns, Timeout: opts.Timeout.String(), Repeat: opts.Repeat, Tolerance: opts.Tolerance,
+			Conns: opts.Conns, Timeout: opts.Timeout.String(), Repeat: opts.Repeat, Tolerance: opts.Tolerance, WaitIdle: opts.WaitIdle,
 		},
 		Host: Host{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
 			GOMAXPROCS: runtime.GOMAXPROCS(0), Go: runtime.Version(), Hostname: host},

@@ -90,6 +90,9 @@ func cellsOf(f Figure) cells {
 	if f.Floor > 0 {
 		c.floor, c.ratio = fmtValue(f.Floor, f.Unit), fmt.Sprintf("%.2f×", f.Ratio)
 	}
+	if f.Unit == "cores" { // noise from other processes: no ratio to speak of
+		c.ratio = ""
+	}
 	return c
 }
 
@@ -129,6 +132,8 @@ func fmtValue(v float64, unit string) string {
 		return fmtUS(v) + "/req"
 	case "req/s":
 		return commas(int64(math.Round(v))) + "/s"
+	case "cores":
+		return strconv.FormatFloat(v, 'f', 2, 64) + " cores"
 	default:
 		return commas(int64(math.Round(v)))
 	}

@@ -153,7 +153,7 @@ type measureFlags struct {
 	duration, warmup, timeout             time.Duration
 	conns, repeat, serverPID, floorPID    int
 	closed, quiet                         bool
-	tolerance                             float64
+	tolerance, waitIdle                   float64
 }
 
 func (m *measureFlags) register(fs *flag.FlagSet, duration time.Duration) {
@@ -172,7 +172,8 @@ func (m *measureFlags) register(fs *flag.FlagSet, duration time.Duration) {
 	fs.StringVar(&m.label, "label", "", "name of the result in reports and comparisons")
 	fs.BoolVar(&m.closed, "closed", false, "closed loop (wait for each answer; hides stalls: for contrast only)")
 	fs.BoolVar(&m.quiet, "quiet", false, "no progress line")
-	fs.Float64Var(&m.tolerance, "tolerance", 0.02, "how far the offered rate may fall short of the asked rate before a run is invalid (fraction)")
+	fs.Float64Var(&m.tolerance, "tolerance", 0.02, "how far the offered rate may be from the asked rate before a run is invalid (fraction)")
+	fs.Float64Var(&m.waitIdle, "wait-idle", 0, "before each run, wait (up to 2 min) until the machine's CPUs are this idle (fraction, e.g. 0.9); for shared machines")
 }
 
 func (m *measureFlags) options(rate float64) (bench.Options, bench.Workload, error) {
@@ -199,7 +200,7 @@ func (m *measureFlags) options(rate float64) (bench.Options, bench.Workload, err
 	return bench.Options{
 		RunOptions: bench.RunOptions{
 			Target: m.target, Rate: rate, Duration: m.duration, Warmup: warmup, Mix: mix, Conns: m.conns,
-			Timeout: m.timeout, Closed: m.closed, Tolerance: m.tolerance, ServerPID: m.serverPID, Progress: progress,
+			Timeout: m.timeout, Closed: m.closed, Tolerance: m.tolerance, WaitIdle: m.waitIdle, ServerPID: m.serverPID, Progress: progress,
 		},
 		Repeat: m.repeat, FloorTarget: m.floor, FloorPID: m.floorPID, Label: m.label, World: &w.Manifest,
 	}, wl, nil
