@@ -9,10 +9,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/ranker"
 	"github.com/tailor-dev/tailor/server"
 )
 
@@ -28,7 +31,16 @@ func serve(args []string) error {
 	rfmWindow := fs.Int("rfm-window-days", 365, "`days` over which frequency and monetary value are counted")
 	atRisk := fs.Int("at-risk-days", 60, "`days` without a purchase after which a customer is at risk")
 	lapsed := fs.Int("lapsed-days", 90, "`days` without a purchase after which a customer has lapsed")
+	publicURL := fs.String("public-url", "", "`URL` exchanges reach this server at, the base of bid notice URLs (default http://ADDR)")
+	rates := fs.String("currency-rates", "", "currencies traded besides USD, as units per US dollar: `EUR=0.92,GBP=0.79`")
+	margin := fs.Duration("network-margin", 15*time.Millisecond, "time taken off a bid request's tmax for the network")
+	seat := fs.String("bid-seat", "tailor", "`seat` id the bidder bids as")
+	vendor := fs.Uint("gdpr-vendor-id", 0, "the bidder's IAB Global Vendor List `id`; when set, TCF consent must name it")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	bidder, err := bidderOptions(*publicURL, *addr, *rates, *margin, *seat, *vendor)
+	if err != nil {
 		return err
 	}
 	logger := log.New(os.Stderr, "tailor: ", log.LstdFlags)
@@ -36,6 +48,7 @@ func serve(args []string) error {
 		CacheBytes:   int64(*cacheMB) << 20,
 		MaxBodyBytes: *maxBodyMB << 20,
 		Logger:       logger,
+		Bidder:       bidder,
 		SegmentEvery: *segmentEvery,
 		Lifecycle: features.Rules{
 			Window: time.Duration(*rfmWindow) * 24 * time.Hour,
@@ -84,6 +97,36 @@ func serve(args []string) error {
 	<-done
 	logger.Printf("stopped")
 	return nil
+}
+
+// bidderOptions turns the bidder's flags into its options.
+func bidderOptions(publicURL, addr, rates string, margin time.Duration, seat string, vendor uint) (server.BidderOptions, error) {
+	var o server.BidderOptions
+	if publicURL == "" {
+		publicURL = "http://" + addr
+	}
+	table := map[string]float64{}
+	for _, kv := range strings.Split(rates, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		cur, v, ok := strings.Cut(kv, "=")
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if !ok || err != nil {
+			return o, fmt.Errorf("--currency-rates: %q is not CUR=units-per-USD", kv)
+		}
+		table[strings.TrimSpace(cur)] = f
+	}
+	r, err := ranker.NewRates(table)
+	if err != nil {
+		return o, fmt.Errorf("--currency-rates: %w", err)
+	}
+	if vendor > 65535 {
+		return o, fmt.Errorf("--gdpr-vendor-id: %d is not a vendor id", vendor)
+	}
+	o.PublicURL, o.NetworkMargin, o.GDPRVendorID = publicURL, margin, uint16(vendor)
+	o.Auction.Rates, o.Auction.Seat = r, seat
+	return o, nil
 }
 
 func printDemo(addr string) {
