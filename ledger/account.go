@@ -179,6 +179,7 @@ const (
 	NoUser             // it has a frequency cap and the request has no usable user
 )
 
+// String names the verdict as metrics label it.
 func (v Verdict) String() string {
 	switch v {
 	case Admitted:

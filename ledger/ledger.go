@@ -224,6 +224,7 @@ const (
 	Loss
 )
 
+// String names the kind: win, billing or loss.
 func (k Kind) String() string {
 	switch k {
 	case Win:
@@ -267,6 +268,7 @@ const (
 	Expired                      // about a bid older than the notice window: refused
 )
 
+// String names the outcome as notices answer it.
 func (o Outcome) String() string {
 	switch o {
 	case Applied:

@@ -225,6 +225,7 @@ const (
 
 var noBidNames = [NumNoBidReasons]string{"none", "seat", "currency", "targeting", "creative", "frequency", "pacing", "budget", "floor", "deadline"}
 
+// String names the reason as metrics label it.
 func (r NoBidReason) String() string {
 	if r < NumNoBidReasons {
 		return noBidNames[r]
@@ -414,7 +415,12 @@ func (a *Auction) Run(req *BidRequest, res *BidResult) {
 		// Deals open to us, with floors in the response currency.
 		sc.dealIDs = sc.dealIDs[:0]
 		sc.dealFloors = sc.dealFloors[:0]
+		// The least floor any campaign may bid at: the imp's, unless only
+		// deals may bid, and each deal's.
 		minFloor := impFloor
+		if imp.Private {
+			minFloor = math.Inf(1)
+		}
 		for _, d := range imp.Deals {
 			cur := d.FloorCur
 			if cur == "" {
@@ -426,9 +432,7 @@ func (a *Auction) Run(req *BidRequest, res *BidResult) {
 			}
 			sc.dealIDs = append(sc.dealIDs, d.ID)
 			sc.dealFloors = append(sc.dealFloors, f)
-			if imp.Private || f < minFloor {
-				minFloor = f
-			}
+			minFloor = math.Min(minFloor, f)
 		}
 		if imp.Private && len(sc.dealIDs) == 0 {
 			worse(NoBidTargeting)

@@ -329,6 +329,14 @@ func TestDeals(t *testing.T) {
 	if b := onlyBid(t, ts.bid(withDeal("d3", 0, nil))); b.CID != "open" || b.DealID != "" {
 		t.Errorf("open auction: %q deal %q, want open without a deal", b.CID, b.DealID)
 	}
+	// Several private deals: each has its own floor, and the campaign bids
+	// through the one it targets even when another's floor is above its
+	// maximum.
+	two := banner("d5", "", 0.5)
+	two.Imp[0].PMP = &openrtb2.PMP{PrivateAuction: 1, Deals: []openrtb2.Deal{{ID: "D1", BidFloor: 2}, {ID: "D9", BidFloor: 50}}}
+	if b := onlyBid(t, ts.bid(two)); b.DealID != "D1" || b.Price < 2 || b.Price > 6 {
+		t.Errorf("two private deals: deal %q price %v, want D1 between 2 and 6", b.DealID, b.Price)
+	}
 	// Without the deal, the deal campaign never bids.
 	ts.campaigns("[" + flatCampaign("open", 9, `{"daily":100,"currency":"USD"}`, `,"status":"paused"`) + "]")
 	if resp := ts.bid(banner("d4", "", 0.5)); resp != nil {
