@@ -367,13 +367,12 @@ func (l *Ledger) Apply(n *Notice) (Outcome, error) {
 	// Billing moves money: it is applied to the memtable in order under the
 	// locks and waited on (the WAL sync) after them. Wins and losses are not
 	// waited on at all.
-	var err2 error
 	if n.Kind == Billing {
-		err2 = l.db.ApplyNoSyncWait(b, pebble.Sync)
+		err = l.db.ApplyNoSyncWait(b, pebble.Sync)
 	} else {
-		err2 = b.Commit(pebble.NoSync)
+		err = b.Commit(pebble.NoSync)
 	}
-	if err := err2; err != nil {
+	if err != nil {
 		a.mu.Unlock()
 		return 0, fmt.Errorf("ledger: cannot commit %s notice: %w", n.Kind, err)
 	}
