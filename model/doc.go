@@ -14,6 +14,11 @@
 // Collisions are accepted, as in every hashed model; the hash space is
 // [Options.Bits] wide.
 //
+// Predictions start from the log-odds of the click rate seen so far (with
+// half a click of prior), and the weights learn how an example differs from
+// it: a new model predicts the base rate rather than 50%, and the bias does
+// not have to crawl to the rare-click regime one small step at a time.
+//
 // # Learning and serving
 //
 // [Model.Learn] stores labels durably (one synced Pebble batch), then folds

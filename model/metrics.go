@@ -15,22 +15,27 @@ type modelMetrics struct {
 	version, warm    prometheus.Gauge
 }
 
-func newModelMetrics(reg prometheus.Registerer) *modelMetrics {
+func newModelMetrics(reg prometheus.Registerer, name string) *modelMetrics {
+	if name == "" {
+		name = "default"
+	}
+	cl := prometheus.Labels{"model": name}
 	labels := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_model_labels_total", Help: "Labels the click model learned from, by outcome.",
+		Name: "tailor_model_labels_total", Help: "Labels the click model learned from, by outcome.", ConstLabels: cl,
 	}, []string{"outcome"})
 	m := &modelMetrics{
 		clicks:   labels.WithLabelValues("click"),
 		noClicks: labels.WithLabelValues("no_click"),
 		logloss: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tailor_model_logloss_sum",
-			Help: "Sum of the log loss of the click model's prediction for each label, made before learning from it; divide by tailor_model_labels_total.",
+			Name:        "tailor_model_logloss_sum",
+			Help:        "Sum of the log loss of the click model's prediction for each label, made before learning from it; divide by tailor_model_labels_total.",
+			ConstLabels: cl,
 		}),
 		version: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "tailor_model_version", Help: "Version of the click model snapshot being served.",
+			Name: "tailor_model_version", Help: "Version of the click model snapshot being served.", ConstLabels: cl,
 		}),
 		warm: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "tailor_model_warm", Help: "1 when the click model has learned enough to replace the hand-set weights.",
+			Name: "tailor_model_warm", Help: "1 when the click model has learned enough to replace the hand-set weights.", ConstLabels: cl,
 		}),
 	}
 	if reg != nil {

@@ -15,12 +15,15 @@ import (
 
 // Options configures a Model. Zero fields take their defaults.
 type Options struct {
+	// Name tells models kept in one database apart: each keeps its
+	// checkpoint and labels under its own keys. Default "".
+	Name string
 	// Bits is the width of the hash space: the model has 2^Bits
 	// coordinates. The learner holds 16 bytes per coordinate and every
 	// snapshot 4 more. Default 20 (about 20 MiB); at most 28.
 	Bits uint8
 	// Alpha and Beta set the per-coordinate learning rate
-	// alpha / (beta + sqrt(sum of squared gradients)). Defaults 0.1 and 1.
+	// alpha / (beta + sqrt(sum of squared gradients)). Defaults 0.2 and 1.
 	Alpha, Beta float64
 	// L1 and L2 are the regularization strengths. L1 keeps a weight at
 	// exactly zero until its coordinate has seen enough evidence. Defaults
@@ -59,7 +62,7 @@ func (o *Options) setDefaults() {
 		o.Bits = 28
 	}
 	if o.Alpha <= 0 {
-		o.Alpha = 0.1
+		o.Alpha = 0.2
 	}
 	if o.Beta <= 0 {
 		o.Beta = 1
@@ -117,10 +120,11 @@ type Snapshot struct {
 	// Labels and Clicks are what the model had learned from when published.
 	Labels, Clicks uint64
 	// At is when it was published, Unix milliseconds.
-	At   int64
-	warm bool
-	mask uint32
-	w    []float32
+	At     int64
+	warm   bool
+	offset float64
+	mask   uint32
+	w      []float32
 }
 
 // Warm reports whether the model has learned enough to be trusted.
@@ -128,7 +132,7 @@ func (s *Snapshot) Warm() bool { return s.warm }
 
 // Logit returns the log-odds of a click for features x.
 func (s *Snapshot) Logit(x []Feature) float64 {
-	var z float64
+	z := s.offset
 	for _, f := range x {
 		z += float64(s.w[f.Key&s.mask]) * float64(f.Value)
 	}
@@ -151,9 +155,10 @@ func Sigmoid(z float64) float64 {
 // Model is an online logistic regression learned with FTRL-Proximal. It is
 // safe for concurrent use: learning is serialized, serving reads snapshots.
 type Model struct {
-	opts Options
-	db   *pebble.DB // nil: in memory only
-	mask uint32
+	opts   Options
+	db     *pebble.DB // nil: in memory only
+	prefix []byte     // of its keys
+	mask   uint32
 
 	mu        sync.Mutex // guards everything below it
 	z, n      []float64
@@ -186,13 +191,14 @@ func Open(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Model, error
 	opts.setDefaults()
 	size := 1 << opts.Bits
 	m := &Model{
-		opts:  opts,
-		db:    db,
-		mask:  uint32(size - 1),
-		z:     make([]float64, size),
-		n:     make([]float64, size),
-		dirty: make([]uint64, (size+63)/64),
-		m:     newModelMetrics(reg),
+		opts:   opts,
+		db:     db,
+		prefix: keyPrefix(opts.Name),
+		mask:   uint32(size - 1),
+		z:      make([]float64, size),
+		n:      make([]float64, size),
+		dirty:  make([]uint64, (size+63)/64),
+		m:      newModelMetrics(reg, opts.Name),
 	}
 	now := opts.Now().UnixMilli()
 	m.pubAt, m.ckptAt = now, now
@@ -226,13 +232,22 @@ func (m *Model) weightLocked(k uint32) float64 {
 	return -(z - sign*m.opts.L1) / ((m.opts.Beta+math.Sqrt(m.n[k]))/m.opts.Alpha + m.opts.L2)
 }
 
+// offsetLocked is the log-odds of the click rate so far, with half a click
+// and half a non-click of prior: the margin every prediction starts from,
+// so that the weights learn how an example differs from the average one and
+// a new model predicts the base rate, not 50%.
+func (m *Model) offsetLocked() float64 {
+	p := (float64(m.clicks) + 0.5) / (float64(m.labels) + 1)
+	return math.Log(p / (1 - p))
+}
+
 // Predict returns the learner's current probability of a click for x,
 // fresher than the published snapshot. For offline evaluation; serving reads
 // Snapshot.
 func (m *Model) Predict(x []Feature) float64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var z float64
+	z := m.offsetLocked()
 	for _, f := range x {
 		z += m.weightLocked(f.Key&m.mask) * float64(f.Value)
 	}
@@ -254,7 +269,7 @@ func (m *Model) updateLocked(x []Feature, click bool) float64 {
 		m.wbuf = make([]float64, len(x), 2*len(x))
 	}
 	w := m.wbuf[:len(x)]
-	var z float64
+	z := m.offsetLocked()
 	for i, f := range x {
 		w[i] = m.weightLocked(f.Key & m.mask)
 		z += w[i] * float64(f.Value)
@@ -361,7 +376,8 @@ func (m *Model) publishLocked(now int64) *Snapshot {
 	}
 	m.dirtyList = m.dirtyList[:0]
 	m.version++
-	s := &Snapshot{Version: m.version, Labels: m.labels, Clicks: m.clicks, At: now, warm: m.warmLocked(), mask: m.mask, w: w}
+	s := &Snapshot{Version: m.version, Labels: m.labels, Clicks: m.clicks, At: now, warm: m.warmLocked(),
+		offset: m.offsetLocked(), mask: m.mask, w: w}
 	m.cur.Store(s)
 	m.sincePub = 0
 	m.pubAt = now

@@ -232,7 +232,7 @@ func TestCrashReplaysLabels(t *testing.T) {
 	}
 	// Labels are kept and readable.
 	n := 0
-	err = EachLabel(db, func(seq uint64, l *Label) error {
+	err = EachLabel(db, "", func(seq uint64, l *Label) error {
 		n++
 		if l.Arm != "a" || len(l.Features) != 4 {
 			t.Fatalf("label %d = %+v", seq, l)
@@ -263,6 +263,32 @@ func TestOtherWidthRetrains(t *testing.T) {
 	db.Close()
 }
 
+func TestNamedModelsKeepApart(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	defer db.Close()
+	a, _ := Open(db, Options{Bits: 10, Logger: quiet}, nil)
+	b, _ := Open(db, Options{Name: "ads", Bits: 10, Logger: quiet}, nil)
+	if err := a.Learn(generated(300, 6)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Learn(generated(100, 7)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b.Close()
+	a2, _ := Open(db, Options{Bits: 10, Logger: quiet}, nil)
+	b2, _ := Open(db, Options{Name: "ads", Bits: 10, Logger: quiet}, nil)
+	if a2.Stats().Labels != 300 || b2.Stats().Labels != 100 {
+		t.Errorf("after reopening: %d and %d labels, want 300 and 100", a2.Stats().Labels, b2.Stats().Labels)
+	}
+	n := 0
+	EachLabel(db, "ads", func(uint64, *Label) error { n++; return nil })
+	if n != 100 {
+		t.Errorf("%d labels of the ads model, want 100", n)
+	}
+}
+
 func TestKeepLabels(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, dir)
@@ -275,7 +301,7 @@ func TestKeepLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seqs []uint64
-	EachLabel(db, func(seq uint64, _ *Label) error { seqs = append(seqs, seq); return nil })
+	EachLabel(db, "", func(seq uint64, _ *Label) error { seqs = append(seqs, seq); return nil })
 	if len(seqs) != 100 || seqs[0] != 901 || !slices.IsSorted(seqs) {
 		t.Errorf("kept %d labels from %v, want the latest 100 (901..1000)", len(seqs), seqs[:min(3, len(seqs))])
 	}

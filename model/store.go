@@ -11,10 +11,12 @@ import (
 	"github.com/tailor-dev/tailor/internal/kv"
 )
 
-// Keys under kv.PrefixModel.
+// Keys under kv.PrefixModel: 'w', then for a named model 'n' and the
+// length-prefixed name, then the kind.
 const (
-	kindCheckpoint byte = 's' // 'w' 's' -> the learner's state
-	kindLabel      byte = 'l' // 'w' 'l' big-endian seq -> one label
+	kindCheckpoint byte = 's' // -> the learner's state
+	kindLabel      byte = 'l' // big-endian seq -> one label
+	kindNamed      byte = 'n'
 )
 
 // Encoding format versions.
@@ -26,10 +28,20 @@ const (
 // ErrCorrupt is returned for a stored checkpoint or label that cannot be decoded.
 var ErrCorrupt = errors.New("model: corrupt record")
 
-var checkpointKey = []byte{kv.PrefixModel, kindCheckpoint}
+// keyPrefix is where the records of the model called name live.
+func keyPrefix(name string) []byte {
+	if name == "" {
+		return []byte{kv.PrefixModel}
+	}
+	return kv.AppendOwnerPrefix([]byte{kv.PrefixModel}, kindNamed, name)
+}
 
-func labelKey(dst []byte, seq uint64) []byte {
-	dst = append(dst, kv.PrefixModel, kindLabel)
+func checkpointKey(prefix []byte) []byte {
+	return append(append([]byte(nil), prefix...), kindCheckpoint)
+}
+
+func labelKey(dst, prefix []byte, seq uint64) []byte {
+	dst = append(append(dst, prefix...), kindLabel)
 	return binary.BigEndian.AppendUint64(dst, seq)
 }
 
@@ -37,7 +49,7 @@ func labelKey(dst []byte, seq uint64) []byte {
 func (m *Model) restore() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v, closer, err := m.db.Get(checkpointKey)
+	v, closer, err := m.db.Get(checkpointKey(m.prefix))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 	case err != nil:
@@ -61,8 +73,8 @@ func (m *Model) restore() error {
 		}
 	}
 	// Replay what came after the checkpoint.
-	lower := labelKey(nil, m.learned+1)
-	upper := labelKey(nil, math.MaxUint64)
+	lower := labelKey(nil, m.prefix, m.learned+1)
+	upper := labelKey(nil, m.prefix, math.MaxUint64)
 	it, err := m.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return fmt.Errorf("model: cannot read labels: %w", err)
@@ -71,7 +83,7 @@ func (m *Model) restore() error {
 	var l Label
 	replayed := 0
 	for it.First(); it.Valid(); it.Next() {
-		seq := binary.BigEndian.Uint64(it.Key()[2:])
+		seq := binary.BigEndian.Uint64(it.Key()[len(m.prefix)+1:])
 		if err := decodeLabelInto(&l, it.Value()); err != nil {
 			m.opts.Logger.Printf("model: skipping label %d: %v", seq, err)
 			continue
@@ -98,7 +110,7 @@ func (m *Model) storeLabelsLocked(labels []Label) error {
 	seq := m.seq
 	for i := range labels {
 		seq++
-		key = labelKey(key[:0], seq)
+		key = labelKey(key[:0], m.prefix, seq)
 		val = AppendLabel(val[:0], &labels[i])
 		if err := b.Set(key, val, nil); err != nil {
 			return err
@@ -120,11 +132,11 @@ func (m *Model) checkpointLocked(now int64) error {
 	buf := m.appendCheckpointLocked(nil)
 	b := m.db.NewBatch()
 	defer b.Close()
-	if err := b.Set(checkpointKey, buf, nil); err != nil {
+	if err := b.Set(checkpointKey(m.prefix), buf, nil); err != nil {
 		return err
 	}
 	if keep := uint64(m.opts.KeepLabels); m.learned > keep {
-		if err := b.DeleteRange(labelKey(nil, 0), labelKey(nil, m.learned-keep+1), nil); err != nil {
+		if err := b.DeleteRange(labelKey(nil, m.prefix, 0), labelKey(nil, m.prefix, m.learned-keep+1), nil); err != nil {
 			return err
 		}
 	}
@@ -273,10 +285,11 @@ func decodeLabelInto(l *Label, b []byte) error {
 	return nil
 }
 
-// EachLabel calls fn with every label kept in db, oldest first. The label is
-// reused between calls.
-func EachLabel(db *pebble.DB, fn func(seq uint64, l *Label) error) error {
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: labelKey(nil, 0), UpperBound: labelKey(nil, math.MaxUint64)})
+// EachLabel calls fn with every label kept in db for the model called name
+// ("" for the default one), oldest first. The label is reused between calls.
+func EachLabel(db *pebble.DB, name string, fn func(seq uint64, l *Label) error) error {
+	prefix := keyPrefix(name)
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: labelKey(nil, prefix, 0), UpperBound: labelKey(nil, prefix, math.MaxUint64)})
 	if err != nil {
 		return err
 	}
@@ -286,7 +299,7 @@ func EachLabel(db *pebble.DB, fn func(seq uint64, l *Label) error) error {
 		if err := decodeLabelInto(&l, it.Value()); err != nil {
 			return err
 		}
-		if err := fn(binary.BigEndian.Uint64(it.Key()[2:]), &l); err != nil {
+		if err := fn(binary.BigEndian.Uint64(it.Key()[len(prefix)+1:]), &l); err != nil {
 			return err
 		}
 	}

@@ -162,7 +162,7 @@ func TestLabelsCarryServedFeatures(t *testing.T) {
 	db := openTestDB(t, dir)
 	defer db.Close()
 	n := 0
-	err := model.EachLabel(db, func(_ uint64, l *model.Label) error {
+	err := model.EachLabel(db, "", func(_ uint64, l *model.Label) error {
 		n++
 		if !l.Click || l.Item != res.Items[1].Doc.Item.ID || l.Arm != "default" || fmt.Sprint(l.Features) != fmt.Sprint(want) {
 			t.Errorf("stored label %+v, want a click on %s with features %v", l, res.Items[1].Doc.Item.ID, want)
