@@ -45,7 +45,7 @@ var DefaultWeights = Weights{
 type Options struct {
 	Weights Weights // default DefaultWeights
 	// RecentItems is how many of the user's latest distinct items seed
-	// co-visitation candidates. Default 10.
+	// co-visitation candidates. Default 20.
 	RecentItems int
 	// RecentQueries is how many of the user's latest distinct searches seed
 	// text candidates. Default 3.
@@ -74,7 +74,7 @@ func (o *Options) setDefaults() {
 		o.Weights = DefaultWeights
 	}
 	if o.RecentItems <= 0 {
-		o.RecentItems = 10
+		o.RecentItems = 20
 	}
 	if o.RecentQueries <= 0 {
 		o.RecentQueries = 3
@@ -470,8 +470,9 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 // strongest categories.
 func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 	p := req.Profile
-	// Neighbours of recent items, newest first, nearer ones weighing more.
-	seeds := 0
+	// Neighbours of recent items, newest first, nearer ones weighing more;
+	// items of one moment (the lines of a basket) weigh the same.
+	seeds, step, prevTS := 0, -1, int64(math.MinInt64)
 	for i := len(p.Recent) - 1; i >= 0 && seeds < r.opts.RecentItems; i-- {
 		a := &p.Recent[i]
 		if a.Type == features.Search || seenBefore(p.Recent[i+1:], a.Target) {
@@ -481,7 +482,11 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 		if !ok {
 			continue
 		}
-		rw := math.Pow(0.8, float64(seeds)) * intentBoost(a.Type)
+		if a.TS != prevTS {
+			step++
+			prevTS = a.TS
+		}
+		rw := math.Pow(0.8, float64(step)) * intentBoost(a.Type)
 		seeds++
 		s.nbrs = r.idx.Neighbors(o, per, s.nbrs[:0])
 		if len(s.nbrs) == 0 {
