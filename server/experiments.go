@@ -186,6 +186,12 @@ func validName(s string) bool {
 	return true
 }
 
+// Apply returns base with c's settings applied: what an arm with c ranks
+// with. c.Model is left to the caller.
+func (c *RankerConfig) Apply(base ranker.Options) (ranker.Options, error) {
+	return c.options(base, base.Model != nil)
+}
+
 // options applies c to base. model is whether base scores with the model.
 func (c *RankerConfig) options(base ranker.Options, model bool) (ranker.Options, error) {
 	o := base

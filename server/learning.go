@@ -45,9 +45,13 @@ type LearningOptions struct {
 	// hand-set weights even when the click model is warm. Experiment arms
 	// choose for themselves. Default false: the model scores once warm.
 	HandSet bool
-	// Model configures the click model; its clock and logger default to the
-	// server's.
+	// Model configures the click model of recommendations; its clock and
+	// logger default to the server's.
 	Model model.Options
+	// AdModel configures the bidder's click model (named "ads"): the
+	// bidder's pCTR reads it through ranker.LearnedCTR once it is warm, and
+	// the hand-set ranker.DefaultCTRModel before. Default 18 hash bits.
+	AdModel model.Options
 	// Experiments, when set, replaces the stored experiments configuration
 	// at start.
 	Experiments *ExperimentsConfig
@@ -69,6 +73,7 @@ func (o *LearningOptions) setDefaults() {
 type learning struct {
 	opts    LearningOptions
 	model   *model.Model
+	ads     *model.Model
 	log     *decisionLog
 	exps    atomic.Pointer[experimentSet]
 	stats   *armRegistry
@@ -106,9 +111,24 @@ func (s *Server) openLearning() error {
 	if err != nil {
 		return err
 	}
+	ao := o.AdModel
+	ao.Name = "ads"
+	if ao.Bits == 0 {
+		ao.Bits = 18
+	}
+	if ao.Now == nil {
+		ao.Now = s.opts.Now
+	}
+	if ao.Logger == nil {
+		ao.Logger = s.opts.Logger
+	}
+	ads, err := model.Open(s.db, ao, s.reg)
+	if err != nil {
+		return err
+	}
 	var nonce [8]byte
 	rand.Read(nonce[:])
-	l := &learning{opts: o, model: m}
+	l := &learning{opts: o, model: m, ads: ads}
 	l.log = newDecisionLog(o.MaxDecisions, o.Window.Milliseconds(), binary.LittleEndian.Uint64(nonce[:])&(1<<24-1),
 		func(ord int32) string {
 			if d := s.idx.Doc(ord); d != nil {
@@ -162,7 +182,7 @@ func (s *Server) openLearning() error {
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					s.flushLabels()
+					s.flushLabels(l)
 				}
 			}
 		}()
@@ -200,7 +220,7 @@ func (s *Server) closeLearning() error {
 	if b != nil {
 		err = l.model.Learn(b.labels())
 	}
-	err = errors.Join(err, l.model.Close(), l.stats.save(s.db, true))
+	err = errors.Join(err, l.model.Close(), l.ads.Close(), l.stats.save(s.db, true))
 	if err != nil {
 		return fmt.Errorf("server: closing the click model: %w", err)
 	}
@@ -213,6 +233,24 @@ func (s *Server) Model() *model.Model {
 		return nil
 	}
 	return s.learn.model
+}
+
+// AdModel returns the bidder's click model, nil when learning is disabled.
+// Ad labels built with ranker.CTRVector teach it.
+func (s *Server) AdModel() *model.Model {
+	if s.learn == nil {
+		return nil
+	}
+	return s.learn.ads
+}
+
+// adCTR is the bidder's pCTR: the ads model once warm, the hand-set model
+// before, and always when learning is disabled.
+func (s *Server) adCTR() ranker.CTRModel {
+	if s.learn == nil {
+		return ranker.DefaultCTRModel
+	}
+	return &ranker.LearnedCTR{Model: s.learn.ads, Fallback: ranker.DefaultCTRModel}
 }
 
 // armFor returns the arm user is in, nil when learning is disabled.
@@ -374,14 +412,13 @@ func (s *Server) joinDecisions(events []features.Event, applied []features.Appli
 	l.log.mu.Unlock()
 	l.m.late.Add(float64(late))
 	l.m.unknown.Add(float64(unknown))
-	s.flushLabels()
+	s.flushLabels(l)
 }
 
 // flushLabels labels the decisions past their window and learns every label
 // collected, then stores the experiments' counters (with the labels' synced
 // commit behind them).
-func (s *Server) flushLabels() {
-	l := s.learn
+func (s *Server) flushLabels(l *learning) {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	l.log.mu.Lock()

@@ -131,6 +131,9 @@ func (s *Server) openBidder() error {
 	}
 	b := &s.bid
 	*b = bidder{opts: *o, camps: camps, ledger: l, key: key, m: newBidMetrics(s.reg)}
+	if o.Auction.Model == nil {
+		o.Auction.Model = s.adCTR()
+	}
 	b.auction = ranker.NewAuction(s.idx, camps, l, o.Auction)
 	b.scratch.New = func() any { return new(bidScratch) }
 	return nil

@@ -36,6 +36,10 @@ func serve(args []string) error {
 	margin := fs.Duration("network-margin", 15*time.Millisecond, "time taken off a bid request's tmax for the network")
 	seat := fs.String("bid-seat", "tailor", "`seat` id the bidder bids as")
 	vendor := fs.Uint("gdpr-vendor-id", 0, "the bidder's IAB Global Vendor List `id`; when set, TCF consent must name it")
+	learning := fs.Bool("learning", true, "log decisions (rec_id), learn the click model from impressions and clicks, run experiments")
+	experiments := fs.String("experiments", "", "experiments configuration `file` (JSON); replaces the stored one")
+	window := fs.Duration("attribution-window", 30*time.Minute, "how long impressions, clicks and purchases count for a recommendation")
+	handSet := fs.Bool("hand-set", false, "keep users outside experiments on the hand-set weights even once the click model is warm")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,12 +47,19 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	learn := server.LearningOptions{Disabled: !*learning, Window: *window, HandSet: *handSet}
+	if *experiments != "" {
+		if learn.Experiments, err = server.ReadExperiments(*experiments); err != nil {
+			return err
+		}
+	}
 	logger := log.New(os.Stderr, "tailor: ", log.LstdFlags)
 	srv, err := server.Open(*data, server.Options{
 		CacheBytes:   int64(*cacheMB) << 20,
 		MaxBodyBytes: *maxBodyMB << 20,
 		Logger:       logger,
 		Bidder:       bidder,
+		Learning:     learn,
 		SegmentEvery: *segmentEvery,
 		Lifecycle: features.Rules{
 			Window: time.Duration(*rfmWindow) * 24 * time.Hour,

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tailor-dev/tailor/model"
+	"github.com/tailor-dev/tailor/ranker"
+)
+
+// warmModel teaches the server's click model from its own answers to a
+// thousand users, clicking one item in twenty, until it is warm.
+func warmModel(b *testing.B, bw *benchWorld) {
+	b.Helper()
+	m := bw.srv.Model()
+	r := rand.New(rand.NewPCG(1, 1))
+	var req ranker.Request
+	var res ranker.Result
+	var labels []model.Label
+	for u := 0; !m.Snapshot().Warm(); u++ {
+		if u > 100000 {
+			b.Fatalf("the model does not warm: %+v", m.Stats())
+		}
+		req = ranker.Request{N: 10, Features: true}
+		if err := bw.srv.Recommend(bw.world.UserID(u%benchUsers), nil, &req, &res); err != nil {
+			b.Fatal(err)
+		}
+		labels = labels[:0]
+		for i := range res.Items {
+			x := append(append([]model.Feature(nil), res.ItemFeatures(i)...), model.Position(i))
+			labels = append(labels, model.Label{Features: x, Click: r.IntN(20) == 0})
+		}
+		if err := m.Learn(labels); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m.Publish()
+}
+
+// BenchmarkRecommendLearning runs the recommend handler with the decision
+// log off (as before learning existed), with it on and hand-set weights, and
+// with it on and a warm click model scoring every candidate.
+func BenchmarkRecommendLearning(b *testing.B) {
+	bw := loadWorld(b, 1<<30)
+	warmModel(b, bw)
+	body := func(u int) string { return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers)) }
+	l := bw.srv.learn
+	// A log that the warm-up fills, so that the runs measure its steady
+	// state (a full log reuses its slots' memory).
+	l.log = newDecisionLog(1000, l.log.window, 1, l.log.itemID)
+	learned := bw.srv.rank
+	hand := ranker.New(bw.srv.idx, bw.srv.opts.Ranker)
+	b.Run("off", func(b *testing.B) {
+		bw.srv.learn, bw.srv.rank = nil, hand
+		defer func() { bw.srv.learn, bw.srv.rank = l, learned }()
+		benchRecommend(b, bw, 1000, body)
+	})
+	b.Run("hand-set", func(b *testing.B) {
+		bw.srv.rank, l.def.ranker = hand, hand
+		defer func() { bw.srv.rank, l.def.ranker = learned, learned }()
+		benchRecommend(b, bw, 1000, body)
+	})
+	b.Run("model", func(b *testing.B) {
+		benchRecommend(b, bw, 1000, body)
+	})
+}
