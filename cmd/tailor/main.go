@@ -15,6 +15,7 @@ const usage = `tailor: real-time personalized recommendations and ad targeting
 Usage:
   tailor serve [--addr HOST:PORT] [--data DIR] [--cache-mb N] [--demo]
   tailor datasets online-retail-ii --out DIR   convert a public data set into API request bodies
+  tailor eval movielens|online-retail|otto|csv|clicks [flags]   replay public logs: tailor against baselines
   tailor bench gen|load|run|sweep|compare|self [flags]   load tests: synthetic worlds, open-loop load, reports
   tailor help
 
@@ -32,6 +33,8 @@ func main() {
 		err = serve(args)
 	case "datasets":
 		err = datasetsCmd(args)
+	case "eval":
+		err = evalCmd(args)
 	case "bench":
 		err = benchCmd(args)
 	case "help", "-h", "--help":

@@ -24,6 +24,7 @@ var forbidden = map[string][]string{
 	"datasets":       {"features", "index", "ranker", "server", "audience", "trigger"},
 	"ledger":         {"features", "index", "ranker", "server", "cmd/tailor", "bench", "audience", "trigger"},
 	"model":          {"features", "index", "ranker", "server", "cmd/tailor", "bench", "audience", "trigger", "ledger"},
+	"eval":           {"cmd/tailor", "bench"},
 	"internal/kv":    {"features", "index", "ranker", "server"},
 	"internal/synth": {"features", "index", "ranker", "server"},
 }

@@ -1,0 +1,339 @@
+package eval
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tailor-dev/tailor/datasets"
+	"github.com/tailor-dev/tailor/server"
+)
+
+// Options configures Replay. Zero fields take their defaults.
+type Options struct {
+	// K is the length of every list asked for. Default 20.
+	K int
+	// NDCGAt is the cut-off of NDCG. Default 10.
+	NDCGAt int
+	// SkipFirst is how many of a user's first points (groups of events, see
+	// Replay) are revealed without being scored. Default 1: a user's first
+	// event has nothing personal to go on.
+	SkipFirst int
+	// From is the share of the log's events replayed before scoring starts,
+	// in [0, 1). Default 0: score from the start.
+	From float64
+	// Repeats counts an item the user already had as a hit when they have it
+	// again, and lets recommenders propose such items. Default false: only
+	// items new to the user are targets, and the items a user had are
+	// excluded from every list.
+	Repeats bool
+	// MaxPoints stops scoring after so many points (the replay goes on to
+	// the end of the log). Default 0: no limit.
+	MaxPoints int
+	// Recommenders are the recommenders to measure, by name: tailor,
+	// tailor-learned, popularity, covisit, vsknn. Default all but
+	// tailor-learned.
+	Recommenders []string
+	// SessionGap splits a user's events into sessions where the log gives
+	// none: a gap longer than this starts a new one. Default 30 minutes.
+	SessionGap time.Duration
+	// TempDir is where tailor's temporary data directories go. Default the
+	// system's temporary directory.
+	TempDir string
+	// Server holds the options of tailor's servers (ranker weights and
+	// sources, index sizes, ...); the replay sets their clock, logger and
+	// learning.
+	Server server.Options
+	// Progress, when set, is called now and then with the events replayed
+	// and the total.
+	Progress func(done, total int)
+
+	extra []Recommender // measured too, for tests
+}
+
+// preparer is a recommender with work to do before it is asked, work that
+// is not its answer's latency (tailor ingests the events buffered since its
+// last answer).
+type preparer interface {
+	prepare(q *Query) error
+}
+
+func (o *Options) setDefaults() {
+	if o.K <= 0 {
+		o.K = 20
+	}
+	if o.NDCGAt <= 0 || o.NDCGAt > o.K {
+		o.NDCGAt = min(10, o.K)
+	}
+	if o.SkipFirst == 0 {
+		o.SkipFirst = 1
+	}
+	if o.SkipFirst < 0 {
+		o.SkipFirst = 0
+	}
+	if len(o.Recommenders) == 0 {
+		o.Recommenders = DefaultRecommenders
+	}
+	if o.SessionGap <= 0 {
+		o.SessionGap = 30 * time.Minute
+	}
+}
+
+// DefaultRecommenders are measured when Options.Recommenders is empty.
+var DefaultRecommenders = []string{"tailor", "popularity", "covisit", "vsknn"}
+
+// AllRecommenders names every recommender Replay knows.
+var AllRecommenders = []string{"tailor", "tailor-learned", "popularity", "covisit", "vsknn"}
+
+// Query is what a recommender is asked at a point.
+type Query struct {
+	User string
+	TS   int64 // Unix milliseconds
+	K    int
+	// Seen are the user's distinct items so far, oldest first, and SeenSet
+	// the same as a set. A recommender excludes them unless Repeats.
+	Seen    []string
+	SeenSet map[string]struct{}
+	Repeats bool
+}
+
+// Recommender is one of the systems a replay measures.
+type Recommender interface {
+	Name() string
+	// Recommend returns up to q.K items for q.User at q.TS, best first.
+	Recommend(q *Query) ([]string, error)
+	// Observe reveals the events of one point, after every recommender has
+	// been asked about it (q is that query, nil when the point was not
+	// scored, and list the answer).
+	Observe(events []datasets.Interaction, q *Query, list []string) error
+	Close() error
+}
+
+// Replay replays log through the recommenders opts names and scores them.
+//
+// The log's events are taken in time order and grouped into points: a run
+// of consecutive events of one user with the same session and time (one
+// rating; one invoice's lines). Before a point is revealed, each recommender
+// is asked for its top K for the user; the point's items (those new to the
+// user, unless Repeats) are the targets the list is scored against. Then
+// the point's events are revealed to every recommender.
+func Replay(log *datasets.Log, opts Options) (*Report, error) {
+	opts.setDefaults()
+	if len(log.Events) == 0 {
+		return nil, errors.New("eval: the log has no events")
+	}
+	var recs []Recommender
+	defer func() {
+		for _, r := range recs {
+			r.Close()
+		}
+	}()
+	for _, name := range opts.Recommenders {
+		r, err := newRecommender(name, log, &opts)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
+	}
+	recs = append(recs, opts.extra...)
+	users, items, _ := log.Stats()
+	rep := &Report{Dataset: log.Name, Events: len(log.Events), Users: users, Items: len(log.Items), ItemsWithEvents: items,
+		K: opts.K, NDCGAt: opts.NDCGAt, Repeats: opts.Repeats, SkipFirst: opts.SkipFirst, From: opts.From}
+	acc := make([]*accumulator, len(recs))
+	for i, r := range recs {
+		acc[i] = newAccumulator(r.Name(), opts.K, opts.NDCGAt)
+	}
+	type userState struct {
+		seen   []string
+		set    map[string]struct{}
+		points int
+	}
+	state := map[string]*userState{}
+	from := int(opts.From * float64(len(log.Events)))
+	start := time.Now()
+	lists := make([][]string, len(recs))
+	var targets []string
+	q := &Query{K: opts.K, Repeats: opts.Repeats}
+	for i := 0; i < len(log.Events); {
+		j := i + 1
+		first := &log.Events[i]
+		for j < len(log.Events) && log.Events[j].User == first.User && log.Events[j].Session == first.Session && log.Events[j].TS == first.TS {
+			j++
+		}
+		events := log.Events[i:j]
+		us := state[first.User]
+		if us == nil {
+			us = &userState{set: map[string]struct{}{}}
+			state[first.User] = us
+		}
+		targets = targets[:0]
+		for _, e := range events {
+			if _, had := us.set[e.Item]; (opts.Repeats || !had) && !slices.Contains(targets, e.Item) {
+				targets = append(targets, e.Item)
+			}
+		}
+		scored := i >= from && us.points >= opts.SkipFirst && len(targets) > 0 &&
+			(opts.MaxPoints == 0 || rep.Points < opts.MaxPoints)
+		var query *Query
+		if scored {
+			*q = Query{User: first.User, TS: first.TS, K: opts.K, Seen: us.seen, SeenSet: us.set, Repeats: opts.Repeats}
+			query = q
+			for r, rec := range recs {
+				if p, ok := rec.(preparer); ok {
+					if err := p.prepare(q); err != nil {
+						return nil, fmt.Errorf("eval: %s: %w", rec.Name(), err)
+					}
+				}
+				t0 := time.Now()
+				list, err := rec.Recommend(q)
+				if err != nil {
+					return nil, fmt.Errorf("eval: %s: %w", rec.Name(), err)
+				}
+				acc[r].latency = append(acc[r].latency, time.Since(t0))
+				if len(list) > opts.K {
+					list = list[:opts.K]
+				}
+				acc[r].score(list, targets, q)
+				lists[r] = list
+			}
+			rep.Points++
+			rep.Targets += len(targets)
+		}
+		for r, rec := range recs {
+			var list []string
+			if scored {
+				list = lists[r]
+			}
+			if err := rec.Observe(events, query, list); err != nil {
+				return nil, fmt.Errorf("eval: %s: %w", rec.Name(), err)
+			}
+		}
+		for _, e := range events {
+			if _, had := us.set[e.Item]; !had {
+				us.set[e.Item] = struct{}{}
+				us.seen = append(us.seen, e.Item)
+			}
+		}
+		us.points++
+		if opts.Progress != nil && (j/10000 != i/10000 || j == len(log.Events)) {
+			opts.Progress(j, len(log.Events))
+		}
+		i = j
+	}
+	rep.Elapsed = time.Since(start).Round(time.Millisecond).String()
+	for _, a := range acc {
+		rep.Results = append(rep.Results, a.result(len(log.Items)))
+	}
+	return rep, nil
+}
+
+func newRecommender(name string, log *datasets.Log, opts *Options) (Recommender, error) {
+	switch name {
+	case "tailor":
+		return newTailor(name, log, opts, false)
+	case "tailor-learned":
+		return newTailor(name, log, opts, true)
+	case "popularity":
+		return newPopularity(log), nil
+	case "covisit":
+		return newCovisit(log, opts.SessionGap), nil
+	case "vsknn":
+		return newVSKNN(log, opts.SessionGap, VSKNNOptions{}), nil
+	}
+	return nil, fmt.Errorf("eval: no recommender %q (one of %s)", name, strings.Join(AllRecommenders, ", "))
+}
+
+// accumulator sums one recommender's metrics.
+type accumulator struct {
+	name       string
+	k, ndcgAt  int
+	targets    int
+	hitsAt     []float64 // hitsAt[k-1]: targets found in the top k
+	dcgAt      []float64 // dcgAt[k-1]: their DCG with cut-off k
+	rr         float64
+	recommend  map[string]struct{}
+	latency    []time.Duration
+	empty      int
+	listLength int
+}
+
+func newAccumulator(name string, k, ndcgAt int) *accumulator {
+	return &accumulator{name: name, k: k, ndcgAt: ndcgAt, hitsAt: make([]float64, k), dcgAt: make([]float64, k),
+		recommend: map[string]struct{}{}}
+}
+
+// score counts list against targets. Each target is scored on its own (a
+// basket of three new items is three chances), with a single relevant item,
+// so its ideal DCG is 1.
+func (a *accumulator) score(list, targets []string, q *Query) {
+	if len(list) == 0 {
+		a.empty++
+	}
+	a.listLength += len(list)
+	for _, it := range list {
+		a.recommend[it] = struct{}{}
+	}
+	for _, t := range targets {
+		a.targets++
+		rank := slices.Index(list, t)
+		if rank < 0 {
+			continue
+		}
+		a.rr += 1 / float64(rank+1)
+		gain := 1 / math.Log2(float64(rank+2))
+		for k := rank; k < a.k; k++ {
+			a.hitsAt[k]++
+			a.dcgAt[k] += gain
+		}
+	}
+}
+
+func (a *accumulator) result(catalog int) Result {
+	r := Result{Name: a.name, Targets: a.targets}
+	n := float64(max(a.targets, 1))
+	r.HRAt = make([]float64, a.k)
+	r.NDCGAt = make([]float64, a.k)
+	for k := range a.hitsAt {
+		r.HRAt[k] = a.hitsAt[k] / n
+		r.NDCGAt[k] = a.dcgAt[k] / n
+	}
+	r.HR = r.HRAt[a.k-1]
+	r.HRInterval[0], r.HRInterval[1] = wilson(a.hitsAt[a.k-1], float64(a.targets))
+	r.MRR = a.rr / n
+	r.NDCG = r.NDCGAt[a.ndcgAt-1]
+	if catalog > 0 {
+		r.Coverage = float64(len(a.recommend)) / float64(catalog)
+	}
+	if len(a.latency) > 0 {
+		slices.Sort(a.latency)
+		var sum time.Duration
+		for _, d := range a.latency {
+			sum += d
+		}
+		us := func(d time.Duration) float64 { return math.Round(float64(d.Nanoseconds())/100) / 10 }
+		r.LatencyMeanUS = us(sum / time.Duration(len(a.latency)))
+		r.LatencyP50US = us(a.latency[len(a.latency)/2])
+		r.LatencyP99US = us(a.latency[int(0.99*float64(len(a.latency)-1))])
+	}
+	if a.listLength > 0 && len(a.latency) > 0 {
+		r.MeanListLength = float64(a.listLength) / float64(len(a.latency))
+	}
+	r.EmptyLists = a.empty
+	return r
+}
+
+// wilson is the 95% Wilson score interval of x successes in n trials.
+func wilson(x, n float64) (lo, hi float64) {
+	if n == 0 {
+		return 0, 1
+	}
+	const z = 1.96
+	p := x / n
+	den := 1 + z*z/n
+	mid := (p + z*z/(2*n)) / den
+	half := z * math.Sqrt(p*(1-p)/n+z*z/(4*n*n)) / den
+	return math.Max(0, mid-half), math.Min(1, mid+half)
+}
