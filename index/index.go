@@ -33,6 +33,8 @@ type Index struct {
 	covis *covisit
 	pop   *popularity
 	accs  sync.Pool
+	// searches caches recent search results, invalidated by catalog changes.
+	searches *searchCache
 
 	// wmu serializes catalog writes, so that the order in which they commit
 	// to Pebble is the order in which they are installed in memory.
@@ -62,6 +64,7 @@ func New(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Index, error)
 		pop:   newPopularity(opts.PopularityHalfLife.Milliseconds(), opts.PopularKept),
 	}
 	x.accs.New = func() any { return new(accumulator) }
+	x.searches = newSearchCache()
 	err := loadItems(db, func(it Item) error {
 		x.install(it)
 		return nil
@@ -347,10 +350,16 @@ func (x *Index) available(ord, cat int32) bool {
 // Search appends to dst the k items that best match the query terms, by BM25,
 // best first.
 func (x *Index) Search(terms []string, k int, dst []Hit) []Hit {
+	gen := x.text.gen.Load()
+	if out, ok := x.searches.get(terms, k, gen, dst); ok {
+		return out
+	}
 	acc := x.accs.Get().(*accumulator)
 	acc.reset(x.Ordinals())
 	x.text.search(terms, acc)
-	dst = append(dst, acc.top(k)...)
+	top := acc.top(k)
+	x.searches.put(terms, k, gen, top)
+	dst = append(dst, top...)
 	x.accs.Put(acc)
 	return dst
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // BM25 parameters (Robertson and Zaragoza's usual values).
@@ -14,6 +15,9 @@ const (
 
 // textIndex is an inverted index over item text with BM25 scoring.
 type textIndex struct {
+	// gen is advanced, inside the write lock, by every change; searches
+	// cached at an older generation are stale.
+	gen      atomic.Uint64
 	mu       sync.RWMutex
 	postings map[string]*postingList
 	docLen   []uint16 // terms per ordinal; 0 for ordinals not indexed
@@ -47,6 +51,7 @@ func docText(it *Item) []string {
 func (t *textIndex) put(ord int32, terms []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.gen.Add(1)
 	t.removeLocked(ord)
 	for int(ord) >= len(t.docLen) {
 		t.docLen = append(t.docLen, 0)
@@ -87,6 +92,7 @@ func (t *textIndex) put(ord int32, terms []string) {
 func (t *textIndex) remove(ord int32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.gen.Add(1)
 	t.removeLocked(ord)
 }
 

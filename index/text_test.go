@@ -207,3 +207,32 @@ func TestAccumulatorGenerationWrap(t *testing.T) {
 		}
 	}
 }
+
+// Search results are cached; every catalog change must show in the next
+// search, and a caller writing to its results must not change the cache.
+func TestSearchCacheFollowsCatalog(t *testing.T) {
+	x := newTestIndex(t, Options{})
+	mustUpsert(t, x, Item{ID: "a", Title: "desk lamp"})
+	if got := searchIDs(x, "lamp", 10); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("Search(lamp) = %q, want [a]", got)
+	}
+	hits := x.Search(AppendTerms(nil, "lamp"), 10, nil)
+	hits[0].Ord = -1
+	if got := searchIDs(x, "lamp", 10); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("Search(lamp) after the caller changed its results = %q, want [a]", got)
+	}
+	mustUpsert(t, x, Item{ID: "b", Title: "lamp"})
+	if got := searchIDs(x, "lamp", 10); !slices.Equal(got, []string{"b", "a"}) {
+		t.Fatalf("Search(lamp) after an upsert = %q, want [b a]", got)
+	}
+	mustUpsert(t, x, Item{ID: "b", Title: "chair"})
+	if got := searchIDs(x, "lamp", 10); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("Search(lamp) after a retitle = %q, want [a]", got)
+	}
+	if err := x.Delete("a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := searchIDs(x, "lamp", 10); len(got) != 0 {
+		t.Fatalf("Search(lamp) after a delete = %q, want none", got)
+	}
+}

@@ -210,11 +210,35 @@ const (
 
 type cand struct {
 	ord     int32
+	nr      int32
 	doc     *index.Doc
 	f       [numFeatures]float64
 	score   float64
-	reasons [MaxReasons + 1]Reason
-	nr      int
+	reasons [MaxReasons + 1]reason
+}
+
+// reason is a Reason kept compactly while ranking: one reference string
+// (item, query or category, which the code implies) instead of three, since
+// hundreds of candidates are built per request.
+type reason struct {
+	code   string
+	ref    string
+	weight float64
+}
+
+// Reason codes whose reference is an item or a query; the rest name a
+// category, or nothing (trending).
+func (r reason) public() Reason {
+	out := Reason{Code: r.code, weight: r.weight}
+	switch r.code {
+	case ViewedTogether, ContextItem, Complements, Replenish:
+		out.Item = r.ref
+	case MatchesSearch, ContextQuery:
+		out.Query = r.ref
+	default:
+		out.Category = r.ref
+	}
+	return out
 }
 
 // scratch is the per-request working memory, pooled.
@@ -300,22 +324,24 @@ func (s *scratch) get(ord int32) *cand {
 	return &s.cands[len(s.cands)-1]
 }
 
-func (c *cand) addReason(r Reason) {
-	for i := 0; i < c.nr; i++ {
-		if c.reasons[i].Code == r.Code && c.reasons[i].Item == r.Item &&
-			c.reasons[i].Query == r.Query && c.reasons[i].Category == r.Category {
+func (c *cand) addReason(pr Reason) {
+	// At most one of Item, Query and Category is set: concatenating them
+	// yields it without allocating.
+	r := reason{code: pr.Code, ref: pr.Item + pr.Query + pr.Category, weight: pr.weight}
+	for i := int32(0); i < c.nr; i++ {
+		if c.reasons[i].code == r.code && c.reasons[i].ref == r.ref {
 			c.reasons[i].weight += r.weight
 			return
 		}
 	}
-	if c.nr < len(c.reasons) {
+	if int(c.nr) < len(c.reasons) {
 		c.reasons[c.nr] = r
 		c.nr++
 		return
 	}
 	// Replace the weakest when this one says more.
 	w := 0
-	for i := 1; i < c.nr; i++ {
+	for i := 1; i < int(c.nr); i++ {
 		if c.reasons[i].weight < c.reasons[w].weight {
 			w = i
 		}
@@ -415,17 +441,19 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	if p != nil {
 		r.loadInterests(req, s)
 	}
-	kept := s.cands[:0]
-	for i := range s.cands {
-		c := s.cands[i]
-		if filter >= 0 && !slices.Contains(c.doc.Categories, filter) {
-			s.slot[c.ord] = -1
-			continue
+	if filter >= 0 {
+		kept := s.cands[:0]
+		for i := range s.cands {
+			c := &s.cands[i]
+			if !slices.Contains(c.doc.Categories, filter) {
+				s.slot[c.ord] = -1
+				continue
+			}
+			s.slot[c.ord] = int32(len(kept))
+			kept = append(kept, *c)
 		}
-		s.slot[c.ord] = int32(len(kept))
-		kept = append(kept, c)
+		s.cands = kept
 	}
-	s.cands = kept
 	for i := range s.cands {
 		c := &s.cands[i]
 		c.f[fPopularity] = math.Log1p(r.idx.Popularity(c.ord, req.Now)) / math.Log1p(maxPop)
@@ -809,7 +837,7 @@ func scored(c *cand) Scored {
 	out := Scored{Doc: c.doc, Score: c.score}
 	// Strongest reasons first.
 	rs := c.reasons[:c.nr]
-	slices.SortStableFunc(rs, func(a, b Reason) int {
+	slices.SortStableFunc(rs, func(a, b reason) int {
 		switch {
 		case a.weight > b.weight:
 			return -1
@@ -818,7 +846,10 @@ func scored(c *cand) Scored {
 		}
 		return 0
 	})
-	out.NReasons = copy(out.Reasons[:], rs)
+	for i := 0; i < len(rs) && i < MaxReasons; i++ {
+		out.Reasons[i] = rs[i].public()
+		out.NReasons++
+	}
 	return out
 }
 
