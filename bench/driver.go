@@ -107,8 +107,10 @@ type Run struct {
 	// in it, in microseconds.
 	ServerCPU float64 `json:"server_cpu_us_per_req,omitempty"`
 	DriverCPU float64 `json:"driver_cpu_us_per_req"`
-	// OtherCPU is the CPU that every other process on the machine used
-	// during the measured window, in cores: the noise of a shared machine.
+	// OtherCPU is the CPU used on the machine during the measured window
+	// by everything but the server and the driver, in cores: other
+	// processes (the noise of a shared machine), and kernel work charged to
+	// no process, such as part of the loopback network's.
 	OtherCPU float64 `json:"other_cpu_cores"`
 	// IdleBefore is the idle fraction of the machine's CPUs just before the
 	// run, if the run waited for it (RunOptions.WaitIdle).
@@ -210,6 +212,7 @@ func Drive(ctx context.Context, wl Workload, opts RunOptions) (*Run, error) {
 		if run.IdleBefore, err = WaitIdle(ctx, opts.WaitIdle, 2*time.Minute, opts.Progress); err != nil && ctx.Err() == nil {
 			return nil, err
 		}
+		run.Started = time.Now().UTC()
 	}
 	d.tty = opts.Progress != nil && isTerminal(opts.Progress)
 	ctx, cancel := context.WithCancel(ctx)
