@@ -515,8 +515,11 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 			prevTS = a.TS
 		}
 		rw := math.Pow(0.8, float64(step)) * intentBoost(a.Type)
+		// Older seeds weigh less, so only their strongest neighbours can
+		// still place: after ten seeds the list taken halves.
+		k := max(per>>(seeds/10), min(per, 8))
 		seeds++
-		s.nbrs = r.idx.Neighbors(o, per, s.nbrs[:0])
+		s.nbrs = r.idx.Neighbors(o, k, s.nbrs[:0])
 		if len(s.nbrs) == 0 {
 			continue
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // the profiler, served only on --debug-addr
 	"os"
 	"os/signal"
 	"strconv"
@@ -39,6 +41,7 @@ func serve(args []string) error {
 	learning := fs.Bool("learning", true, "log decisions (rec_id), learn the click model from impressions and clicks, run experiments")
 	experiments := fs.String("experiments", "", "experiments configuration `file` (JSON); replaces the stored one")
 	window := fs.Duration("attribution-window", 30*time.Minute, "how long impressions, clicks and purchases count for a recommendation")
+	debugAddr := fs.String("debug-addr", "", "`HOST:PORT` for Go's profiler (/debug/pprof/); off when empty, keep it private")
 	handSet := fs.Bool("hand-set", false, "keep users outside experiments on the hand-set weights even once the click model is warm")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,6 +91,16 @@ func serve(args []string) error {
 		return err
 	}
 	logger.Printf("serving on http://%s with data in %s", ln.Addr(), *data)
+	if *debugAddr != "" {
+		dln, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			ln.Close()
+			srv.Close()
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		logger.Printf("profiler on http://%s/debug/pprof/", dln.Addr())
+		go http.Serve(dln, http.DefaultServeMux)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
