@@ -350,15 +350,15 @@ func (x *Index) available(ord, cat int32) bool {
 // Search appends to dst the k items that best match the query terms, by BM25,
 // best first.
 func (x *Index) Search(terms []string, k int, dst []Hit) []Hit {
-	gen := x.text.gen.Load()
-	if out, ok := x.searches.get(terms, k, gen, dst); ok {
+	gen, key := x.text.gen.Load(), x.searches.key(terms, k)
+	if out, ok := x.searches.get(key, terms, k, gen, dst); ok {
 		return out
 	}
 	acc := x.accs.Get().(*accumulator)
 	acc.reset(x.Ordinals())
 	x.text.search(terms, acc)
 	top := acc.top(k)
-	x.searches.put(terms, k, gen, top)
+	x.searches.put(key, terms, k, gen, top)
 	dst = append(dst, top...)
 	x.accs.Put(acc)
 	return dst

@@ -51,9 +51,9 @@ func (c *searchCache) key(terms []string, k int) uint64 {
 	return h.Sum64()
 }
 
-// get appends the cached hits for (terms, k) at generation gen to dst.
-func (c *searchCache) get(terms []string, k int, gen uint64, dst []Hit) ([]Hit, bool) {
-	key := c.key(terms, k)
+// get appends the cached hits for (terms, k), hashed as key, at generation
+// gen to dst.
+func (c *searchCache) get(key uint64, terms []string, k int, gen uint64, dst []Hit) ([]Hit, bool) {
 	sh := &c.shards[key%uint64(len(c.shards))]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -64,8 +64,9 @@ func (c *searchCache) get(terms []string, k int, gen uint64, dst []Hit) ([]Hit, 
 	return append(dst, e.hits...), true
 }
 
-func (c *searchCache) put(terms []string, k int, gen uint64, hits []Hit) {
-	key := c.key(terms, k)
+// put remembers hits as the answer for (terms, k), hashed as key, at
+// generation gen.
+func (c *searchCache) put(key uint64, terms []string, k int, gen uint64, hits []Hit) {
 	sh := &c.shards[key%uint64(len(c.shards))]
 	e := &searchEntry{terms: slices.Clone(terms), k: k, gen: gen, hits: slices.Clone(hits)}
 	sh.mu.Lock()

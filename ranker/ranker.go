@@ -210,35 +210,11 @@ const (
 
 type cand struct {
 	ord     int32
-	nr      int32
 	doc     *index.Doc
 	f       [numFeatures]float64
 	score   float64
-	reasons [MaxReasons + 1]reason
-}
-
-// reason is a Reason kept compactly while ranking: one reference string
-// (item, query or category, which the code implies) instead of three, since
-// hundreds of candidates are built per request.
-type reason struct {
-	code   string
-	ref    string
-	weight float64
-}
-
-// Reason codes whose reference is an item or a query; the rest name a
-// category, or nothing (trending).
-func (r reason) public() Reason {
-	out := Reason{Code: r.code, weight: r.weight}
-	switch r.code {
-	case ViewedTogether, ContextItem, Complements, Replenish:
-		out.Item = r.ref
-	case MatchesSearch, ContextQuery:
-		out.Query = r.ref
-	default:
-		out.Category = r.ref
-	}
-	return out
+	reasons [MaxReasons + 1]Reason
+	nr      int
 }
 
 // scratch is the per-request working memory, pooled.
@@ -324,24 +300,22 @@ func (s *scratch) get(ord int32) *cand {
 	return &s.cands[len(s.cands)-1]
 }
 
-func (c *cand) addReason(pr Reason) {
-	// At most one of Item, Query and Category is set: concatenating them
-	// yields it without allocating.
-	r := reason{code: pr.Code, ref: pr.Item + pr.Query + pr.Category, weight: pr.weight}
-	for i := int32(0); i < c.nr; i++ {
-		if c.reasons[i].code == r.code && c.reasons[i].ref == r.ref {
+func (c *cand) addReason(r Reason) {
+	for i := 0; i < c.nr; i++ {
+		if c.reasons[i].Code == r.Code && c.reasons[i].Item == r.Item &&
+			c.reasons[i].Query == r.Query && c.reasons[i].Category == r.Category {
 			c.reasons[i].weight += r.weight
 			return
 		}
 	}
-	if int(c.nr) < len(c.reasons) {
+	if c.nr < len(c.reasons) {
 		c.reasons[c.nr] = r
 		c.nr++
 		return
 	}
 	// Replace the weakest when this one says more.
 	w := 0
-	for i := 1; i < int(c.nr); i++ {
+	for i := 1; i < c.nr; i++ {
 		if c.reasons[i].weight < c.reasons[w].weight {
 			w = i
 		}
@@ -840,7 +814,7 @@ func scored(c *cand) Scored {
 	out := Scored{Doc: c.doc, Score: c.score}
 	// Strongest reasons first.
 	rs := c.reasons[:c.nr]
-	slices.SortStableFunc(rs, func(a, b reason) int {
+	slices.SortStableFunc(rs, func(a, b Reason) int {
 		switch {
 		case a.weight > b.weight:
 			return -1
@@ -849,10 +823,7 @@ func scored(c *cand) Scored {
 		}
 		return 0
 	})
-	for i := 0; i < len(rs) && i < MaxReasons; i++ {
-		out.Reasons[i] = rs[i].public()
-		out.NReasons++
-	}
+	out.NReasons = copy(out.Reasons[:], rs)
 	return out
 }
 
