@@ -117,7 +117,8 @@ type catalog struct {
 	mu     sync.RWMutex
 	byID   map[string]int32
 	ids    []string
-	docs   []*Doc // nil for ids without a catalog entry
+	docs   []*Doc  // nil for ids without a catalog entry
+	facts  []Facts // by ordinal, what ranking reads of docs; zero without an entry
 	cats   map[string]int32
 	catKey []string
 	brands map[string]int32
@@ -139,6 +140,7 @@ func (c *catalog) ordLocked(id string) int32 {
 	c.byID[id] = o
 	c.ids = append(c.ids, id)
 	c.docs = append(c.docs, nil)
+	c.facts = append(c.facts, Facts{})
 	return o
 }
 
@@ -178,6 +180,7 @@ func (c *catalog) putLocked(it Item) (doc, old *Doc) {
 	}
 	old = c.docs[o]
 	c.docs[o] = doc
+	c.facts[o] = factsOf(doc)
 	if old == nil {
 		c.live++
 	} else {
@@ -208,6 +211,19 @@ func (c *catalog) priceLocked(doc *Doc) {
 	}
 }
 
+// medianLocked returns the median price of the priced items in category cat
+// or below, 0 when it has none.
+func (c *catalog) medianLocked(cat int32) float64 {
+	if cat < 0 || int(cat) >= len(c.prices) || len(c.prices[cat]) == 0 {
+		return 0
+	}
+	p := c.prices[cat]
+	if n := len(p); n%2 == 0 {
+		return (p[n/2-1] + p[n/2]) / 2
+	}
+	return p[len(p)/2]
+}
+
 func (c *catalog) unpriceLocked(doc *Doc) {
 	for _, id := range doc.Categories {
 		if int(id) < len(c.items) {
@@ -235,6 +251,7 @@ func (c *catalog) deleteLocked(id string) *Doc {
 	}
 	old := c.docs[o]
 	c.docs[o] = nil
+	c.facts[o] = Facts{}
 	c.live--
 	c.unpriceLocked(old)
 	return old

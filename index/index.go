@@ -3,7 +3,6 @@ package index
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -228,14 +227,7 @@ func (x *Index) Categories() int {
 func (x *Index) MedianPrice(cat int32) float64 {
 	x.cat.mu.RLock()
 	defer x.cat.mu.RUnlock()
-	if cat < 0 || int(cat) >= len(x.cat.prices) || len(x.cat.prices[cat]) == 0 {
-		return 0
-	}
-	p := x.cat.prices[cat]
-	if n := len(p); n%2 == 0 {
-		return (p[n/2-1] + p[n/2]) / 2
-	}
-	return p[len(p)/2]
+	return x.cat.medianLocked(cat)
 }
 
 // CategoryItems appends to dst up to k available items of category cat (or
@@ -340,11 +332,13 @@ func (x *Index) Popularity(ord int32, now int64) float64 { return x.pop.get(ord,
 // cat (any category when cat is negative): an item moved to another category
 // keeps its old popularity entry, which must not surface.
 func (x *Index) available(ord, cat int32) bool {
-	d := x.Doc(ord)
-	if d == nil || !d.Available {
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	if ord < 0 || int(ord) >= len(x.cat.facts) {
 		return false
 	}
-	return cat < 0 || slices.Contains(d.Categories, cat)
+	f := &x.cat.facts[ord]
+	return f.Available && (cat < 0 || f.In(cat))
 }
 
 // Search appends to dst the k items that best match the query terms, by BM25,

@@ -128,3 +128,18 @@ func (p *popularity) get(ord int32, now int64) float64 {
 	}
 	return p.score[ord] * math.Exp2(float64(p.t0-now)/p.halfLife)
 }
+
+// getAll appends the decayed scores of ords as of now to dst.
+func (p *popularity) getAll(ords []int32, now int64, dst []float64) []float64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	f := math.Exp2(float64(p.t0-now) / p.halfLife)
+	for _, o := range ords {
+		v := 0.0
+		if o >= 0 && int(o) < len(p.score) {
+			v = p.score[o] * f
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}

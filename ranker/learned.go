@@ -165,12 +165,12 @@ func (r *Ranker) appendVector(dst []model.Feature, c *cand, s *scratch) []model.
 			dst = append(dst, model.Feature{Key: featureKeys[i], Value: float32(v)})
 		}
 	}
-	dst = append(dst, nsItem.Str(c.doc.Item.ID).Feature(1))
+	dst = append(dst, nsItem.Str(c.it.Doc.Item.ID).Feature(1))
 	u := &s.user
 	if !u.known {
 		dst = append(dst, anonymous)
 	}
-	if leaf := c.doc.Leaf(); leaf >= 0 {
+	if leaf := c.it.Leaf(); leaf >= 0 {
 		cat := nsCategory.Str(r.idx.CategoryKey(leaf))
 		dst = append(dst, cat.Feature(1))
 		for _, seg := range u.segs[:u.nsegs] {
@@ -178,7 +178,7 @@ func (r *Ranker) appendVector(dst []model.Feature, c *cand, s *scratch) []model.
 		}
 	}
 	if u.nq > 0 {
-		s.thash = appendTermHashes(s.thash[:0], nsItemTerm, c.doc.Item.Title, maxItemTerms)
+		s.thash = appendTermHashes(s.thash[:0], nsItemTerm, c.it.Doc.Item.Title, maxItemTerms)
 		for _, q := range u.query[:u.nq] {
 			for _, t := range s.thash {
 				dst = append(dst, q.Cross(t).Feature(1))

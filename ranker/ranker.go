@@ -210,7 +210,7 @@ const (
 
 type cand struct {
 	ord     int32
-	doc     *index.Doc
+	it      index.Facts // filled once every source has added its candidates
 	f       [numFeatures]float64
 	score   float64
 	reasons [MaxReasons + 1]Reason
@@ -237,6 +237,8 @@ type scratch struct {
 	deferred []int
 	boostIDs []int32
 	ords     []int32
+	facts    []index.Facts
+	pops     []float64
 	learnScratch
 }
 
@@ -277,8 +279,9 @@ func (s *scratch) block(ord int32) {
 	s.slot[ord] = -1
 }
 
-// get returns the candidate for ord, adding it, or nil when it is blocked or
-// cannot be recommended.
+// get returns the candidate for ord, adding it, or nil when it is blocked.
+// Whether the item can be recommended is settled later, for all candidates at
+// once (see describe).
 func (s *scratch) get(ord int32) *cand {
 	if int(ord) >= len(s.stamp) {
 		return nil
@@ -290,14 +293,35 @@ func (s *scratch) get(ord int32) *cand {
 		return nil
 	}
 	s.stamp[ord] = s.gen
-	doc := s.idx.Doc(ord)
-	if doc == nil || !doc.Available {
-		s.slot[ord] = -1
-		return nil
-	}
 	s.slot[ord] = int32(len(s.cands))
-	s.cands = append(s.cands, cand{ord: ord, doc: doc})
+	s.cands = append(s.cands, cand{ord: ord})
 	return &s.cands[len(s.cands)-1]
+}
+
+// describe loads the facts of every candidate in one pass over the catalog's
+// dense array, and drops those that cannot be recommended or are outside
+// category filter (when it is not negative).
+func (s *scratch) describe(filter int32) {
+	s.ords = s.ords[:0]
+	for i := range s.cands {
+		s.ords = append(s.ords, s.cands[i].ord)
+	}
+	s.facts = s.idx.Describe(s.ords, s.facts[:0])
+	n := 0
+	for i := range s.cands {
+		f := &s.facts[i]
+		if f.Doc == nil || !f.Available || (filter >= 0 && !f.In(filter)) {
+			s.slot[s.cands[i].ord] = -1
+			continue
+		}
+		if n != i {
+			s.cands[n] = s.cands[i]
+			s.slot[s.cands[n].ord] = int32(n)
+		}
+		s.cands[n].it = *f
+		n++
+	}
+	s.cands = s.cands[:n]
 }
 
 func (c *cand) addReason(r Reason) {
@@ -415,30 +439,26 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	if p != nil {
 		r.loadInterests(req, s)
 	}
-	if filter >= 0 {
-		kept := s.cands[:0]
-		for i := range s.cands {
-			c := &s.cands[i]
-			if !slices.Contains(c.doc.Categories, filter) {
-				s.slot[c.ord] = -1
-				continue
-			}
-			s.slot[c.ord] = int32(len(kept))
-			kept = append(kept, *c)
-		}
-		s.cands = kept
+	s.describe(filter)
+	s.ords = s.ords[:0]
+	for i := range s.cands {
+		s.ords = append(s.ords, s.cands[i].ord)
 	}
+	s.pops = r.idx.Popularities(s.ords, req.Now, s.pops[:0])
+	band := ""
+	if req.Indicators != nil {
+		band = req.Indicators.PriceBand
+	}
+	logMaxPop := math.Log1p(maxPop)
 	for i := range s.cands {
 		c := &s.cands[i]
-		c.f[fPopularity] = math.Log1p(r.idx.Popularity(c.ord, req.Now)) / math.Log1p(maxPop)
+		c.f[fPopularity] = math.Log1p(s.pops[i]) / logMaxPop
 		if p != nil {
 			r.affinity(c, s, w)
 		}
-		if req.Indicators != nil {
-			c.f[fPrice] = r.priceFit(c.doc, req.Indicators.PriceBand)
-		}
+		c.f[fPrice] = priceFit(&c.it, band)
 		for j, id := range s.boostIDs {
-			if id >= 0 && slices.Contains(c.doc.Categories, id) {
+			if id >= 0 && c.it.In(id) {
 				c.f[fBoost] += req.Boosts[j].Weight
 			}
 		}
@@ -596,36 +616,23 @@ func (r *Ranker) boostSources(req *Request, s *scratch, per int) {
 	}
 }
 
-// Tags that mark value and service-rich items, for price-band fit.
-var (
-	dealTags    = []string{"deal", "sale", "discount", "clearance", "value", "budget", "offer"}
-	serviceTags = []string{"premium", "warranty", "service", "installation", "concierge", "luxury"}
-)
-
 // priceFit is how well an item suits a price band: for a budget user, how
 // far below its category's median price it is, plus a bonus for deals; for a
 // premium user, how far above, plus a bonus for service-rich items.
-func (r *Ranker) priceFit(d *index.Doc, band string) float64 {
+func priceFit(it *index.Facts, band string) float64 {
 	if band != features.BandBudget && band != features.BandPremium {
 		return 0
 	}
 	f := 0.0
-	if med := r.idx.MedianPrice(d.Leaf()); med > 0 && d.Item.Price > 0 {
-		x := math.Log(d.Item.Price / med)
+	if it.PriceRatio > 0 {
+		x := math.Log(it.PriceRatio)
 		if band == features.BandBudget {
 			x = -x
 		}
 		f = math.Max(-1, math.Min(x, 1))
 	}
-	tags := dealTags
-	if band == features.BandPremium {
-		tags = serviceTags
-	}
-	for _, t := range d.Item.Tags {
-		if slices.Contains(tags, strings.ToLower(t)) {
-			f += 0.5
-			break
-		}
+	if (band == features.BandBudget && it.Deal) || (band == features.BandPremium && it.Service) {
+		f += 0.5
 	}
 	return f
 }
@@ -742,9 +749,10 @@ func (r *Ranker) loadInterests(req *Request, s *scratch) {
 // affinity sets the category and brand features of c from the user's
 // interests: the mean normalized weight over the levels of the item's path.
 func (r *Ranker) affinity(c *cand, s *scratch, w *Weights) {
-	if n := len(c.doc.Categories); n > 0 {
+	path := c.it.Path()
+	if n := len(path); n > 0 {
 		sum := 0.0
-		for _, id := range c.doc.Categories {
+		for _, id := range path {
 			if int(id) < len(s.catGen) && s.catGen[id] == s.gen {
 				sum += s.catW[id]
 			}
@@ -753,7 +761,7 @@ func (r *Ranker) affinity(c *cand, s *scratch, w *Weights) {
 		if c.f[fCategory] >= 0.25 {
 			// Name the deepest category the user is drawn to.
 			for i := n - 1; i >= 0; i-- {
-				id := c.doc.Categories[i]
+				id := path[i]
 				if int(id) < len(s.catGen) && s.catGen[id] == s.gen && s.catW[id] >= 0.25 {
 					c.addReason(Reason{Code: CategoryAffinity, Category: r.idx.CategoryKey(id), weight: c.f[fCategory] * w.Category * 0.5})
 					break
@@ -761,7 +769,7 @@ func (r *Ranker) affinity(c *cand, s *scratch, w *Weights) {
 			}
 		}
 	}
-	if b := c.doc.Brand; b >= 0 && int(b) < len(s.brandGen) && s.brandGen[b] == s.gen {
+	if b := c.it.Brand; b >= 0 && int(b) < len(s.brandGen) && s.brandGen[b] == s.gen {
 		c.f[fBrand] = s.brandW[b]
 	}
 }
@@ -781,7 +789,7 @@ func (r *Ranker) choose(s *scratch, n int, res *Result) {
 			}
 			return 1
 		}
-		return strings.Compare(ca.doc.Item.ID, cb.doc.Item.ID)
+		return strings.Compare(ca.it.Doc.Item.ID, cb.it.Doc.Item.ID)
 	})
 	maxLeaf := int(float64(n) * r.opts.MaxPerLeaf)
 	if maxLeaf < 1 {
@@ -793,7 +801,7 @@ func (r *Ranker) choose(s *scratch, n int, res *Result) {
 			break
 		}
 		c := &s.cands[i]
-		leaf := c.doc.Leaf()
+		leaf := c.it.Leaf()
 		if leaf >= 0 && s.leafN[leaf] >= maxLeaf {
 			s.deferred = append(s.deferred, i)
 			continue
@@ -811,7 +819,7 @@ func (r *Ranker) choose(s *scratch, n int, res *Result) {
 }
 
 func scored(c *cand) Scored {
-	out := Scored{Doc: c.doc, Score: c.score}
+	out := Scored{Doc: c.it.Doc, Score: c.score}
 	// Strongest reasons first.
 	rs := c.reasons[:c.nr]
 	slices.SortStableFunc(rs, func(a, b Reason) int {
