@@ -299,9 +299,10 @@ func (s *scratch) get(ord int32) *cand {
 }
 
 // describe loads the facts of every candidate in one pass over the catalog's
-// dense array, and drops those that cannot be recommended or are outside
-// category filter (when it is not negative).
-func (s *scratch) describe(filter int32) {
+// dense array, drops those that cannot be recommended or are outside category
+// filter (when it is not negative), and reads the popularity of the rest as
+// of now into s.pops, in one pass too.
+func (s *scratch) describe(filter int32, now int64) {
 	s.ords = s.ords[:0]
 	for i := range s.cands {
 		s.ords = append(s.ords, s.cands[i].ord)
@@ -317,11 +318,13 @@ func (s *scratch) describe(filter int32) {
 		if n != i {
 			s.cands[n] = s.cands[i]
 			s.slot[s.cands[n].ord] = int32(n)
+			s.ords[n] = s.ords[i]
 		}
 		s.cands[n].it = *f
 		n++
 	}
-	s.cands = s.cands[:n]
+	s.cands, s.ords = s.cands[:n], s.ords[:n]
+	s.pops = s.idx.Popularities(s.ords, now, s.pops[:0])
 }
 
 func (c *cand) addReason(r Reason) {
@@ -439,12 +442,7 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	if p != nil {
 		r.loadInterests(req, s)
 	}
-	s.describe(filter)
-	s.ords = s.ords[:0]
-	for i := range s.cands {
-		s.ords = append(s.ords, s.cands[i].ord)
-	}
-	s.pops = r.idx.Popularities(s.ords, req.Now, s.pops[:0])
+	s.describe(filter, req.Now)
 	band := ""
 	if req.Indicators != nil {
 		band = req.Indicators.PriceBand

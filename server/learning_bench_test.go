@@ -46,9 +46,6 @@ func BenchmarkRecommendLearning(b *testing.B) {
 	warmModel(b, bw)
 	body := func(u int) string { return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers)) }
 	l := bw.srv.learn
-	// A log that the warm-up fills, so that the runs measure its steady
-	// state (a full log reuses its slots' memory).
-	l.log = newDecisionLog(1000, l.log.window, 1, l.log.itemID)
 	learned := bw.srv.rank
 	hand := ranker.New(bw.srv.idx, bw.srv.opts.Ranker)
 	b.Run("off", func(b *testing.B) {
