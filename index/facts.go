@@ -46,19 +46,11 @@ func factsOf(d *Doc) Facts {
 	f := Facts{Doc: d, Available: d.Available, Brand: d.Brand, Price: d.Item.Price}
 	f.Depth = uint8(copy(f.Cats[:], d.Categories))
 	for _, t := range d.Item.Tags {
-		f.Deal = f.Deal || hasFold(DealTags, t)
-		f.Service = f.Service || hasFold(ServiceTags, t)
+		is := func(class string) bool { return strings.EqualFold(class, t) }
+		f.Deal = f.Deal || slices.ContainsFunc(DealTags, is)
+		f.Service = f.Service || slices.ContainsFunc(ServiceTags, is)
 	}
 	return f
-}
-
-func hasFold(list []string, s string) bool {
-	for _, t := range list {
-		if strings.EqualFold(t, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // Describe appends to dst the facts of every ordinal in ords, in order, under

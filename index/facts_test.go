@@ -29,11 +29,7 @@ func TestDescribeFollowsCatalog(t *testing.T) {
 		t.Helper()
 		ords := make([]int32, len(ids))
 		for i, id := range ids {
-			o, ok := x.Ord(id)
-			if !ok {
-				t.Fatalf("Ord(%q) unknown", id)
-			}
-			ords[i] = o
+			ords[i] = mustOrd(t, x, id)
 		}
 		got := x.Describe(ords, nil)
 		if len(got) != len(ids) {
