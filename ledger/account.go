@@ -19,10 +19,10 @@ type Account struct {
 	loc              *time.Location
 	dayStart, dayEnd int64 // Unix ms
 
-	reserved int64 // outstanding reservations, micros
-	resv     map[uint64]reservation
-	queue    []queued // reservations in the order they expire
-	qhead    int
+	reserved  int64 // outstanding reservations, micros
+	resv      map[uint64]reservation
+	expiries  expiries // when each reservation lapses, earliest first
+	compactAt int      // heap size at which expiries is next compacted
 }
 
 // state is what an account persists.
@@ -41,11 +41,6 @@ type state struct {
 type reservation struct {
 	amount int64
 	until  int64 // Unix ms
-}
-
-type queued struct {
-	bid   uint64
-	until int64
 }
 
 const stateVersion = 1
@@ -125,46 +120,6 @@ func (a *Account) roll(now int64, loc *time.Location) {
 		a.rate = 1
 		a.rateAt = 0
 	}
-}
-
-// expire drops the reservations whose time is up.
-func (a *Account) expire(now int64) {
-	for a.qhead < len(a.queue) && a.queue[a.qhead].until <= now {
-		q := a.queue[a.qhead]
-		a.qhead++
-		if r, ok := a.resv[q.bid]; ok && r.until <= now {
-			delete(a.resv, q.bid)
-			a.reserved -= r.amount
-		}
-	}
-	if a.qhead > 0 && a.qhead >= len(a.queue)/2 {
-		n := copy(a.queue, a.queue[a.qhead:])
-		a.queue = a.queue[:n]
-		a.qhead = 0
-	}
-}
-
-// hold sets the reservation of bid to amount until until, when it is still
-// outstanding.
-func (a *Account) hold(bid uint64, amount, until int64) {
-	r, ok := a.resv[bid]
-	if !ok {
-		return
-	}
-	a.reserved += amount - r.amount
-	a.resv[bid] = reservation{amount: amount, until: until}
-	a.queue = append(a.queue, queued{bid: bid, until: until})
-}
-
-// release drops the reservation of bid, if it is still outstanding.
-func (a *Account) release(bid uint64) bool {
-	r, ok := a.resv[bid]
-	if !ok {
-		return false
-	}
-	delete(a.resv, bid)
-	a.reserved -= r.amount
-	return true
 }
 
 // Verdict is whether a campaign may bid now, and if not, why.
@@ -265,15 +220,7 @@ func (l *Ledger) Reserve(a *Account, lim *Limits, bid uint64, amount, until int6
 	if lim.Daily > 0 && a.spentToday+a.reserved+amount > lim.Daily || lim.Total > 0 && a.spentTotal+a.reserved+amount > lim.Total {
 		return false
 	}
-	if a.resv == nil {
-		a.resv = map[uint64]reservation{}
-	}
-	if r, ok := a.resv[bid]; ok {
-		a.reserved -= r.amount
-	}
-	a.resv[bid] = reservation{amount: amount, until: until}
-	a.queue = append(a.queue, queued{bid: bid, until: until})
-	a.reserved += amount
+	a.put(bid, amount, until)
 	a.bids++
 	return true
 }
