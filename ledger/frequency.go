@@ -92,7 +92,9 @@ func freqRecordKey(campaign string, user uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, user)
 }
 
-func parseFreqKey(k []byte) (campaign string, user uint64, ok bool) {
+// parseOwnerKey parses a key of the shape kv.PrefixLedger, sub-key,
+// uvarint(len) campaign, id(8): a frequency or a reservation key.
+func parseOwnerKey(k []byte) (campaign string, id uint64, ok bool) {
 	if len(k) < 3 {
 		return "", 0, false
 	}

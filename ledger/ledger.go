@@ -75,10 +75,15 @@ type Limits struct {
 //	'a' campaign                                -> account record
 //	'f' uvarint(len) campaign user(8)           -> frequency record
 //	'n' utcDay(4) kind(1) auction(8)            -> Unix ms the notice was applied
+//	'r' uvarint(len) campaign bid(8)            -> reservation: version(1) varint(amount) varint(until)
+//
+// Reservation records exist only from Close to the next Open, which deletes
+// them all.
 const (
-	subAccount   = 'a'
-	subFrequency = 'f'
-	subNotice    = 'n'
+	subAccount     = 'a'
+	subFrequency   = 'f'
+	subNotice      = 'n'
+	subReservation = 'r'
 )
 
 const noticeStripes = 256
@@ -98,7 +103,10 @@ type Ledger struct {
 	sweptAt   atomic.Int64 // Unix ms of the last frequency sweep
 }
 
-// Open loads the ledger kept in db.
+// Open loads the ledger kept in db. It takes back the reservations the last
+// Close wrote that have not expired, and deletes every stored reservation
+// with a synced commit before it returns, so that a crash from then on
+// releases them all.
 func Open(db *pebble.DB, opts Options) (*Ledger, error) {
 	opts.setDefaults()
 	l := &Ledger{db: db, opts: opts, accounts: map[string]*Account{}}
@@ -115,10 +123,13 @@ func Open(db *pebble.DB, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := l.restoreReservations(now); err != nil {
+		return nil, err
+	}
 	b := db.NewBatch()
 	defer b.Close()
 	err = scan(db, []byte{kv.PrefixLedger, subFrequency}, func(k, v []byte) error {
-		campaign, user, ok := parseFreqKey(k)
+		campaign, user, ok := parseOwnerKey(k)
 		if !ok {
 			return fmt.Errorf("ledger: corrupt frequency key %x", k)
 		}
@@ -166,15 +177,21 @@ func scan(db *pebble.DB, prefix []byte, fn func(k, v []byte) error) error {
 
 func (l *Ledger) now() int64 { return l.opts.Now().UnixMilli() }
 
-// Close writes every account's counters with a synced commit. It does not
-// close the database.
+// Close writes every account's counters and its outstanding reservations
+// with a synced commit, for the next Open to take back. It does not close the
+// database. Nothing may be applied or reserved after Close: the next Open
+// would hold again a reservation settled since.
 func (l *Ledger) Close() error {
+	now := l.now()
 	b := l.db.NewBatch()
 	defer b.Close()
 	l.amu.RLock()
 	for _, a := range l.accounts {
 		a.mu.Lock()
 		err := b.Set(accountKey(a.id), a.encode(nil, &a.state), nil)
+		if err == nil {
+			err = a.writeReservations(b, now)
+		}
 		a.mu.Unlock()
 		if err != nil {
 			l.amu.RUnlock()
@@ -183,7 +200,7 @@ func (l *Ledger) Close() error {
 	}
 	l.amu.RUnlock()
 	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("ledger: cannot write counters: %w", err)
+		return fmt.Errorf("ledger: cannot write counters and reservations: %w", err)
 	}
 	return nil
 }
@@ -266,6 +283,7 @@ const (
 	Applied   Outcome = iota + 1 // first time: applied
 	Duplicate                    // applied before: nothing changed
 	Expired                      // about a bid older than the notice window: refused
+	Conflict                     // a loss after the auction's win or billing: nothing changed
 )
 
 // String names the outcome as notices answer it.
@@ -277,6 +295,8 @@ func (o Outcome) String() string {
 		return "duplicate"
 	case Expired:
 		return "expired"
+	case Conflict:
+		return "conflict"
 	}
 	return "unknown"
 }
@@ -289,6 +309,13 @@ var ErrBadNotice = errors.New("ledger: malformed notice")
 // impression (and the win, when its win notice has not come) and releases the
 // reservation; a loss counts the loss and releases the reservation. A billing
 // notice returns once durable.
+//
+// The notices of one auction resolve to one outcome, whatever order they come
+// in (see the package doc, Outcomes). The first win or billing notice after a
+// loss turns the loss into a win (one loss fewer, one win more), and such a
+// win holds its clearing price again. A loss after a win or billing notice is
+// a Conflict: it changes nothing, and the won hold stays. Billing always
+// books its spend.
 func (l *Ledger) Apply(n *Notice) (Outcome, error) {
 	if n.Kind < Win || n.Kind > Loss || n.Campaign == "" || n.Price < 0 {
 		return 0, ErrBadNotice
@@ -316,13 +343,26 @@ func (l *Ledger) Apply(n *Notice) (Outcome, error) {
 	if seen {
 		return Duplicate, nil
 	}
-	winSeen := false
+	// What the auction's other notices did. A billing notice writes the win
+	// key too, so winSeen means a win or a billing notice was applied; a
+	// conflicting loss writes nothing, so lossSeen means the loss was counted,
+	// and turned into a win already if winSeen.
 	winKey := noticeKey(Win, n.BidAt, n.Auction)
-	if n.Kind == Billing {
-		if winSeen, err = l.has(winKey[:]); err != nil {
-			return 0, err
-		}
+	lossKey := noticeKey(Loss, n.BidAt, n.Auction)
+	var winSeen, lossSeen bool
+	if n.Kind != Win {
+		winSeen, err = l.has(winKey[:])
 	}
+	if err == nil && n.Kind != Loss {
+		lossSeen, err = l.has(lossKey[:])
+	}
+	if err != nil {
+		return 0, err
+	}
+	if n.Kind == Loss && winSeen {
+		return Conflict, nil
+	}
+	turned := lossSeen && !winSeen // this win or billing turns a counted loss into a win
 
 	a := l.Account(n.Campaign)
 	a.mu.Lock()
@@ -341,6 +381,9 @@ func (l *Ledger) Apply(n *Notice) (Outcome, error) {
 		st.spentTotal += n.Price
 	case Loss:
 		st.losses++
+	}
+	if turned && st.losses > 0 {
+		st.losses--
 	}
 	b := l.db.NewBatch()
 	defer b.Close()
@@ -378,8 +421,12 @@ func (l *Ledger) Apply(n *Notice) (Outcome, error) {
 	}
 	// Committed to the memtable in this order; now make memory agree.
 	a.state = st
-	switch n.Kind {
-	case Win:
+	switch {
+	case n.Kind == Win && lossSeen:
+		// The loss released the reservation; the billing notice to come
+		// will charge the clearing price all the same.
+		a.put(n.Bid, n.Price, now+l.opts.WonReserveFor.Milliseconds())
+	case n.Kind == Win:
 		a.hold(n.Bid, n.Price, now+l.opts.WonReserveFor.Milliseconds())
 	default:
 		a.release(n.Bid)
