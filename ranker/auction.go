@@ -347,7 +347,11 @@ func (a *Auction) Run(req *BidRequest, res *BidResult) {
 	}
 	defer func() {
 		if len(res.Bids) == 0 {
-			res.NoBid = max(reason, NoBidTargeting)
+			// An auction that met no obstacle found no campaign to match.
+			if reason == NoBidNone {
+				reason = NoBidTargeting
+			}
+			res.NoBid = reason
 		} else {
 			res.ID = a.seq.Add(1)
 		}

@@ -693,3 +693,29 @@ func TestIndexSeesCampaignChanges(t *testing.T) {
 		t.Errorf("bid from a deleted campaign")
 	}
 }
+
+// TestNoBidReasonsBeforeTargeting: a request refused for its seat or its
+// currency reports that, not targeting.
+func TestNoBidReasonsBeforeTargeting(t *testing.T) {
+	ts := newBidServer(t, nil)
+	ts.campaigns(`[{"id":"any","advertiser":"A","adomain":["a.example"],"budget":{"daily":100,"currency":"USD"},"pacing":"asap",
+	 "bid":{"strategy":"cpm","max_cpm":4},"creatives":[{"id":"c","format":"banner","w":300,"h":250,"adm":"x"}]}]`)
+	req := banner("s1", "", 0)
+	req.BSeat = []string{"tailor"}
+	if resp := ts.bid(req); resp != nil {
+		t.Fatalf("a blocked seat bid: %+v", resp.SeatBid)
+	}
+	req = banner("c1", "", 0)
+	req.Cur = []string{"XYZ"}
+	if resp := ts.bid(req); resp != nil {
+		t.Fatalf("an unknown currency bid: %+v", resp.SeatBid)
+	}
+	for _, reason := range []string{"seat", "currency"} {
+		if n := ts.counter("tailor_bid_nobids_total", "reason", reason); n != 1 {
+			t.Errorf("no-bids for %s = %v, want 1", reason, n)
+		}
+	}
+	if n := ts.counter("tailor_bid_nobids_total", "reason", "targeting"); n != 0 {
+		t.Errorf("no-bids for targeting = %v, want 0", n)
+	}
+}
