@@ -290,6 +290,13 @@ func (s *Store) Apply(events []Event) (Result, error) {
 	s.unlock(held)
 	locked = false
 	if err := b.SyncWait(); err != nil {
+		// Not durable, so not to be read: drop the cached profiles. (The
+		// memtable holds the batch too; the caller must stop reading from a
+		// store whose log failed, see kv.Disk.)
+		for _, u := range updates {
+			s.seqs[s.stripe(u.user)].Add(1)
+			s.cache.Del(u.user)
+		}
 		return Result{}, fmt.Errorf("features: cannot sync events: %w", err)
 	}
 	slices.SortFunc(res.Applied, func(a, b Applied) int { return a.Index - b.Index })

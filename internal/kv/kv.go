@@ -32,6 +32,11 @@ type Options struct {
 	CacheBytes int64
 	// MemTableBytes is the size of one memtable. Default 32 MiB.
 	MemTableBytes uint64
+	// Disk, when set, guards the directory's disk: a free-space floor, a
+	// ballast against ENOSPC, and a failed state instead of an exit for
+	// write errors Pebble cannot continue past (see Disk). Its file system
+	// is the one Pebble uses.
+	Disk *Disk
 }
 
 // Open opens (creating if needed) the Pebble database in dir with the options
@@ -56,7 +61,16 @@ func Open(dir string, opts Options) (*pebble.DB, error) {
 		FormatMajorVersion:          pebble.FormatNewest,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
-		Logger:                      quietLogger{},
+		Logger:                      fatalLogger{disk: opts.Disk},
+	}
+	if opts.Disk != nil {
+		if err := opts.Disk.inner.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("kv: cannot make %s: %w", dir, err)
+		}
+		po.FS = opts.Disk.fs()
+		po.EventListener = opts.Disk.listener()
+		// The ballast is made before Pebble writes, when there is room.
+		opts.Disk.Check()
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -104,16 +118,4 @@ func PrefixEnd(p []byte) []byte {
 		}
 	}
 	return nil
-}
-
-// quietLogger keeps Pebble's informational messages out of the service log
-// while still reporting errors.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...interface{}) {}
-func (quietLogger) Errorf(format string, args ...interface{}) {
-	pebble.DefaultLogger.Errorf(format, args...)
-}
-func (quietLogger) Fatalf(format string, args ...interface{}) {
-	pebble.DefaultLogger.Fatalf(format, args...)
 }
