@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tailor-dev/tailor/internal/ident"
 )
 
 // Limits on the fields of a campaign.
@@ -252,8 +254,8 @@ func compile(in *Campaign) (*LiveCampaign, error) {
 		return nil, bad("id", "is required")
 	case len(d.ID) > MaxCampaignIDBytes:
 		return nil, bad("id", fmt.Sprintf("is longer than %d bytes", MaxCampaignIDBytes))
-	case !validID(d.ID):
-		return nil, bad("id", "may hold only letters, digits and . _ : -")
+	case !validID(d.ID) || !ident.Valid(d.ID):
+		return nil, bad("id", `may hold only letters, digits and . _ : -, and is not "." or ".."`)
 	case d.Advertiser == "":
 		return nil, bad("advertiser", "is required")
 	case len(d.Advertiser) > MaxTitleBytes || !utf8.ValidString(d.Advertiser):

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/tailor-dev/tailor/internal/ident"
 	"github.com/tailor-dev/tailor/internal/kv"
 )
 
@@ -51,12 +52,8 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 func (it *Item) Validate() error {
 	bad := func(field, msg string) error { return &FieldError{Field: field, Message: msg} }
 	switch {
-	case it.ID == "":
-		return bad("id", "is required")
-	case len(it.ID) > MaxIDBytes:
-		return bad("id", fmt.Sprintf("is longer than %d bytes", MaxIDBytes))
-	case !utf8.ValidString(it.ID):
-		return bad("id", "is not valid UTF-8")
+	case ident.Problem(it.ID) != "":
+		return bad("id", ident.Problem(it.ID))
 	case len(it.Title) > MaxTitleBytes:
 		return bad("title", fmt.Sprintf("is longer than %d bytes", MaxTitleBytes))
 	case !utf8.ValidString(it.Title):
