@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -49,7 +50,7 @@ func (s *Server) openSegments() error {
 	s.seg.done.Add(1)
 	go func() {
 		defer s.seg.done.Done()
-		s.seg.out.Deliver(ctx, s.seg.aud.Triggered, wh)
+		s.seg.out.Deliver(ctx, s.seg.aud, wh)
 	}()
 	if every := s.opts.SegmentEvery; every > 0 {
 		s.seg.done.Add(1)
@@ -120,9 +121,11 @@ func (s *Server) refreshSegments(now int64, sweep bool) (*features.Segmentation,
 	return g, n, err
 }
 
-// sweepTriggers evaluates every profile against the triggered audiences.
+// sweepTriggers evaluates every profile against the triggered audiences as
+// of now. An audience stored after now (during a long refresh) waits for the
+// next sweep: its webhook queue passes over records stamped before it.
 func (s *Server) sweepTriggers(now int64) (int, error) {
-	triggered := s.seg.aud.Triggered()
+	triggered := slices.DeleteFunc(slices.Clone(s.seg.aud.Triggered()), func(a *audience.Audience) bool { return a.Updated > now })
 	if len(triggered) == 0 {
 		return 0, nil
 	}
@@ -238,7 +241,8 @@ func writeJSON(ctx *fasthttp.RequestCtx, v any) {
 	ctx.SetBody(append(b, '\n'))
 }
 
-// audienceBody is the body of POST /v1/audiences/{name}.
+// audienceBody is the body of POST /v1/audiences/{name}. The trigger's
+// secret is read here but never written back: answers show "secret_set".
 type audienceBody struct {
 	Expression  string            `json:"expression"`
 	Description string            `json:"description"`
@@ -274,7 +278,14 @@ func (s *Server) handleAudience(ctx *fasthttp.RequestCtx, name string) {
 			return
 		}
 		a := &audience.Audience{Name: name, Expression: body.Expression, Description: body.Description, Trigger: body.Trigger}
-		if err := s.seg.aud.Put(a); err != nil {
+		var err error // the webhook's address is checked here, where the server's options are known
+		if t := body.Trigger; t != nil && t.Webhook != "" {
+			err = trigger.CheckWebhookURL(t.Webhook, s.opts.Webhooks.AllowPrivate)
+		}
+		if err == nil {
+			err = s.seg.aud.Put(a)
+		}
+		if err != nil {
 			var fe *audience.FieldError
 			if errors.As(err, &fe) {
 				writeError(ctx, badRequest("invalid_audience", fe.Field, fe.Field+" "+fe.Message))
@@ -298,7 +309,7 @@ func (s *Server) handleAudience(ctx *fasthttp.RequestCtx, name string) {
 		ctx.Response.Header.SetContentType("application/json")
 		ctx.SetBodyString(`{"deleted":true}` + "\n")
 	default:
-		methodNotAllowed(ctx, "GET, POST, DELETE")
+		methodNotAllowed(ctx, "GET, PUT, POST, DELETE")
 	}
 }
 

@@ -7,6 +7,21 @@
 // the same synced batch that remembers the membership, so a transition yields
 // exactly one record however often it is evaluated, and a crash loses none.
 // A user who leaves and re-enters yields a new record. Consumers read the
-// outbox with a cursor (at-least-once); records of audiences with a webhook
-// are also POSTed, with retries and exponential backoff.
+// outbox with a cursor (at-least-once).
+//
+// Records of audiences with a webhook are also POSTed (Outbox.Deliver), by
+// one queue per audience with its own stored cursor: in order within an
+// audience, at least once, retried with exponential backoff until the hook
+// answers 2xx, so a dead hook holds up only its own audience. Deleting an
+// audience, or changing its hook, stops its queue at once. Each POST carries
+// SignatureHeader, an HMAC-SHA256 of the body keyed with the audience's
+// secret (Signature), so the receiver can tell the POSTs from forgeries.
+//
+// Hooks may not reach internal addresses (loopback, private, link-local,
+// cloud metadata, multicast, carrier-grade NAT) unless
+// DeliveryOptions.AllowPrivate is set: CheckWebhookURL refuses them when they
+// are stored, and the delivery client refuses to connect to them after name
+// resolution and follows no redirect. A record may be POSTed more than once
+// (after a crash, or when a change of hook interrupts a POST): a receiver
+// that must not act twice de-duplicates by seq.
 package trigger

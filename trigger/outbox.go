@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -28,11 +29,17 @@ type Outbox struct {
 
 	mu  sync.Mutex // serializes evaluations that may append
 	seq uint64     // last sequence number given out
+
+	appended atomic.Pointer[chan struct{}] // closed, and replaced, when records are appended
+
+	qmu    sync.Mutex
+	queues map[string]*worker // while Deliver runs; written by Deliver's goroutine only
 }
 
 // OpenOutbox opens the outbox over db.
 func OpenOutbox(db *pebble.DB) (*Outbox, error) {
 	o := &Outbox{db: db}
+	o.appended.Store(new(make(chan struct{})))
 	prefix := []byte{kv.PrefixOutbox}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: kv.PrefixEnd(prefix)})
 	if err != nil {
@@ -111,8 +118,12 @@ func (o *Outbox) Apply(triggered []*audience.Audience, evals []Evaluation, now i
 		return nil, fmt.Errorf("trigger: cannot store records: %w", err)
 	}
 	o.seq = seq
+	close(*o.appended.Swap(new(make(chan struct{}))))
 	return out, nil
 }
+
+// wake returns a channel closed when records are next appended.
+func (o *Outbox) wake() <-chan struct{} { return *o.appended.Load() }
 
 // Read returns up to limit records with a sequence number above after.
 func (o *Outbox) Read(after uint64, limit int) ([]Record, error) {

@@ -1,20 +1,14 @@
 package trigger
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"log"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/tailor-dev/tailor/audience"
-	"github.com/tailor-dev/tailor/internal/kv"
 )
 
 // DeliveryOptions configures webhook delivery. Zero fields take defaults.
@@ -24,21 +18,35 @@ type DeliveryOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Timeout bounds one POST. Default 10 s.
 	Timeout time.Duration
-	// Poll is how often the outbox is checked for new records. Default 1 s.
+	// Poll is how often an idle queue checks the outbox besides when records
+	// are appended, and how often the queues are reconciled with the audience
+	// list besides at each change of it: a safety net, delivery does not wait
+	// for it. Default 1 s.
 	Poll time.Duration
-	// Client sends the requests; default an http.Client with Timeout.
+	// AllowPrivate lets webhooks reach internal addresses: loopback, private
+	// (RFC 1918, fc00::/7), link-local (169.254.0.0/16, where cloud metadata
+	// services answer, and fe80::/10), unspecified, multicast and
+	// carrier-grade NAT (100.64.0.0/10). Default false: CheckWebhookURL
+	// refuses such a hook when it is stored, and the default Client refuses to
+	// connect to such an address, which catches a name that resolves to one.
+	// Set it for hooks on the same host or network, as in development.
+	AllowPrivate bool
+	// Client sends the requests. Default: a client with Timeout that refuses
+	// internal addresses (unless AllowPrivate), uses no proxy (a proxy would
+	// connect on its behalf, to an address it cannot check) and does not
+	// follow redirects.
+	//
+	// A Client given is used with its own transport, dialer and proxy:
+	// refusing internal addresses when connecting is then its business
+	// (CheckWebhookURL still applies when hooks are stored). Deliver only
+	// keeps it from following redirects when its CheckRedirect is nil, by
+	// using a copy with one set; a CheckRedirect given is kept.
 	Client *http.Client
+	// Logger receives the failures of delivery. Default log.Default().
 	Logger *log.Logger
 }
 
-var deliveredKey = kv.Key(kv.PrefixMeta, "trigger-delivered")
-
-// Deliver POSTs, in order, every outbox record of an audience with a webhook
-// to that webhook, retrying a failed POST (error or non-2xx answer) with
-// exponential backoff until it succeeds or ctx ends. Its progress is stored,
-// so a restart resumes after the last record delivered: delivery is
-// at-least-once. It returns when ctx ends.
-func (o *Outbox) Deliver(ctx context.Context, audiences func() []*audience.Audience, opts DeliveryOptions) {
+func (opts DeliveryOptions) withDefaults() DeliveryOptions {
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = time.Second
 	}
@@ -51,97 +59,171 @@ func (o *Outbox) Deliver(ctx context.Context, audiences func() []*audience.Audie
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
 	}
-	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: opts.Timeout}
-	}
 	if opts.Logger == nil {
 		opts.Logger = log.Default()
 	}
-	done := o.delivered()
+	return opts
+}
+
+// Audiences is the audience list Deliver follows; *audience.Store is one.
+type Audiences interface {
+	// Triggered returns the audiences with a trigger.
+	Triggered() []*audience.Audience
+	// Changed returns a channel closed at the next change of the list.
+	Changed() <-chan struct{}
+}
+
+// Deliver POSTs the outbox records of every audience with a webhook to that
+// webhook, until ctx ends.
+//
+// Each such audience has its own queue: a goroutine that reads the outbox
+// after its own stored cursor, passes over other audiences' records and POSTs
+// its own in order, each signed (see Signature) with the audience's secret,
+// retrying a failed POST (an error, or an answer other than 2xx, a redirect
+// included) with exponential backoff until it is accepted. A dead hook thus
+// holds up only its own audience. A record is POSTed again when the queue
+// stops after the POST but before its cursor is stored: delivery is
+// at-least-once, in order within an audience and in no set order across
+// audiences.
+//
+// The queues follow src: at each change of it, and every Poll, a queue starts
+// for each new hook, and the queue of an audience deleted, or whose webhook
+// or secret changed, is stopped at once, even in the middle of a POST or of a
+// backoff wait. A queue restarted for a new webhook or secret keeps its
+// cursor, so the records still pending go to the new hook; the cursor of an
+// audience deleted, or left without a webhook, is deleted.
+//
+// A queue without a cursor of its own (a new hook, or the first run after an
+// upgrade from the single cursor of earlier versions) starts from that
+// earlier cursor if one is stored, else from the start of the outbox, and
+// passes over the records stamped before the audience's Updated time: a new
+// or re-created audience never receives the records from before it had its
+// hook.
+//
+// An audience with a webhook but no secret (stored before secrets existed)
+// is not delivered: its queue logs once that a secret must be set, and its
+// records wait, kept by its cursor, until one is.
+//
+// Deliver returns when ctx ends, once every queue has stopped. It must not
+// run more than once at a time on one Outbox.
+func (o *Outbox) Deliver(ctx context.Context, src Audiences, opts DeliveryOptions) {
+	opts = opts.withDefaults()
+	client, release := newClient(opts)
+	defer release()
+	queues := map[string]*worker{}
+	o.qmu.Lock()
+	if o.queues != nil {
+		o.qmu.Unlock()
+		panic("trigger: Deliver is already running on this outbox")
+	}
+	o.queues = queues
+	o.qmu.Unlock()
+	defer func() {
+		o.stop(queues, func(*worker) bool { return true })
+		o.qmu.Lock()
+		o.queues = nil
+		o.qmu.Unlock()
+	}()
+	tick := time.NewTicker(opts.Poll)
+	defer tick.Stop()
 	for {
-		recs, err := o.Read(done, 100)
-		if err != nil {
-			opts.Logger.Printf("trigger: %v", err)
-		}
-		for _, r := range recs {
-			a := find(audiences(), r.Audience)
-			if a != nil && a.Trigger != nil && a.Trigger.Webhook != "" {
-				if !post(ctx, a.Trigger.Webhook, r, opts) {
-					return // ctx ended
-				}
-			}
-			done = r.Seq
-			if err := o.db.Set(deliveredKey, binary.BigEndian.AppendUint64(nil, done), pebble.NoSync); err != nil {
-				opts.Logger.Printf("trigger: cannot record delivery: %v", err)
-			}
-		}
-		if len(recs) > 0 {
-			continue
-		}
+		changed := src.Changed() // before the list, so no change goes unseen
+		o.reconcile(ctx, queues, src.Triggered(), client, opts)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(opts.Poll):
+		case <-tick.C:
+		case <-changed:
 		}
 	}
 }
 
-func (o *Outbox) delivered() uint64 {
-	v, closer, err := o.db.Get(deliveredKey)
-	if err != nil {
-		return 0
-	}
-	defer closer.Close()
-	if len(v) != 8 {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
-}
-
-func find(list []*audience.Audience, name string) *audience.Audience {
+// reconcile makes queues hold one worker per audience of list with a
+// webhook, and deletes the cursors of the audiences without one.
+func (o *Outbox) reconcile(ctx context.Context, queues map[string]*worker, list []*audience.Audience, client *http.Client, opts DeliveryOptions) {
+	want := make(map[string]*audience.Audience, len(list))
 	for _, a := range list {
-		if a.Name == name {
-			return a
+		if a.Trigger != nil && a.Trigger.Webhook != "" {
+			want[a.Name] = a
 		}
 	}
-	return nil
+	o.stop(queues, func(w *worker) bool {
+		a, ok := want[w.name]
+		return !ok || !w.serves(a)
+	})
+	for name, a := range want {
+		if queues[name] != nil {
+			continue
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		w := &worker{
+			name:        name,
+			webhook:     a.Trigger.Webhook,
+			secret:      a.Trigger.Secret,
+			incarnation: a.Incarnation(),
+			updated:     a.Updated,
+			client:      client,
+			cancel:      cancel,
+			done:        make(chan struct{}),
+		}
+		o.qmu.Lock()
+		queues[name] = w
+		o.qmu.Unlock()
+		go func() {
+			defer close(w.done)
+			o.run(wctx, w, opts)
+		}()
+	}
+	o.dropCursors(queues, opts.Logger)
 }
 
-// post sends r until it is accepted; false when ctx ended first.
-func post(ctx context.Context, url string, r Record, opts DeliveryOptions) bool {
-	body, _ := json.Marshal(r)
-	wait := opts.MinBackoff
-	for attempt := 1; ; attempt++ {
-		err := postOnce(ctx, opts.Client, url, body)
-		if err == nil {
-			return true
+// stop cancels the workers of queues that match, waits for them to return and
+// removes them.
+func (o *Outbox) stop(queues map[string]*worker, match func(*worker) bool) {
+	var stopped []*worker
+	for _, w := range queues {
+		if match(w) {
+			w.cancel()
+			stopped = append(stopped, w)
 		}
-		if errors.Is(ctx.Err(), context.Canceled) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return false
-		}
-		opts.Logger.Printf("trigger: webhook for audience %s, record %d, attempt %d: %v; retrying in %v", r.Audience, r.Seq, attempt, err, wait)
+	}
+	for _, w := range stopped {
+		<-w.done
+	}
+	o.qmu.Lock()
+	for _, w := range stopped {
+		delete(queues, w.name)
+	}
+	o.qmu.Unlock()
+}
+
+// QueueStatus is the state of one audience's delivery queue.
+type QueueStatus struct {
+	Audience string
+	// Cursor is the sequence number of the last record delivered or passed
+	// over.
+	Cursor uint64
+	// Failures counts the failed attempts at the record being POSTed; 0 when
+	// the queue is not retrying.
+	Failures int
+}
+
+// Queues returns the queues running, sorted by audience: while Deliver runs,
+// one per audience with a webhook and a secret. A queue is listed until its
+// goroutine has returned, so once an audience is missing from the list, no
+// POST for it is sent until its queue starts again.
+func (o *Outbox) Queues() []QueueStatus {
+	o.qmu.Lock()
+	defer o.qmu.Unlock()
+	out := make([]QueueStatus, 0, len(o.queues))
+	for _, w := range o.queues {
 		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(wait):
+		case <-w.done:
+			continue
+		default:
 		}
-		wait = min(2*wait, opts.MaxBackoff)
+		out = append(out, QueueStatus{Audience: w.name, Cursor: w.cursor.Load(), Failures: int(w.failures.Load())})
 	}
-}
-
-func postOnce(ctx context.Context, c *http.Client, url string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("answered %d", resp.StatusCode)
-	}
-	return nil
+	slices.SortFunc(out, func(a, b QueueStatus) int { return strings.Compare(a.Audience, b.Audience) })
+	return out
 }
