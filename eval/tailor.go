@@ -47,6 +47,7 @@ func newTailor(name string, l *datasets.Log, opts *Options, learn bool) (*tailor
 	so := opts.Server
 	so.Now = func() time.Time { return time.UnixMilli(t.clock.Load()) }
 	so.Logger = log.New(io.Discard, "", 0)
+	so.Storage.MinFreeBytes = -1 // a replay's scratch directory needs no ballast
 	so.Learning.Disabled = false
 	if learn {
 		// Background sweeps would make the replay depend on the wall clock.

@@ -60,7 +60,8 @@ func decodeAttributes(v *fastjson.Value, u *features.AttributesUpdate) *apiError
 		return badRequest(codeInvalidUser, "", "user must be a JSON object")
 	}
 	f := fields{v: v, code: codeInvalidUser}
-	u.User = f.str("id", maxUserBytes)
+	f.known("a user", "id", "region", "country", "age_band", "gender", "tier", "channels", "labels")
+	u.User = f.id("id")
 	if f.err == nil && u.User == "" {
 		f.fail("id", "is required")
 	}

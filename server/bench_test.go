@@ -49,6 +49,7 @@ func loadWorld(b *testing.B, cacheBytes int64) *benchWorld {
 		CacheBytes: cacheBytes,
 		Now:        func() time.Time { return now },
 		Logger:     log.New(io.Discard, "", 0),
+		Storage:    StorageOptions{MinFreeBytes: -1},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
+
+	"github.com/tailor-dev/tailor/internal/ident"
 )
 
 // records splits a request body into JSON records: the elements of a top-level
@@ -50,29 +53,112 @@ func (s *Server) records(ctx *fasthttp.RequestCtx, fn func(i int, v *fastjson.Va
 		}
 		return n, nil
 	}
-	v, err := p.ParseBytes(body)
-	if err != nil {
-		return 0, badRequest(codeInvalidJSON, "", "body is not valid JSON: "+err.Error())
-	}
-	switch v.Type() {
-	case fastjson.TypeArray:
-		arr, _ := v.Array()
-		if len(arr) == 0 {
-			return 0, badRequest(codeInvalidJSON, "", "body holds no records")
+	rest := skipSpace(body)
+	if len(rest) == 0 || rest[0] != '[' {
+		v, err := p.ParseBytes(body)
+		if err != nil {
+			return 0, badRequest(codeInvalidJSON, "", "body is not valid JSON: "+err.Error())
 		}
-		if len(arr) > s.opts.MaxBatch {
-			return 0, tooMany(s.opts.MaxBatch)
+		if v.Type() != fastjson.TypeObject {
+			return 0, badRequest(codeInvalidJSON, "", "body must be a JSON array of records, an object, or NDJSON")
 		}
-		for i, el := range arr {
-			if e := fn(i, el); e != nil {
-				return i, e
-			}
-		}
-		return len(arr), nil
-	case fastjson.TypeObject:
 		return 1, fn(0, v)
 	}
-	return 0, badRequest(codeInvalidJSON, "", "body must be a JSON array of records, an object, or NDJSON")
+	// An array is split into its elements as it is read, each parsed on its
+	// own: a request never holds more than one record's parse tree, and a
+	// batch past the record limit is refused at the first record too many.
+	rest = skipSpace(rest[1:])
+	if len(rest) > 0 && rest[0] == ']' {
+		if len(skipSpace(rest[1:])) > 0 {
+			return 0, badRequest(codeInvalidJSON, "", "body is not valid JSON: data after the array")
+		}
+		return 0, badRequest(codeInvalidJSON, "", "body holds no records")
+	}
+	n := 0
+	for {
+		el, after, ok := nextElement(rest)
+		if !ok {
+			e := badRequest(codeInvalidJSON, "", "body is not valid JSON: the array is not closed or an element is cut short")
+			e.index = n
+			return n, e
+		}
+		if n == s.opts.MaxBatch {
+			return n, tooMany(s.opts.MaxBatch)
+		}
+		v, err := p.ParseBytes(el)
+		if err != nil {
+			e := badRequest(codeInvalidJSON, "", "record is not valid JSON: "+err.Error())
+			e.index = n
+			return n, e
+		}
+		if e := fn(n, v); e != nil {
+			return n, e
+		}
+		n++
+		rest = skipSpace(after)
+		switch {
+		case len(rest) > 0 && rest[0] == ',':
+			rest = skipSpace(rest[1:])
+		case len(rest) > 0 && rest[0] == ']':
+			if len(skipSpace(rest[1:])) > 0 {
+				return n, badRequest(codeInvalidJSON, "", "body is not valid JSON: data after the array")
+			}
+			return n, nil
+		default:
+			e := badRequest(codeInvalidJSON, "", "body is not valid JSON: expected ',' or ']' after a record")
+			e.index = n - 1
+			return n, e
+		}
+	}
+}
+
+func skipSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
+}
+
+// nextElement returns the JSON value at the start of b (which starts with
+// no space) and what follows it. It finds the value's end by its brackets
+// and strings only; the parser checks the rest.
+func nextElement(b []byte) (el, rest []byte, ok bool) {
+	depth := 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+				if depth == 0 {
+					return b[:i+1], b[i+1:], true
+				}
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 { // the end of the enclosing array
+				return b[:i], b[i:], i > 0
+			}
+			depth--
+			if depth == 0 {
+				return b[:i+1], b[i+1:], true
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return b[:i], b[i:], i > 0
+			}
+		}
+	}
+	return nil, nil, false
 }
 
 func tooMany(max int) *apiError {
@@ -123,8 +209,45 @@ func (f *fields) str(key string, max int) string {
 	return string(b)
 }
 
-// num returns the number field key, or def when absent or null.
-func (f *fields) num(key string, def float64) float64 {
+// id returns the id field key ("" when absent or null), checked against the
+// rule every id follows (package ident).
+func (f *fields) id(key string) string {
+	s := f.str(key, ident.MaxBytes)
+	if s != "" && f.err == nil {
+		if p := ident.Problem(s); p != "" {
+			f.fail(key, p)
+			return ""
+		}
+	}
+	return s
+}
+
+// known fails on the first key of the object that is not one of names, so
+// that a misspelt field is an error rather than silently ignored. what
+// completes the message: "x is not a field of " + what.
+func (f *fields) known(what string, names ...string) {
+	o, err := f.v.Object()
+	if err != nil || f.err != nil {
+		return
+	}
+	o.Visit(func(k []byte, _ *fastjson.Value) {
+		if f.err == nil && !slices.Contains(names, string(k)) {
+			f.fail(string(k), "is not a field of "+what)
+		}
+	})
+}
+
+// Bounds of the numbers the API takes.
+const (
+	// MaxAmount bounds a price or purchase amount, in units of its currency.
+	MaxAmount = 1e9
+	// MaxWeight bounds a boost weight's magnitude.
+	MaxWeight = 1e3
+)
+
+// num returns the number field key, or def when absent or null; it must lie
+// in [lo, hi].
+func (f *fields) num(key string, def, lo, hi float64) float64 {
 	v := f.v.Get(key)
 	if v == nil || v.Type() == fastjson.TypeNull {
 		return def
@@ -132,6 +255,10 @@ func (f *fields) num(key string, def float64) float64 {
 	x, err := v.Float64()
 	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
 		f.fail(key, "must be a number")
+		return def
+	}
+	if x < lo || x > hi {
+		f.fail(key, fmt.Sprintf("must be between %g and %g", lo, hi))
 		return def
 	}
 	return x

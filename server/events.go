@@ -59,13 +59,14 @@ func decodeEvent(v *fastjson.Value, now int64, ev *features.Event) *apiError {
 		return badRequest(codeInvalidEvent, "", "event must be a JSON object")
 	}
 	f := fields{v: v, code: codeInvalidEvent}
-	ev.ID = f.str("id", maxUserBytes)
-	ev.User = f.str("user", maxUserBytes)
+	f.known("an event", "id", "user", "type", "item", "query", "amount", "session", "channel", "rec_id", "ts", "items")
+	ev.ID = f.id("id")
+	ev.User = f.id("user")
 	typ := f.str("type", 16)
-	ev.Item = f.str("item", index.MaxIDBytes)
+	ev.Item = f.id("item")
 	ev.Query = f.str("query", maxQueryBytes)
-	ev.Amount = f.num("amount", 0)
-	ev.Session = f.str("session", maxUserBytes)
+	ev.Amount = f.num("amount", 0, 0, MaxAmount)
+	ev.Session = f.id("session")
 	ev.Channel = f.str("channel", 32)
 	ev.RecID = f.str("rec_id", 32)
 	ev.TS = timestamp(&f, "ts", now)
@@ -92,8 +93,6 @@ func decodeEvent(v *fastjson.Value, now int64, ev *features.Event) *apiError {
 		f.fail("query", "is required for a search")
 	case t != features.Search && t != features.Impression && ev.Item == "":
 		f.fail("item", "is required for a "+typ)
-	case ev.Amount < 0:
-		f.fail("amount", "must not be negative")
 	case ev.TS < 0:
 		f.fail("ts", "must not be before 1970")
 	case ev.TS > now+maxFuture.Milliseconds():

@@ -57,12 +57,13 @@ func decodeItem(v *fastjson.Value, it *index.Item) *apiError {
 		return badRequest(codeInvalidItem, "", "item must be a JSON object")
 	}
 	f := fields{v: v, code: codeInvalidItem}
-	it.ID = f.str("id", index.MaxIDBytes)
+	f.known("an item", "id", "title", "brand", "category", "tags", "price", "available", "attrs")
+	it.ID = f.id("id")
 	it.Title = f.str("title", index.MaxTitleBytes)
 	it.Brand = f.str("brand", index.MaxTitleBytes)
 	it.Category = f.strs(v.Get("category"), "category", index.MaxCategoryDepth, index.MaxTitleBytes)
 	it.Tags = f.strs(v.Get("tags"), "tags", index.MaxTags, index.MaxTitleBytes)
-	it.Price = f.num("price", 0)
+	it.Price = f.num("price", 0, 0, MaxAmount)
 	if a := v.Get("available"); a != nil && a.Type() != fastjson.TypeNull {
 		b, err := a.Bool()
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // statusCodes are the codes with their own label; others count as "other".
-var statusCodes = [...]int{200, 204, 400, 404, 405, 413, 500, 503}
+var statusCodes = [...]int{200, 204, 400, 401, 403, 404, 405, 413, 429, 500, 503, 507}
 
 // metrics holds the service's metric children, resolved once so that the
 // request path does no label lookups.
@@ -22,7 +22,15 @@ type metrics struct {
 	latency    [numRoutes]prometheus.Observer
 	events     [6]prometheus.Counter
 	duplicates prometheus.Counter
-	handler    fasthttp.RequestHandler
+	// shed counts requests turned away by their admission gate, by class;
+	// classNone counts those refused for the in-flight body budget.
+	shed [numClasses]prometheus.Counter
+	// shedCPU counts the requests of every class shed for want of CPU.
+	shedCPU prometheus.Counter
+	// authFailures counts 401s (index 0) and 403s (index 1).
+	authFailures [2]prometheus.Counter
+	reg          *prometheus.Registry
+	handler      fasthttp.RequestHandler
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -41,7 +49,27 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tailor_events_duplicate_total", Help: "Events skipped because their id was seen before.",
 	})
-	reg.MustRegister(requests, latency, events, m.duplicates)
+	shed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_http_shed_total",
+		Help: "Requests shed at capacity, by admission class (body: refused for the in-flight body budget).",
+	}, []string{"class"})
+	auth := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tailor_http_auth_failures_total", Help: "Requests refused for their token: unauthenticated (401) or forbidden (403).",
+	}, []string{"reason"})
+	reg.MustRegister(requests, latency, events, m.duplicates, shed, auth)
+	for c := range numClasses {
+		name := classNames[c]
+		if c == classNone {
+			name = "body"
+		}
+		m.shed[c] = shed.WithLabelValues(name)
+	}
+	m.shedCPU = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tailor_http_shed_cpu_total", Help: "Requests shed because too many goroutines waited for a CPU (also counted by class in tailor_http_shed_total)."})
+	reg.MustRegister(m.shedCPU)
+	m.authFailures[0] = auth.WithLabelValues("unauthenticated")
+	m.authFailures[1] = auth.WithLabelValues("forbidden")
+	m.reg = reg
 	for r := routeID(0); r < numRoutes; r++ {
 		for i, c := range statusCodes {
 			m.requests[r][i] = requests.WithLabelValues(r.name(), strconv.Itoa(c))
@@ -66,6 +94,48 @@ func (m *metrics) observe(r routeID, status int, d time.Duration) {
 	}
 	m.requests[r][i].Inc()
 	m.latency[r].Observe(d.Seconds())
+}
+
+// watch registers the gauges read from the server when scraped: work in
+// progress per admission class, request bodies held, and the disk.
+func (m *metrics) watch(s *Server) {
+	inflight := func(c admitClass, waiting bool) func() float64 {
+		return func() float64 {
+			n, w := s.gates[c].load()
+			if waiting {
+				return float64(w)
+			}
+			return float64(n)
+		}
+	}
+	for c := classRecommend; c < numClasses; c++ {
+		m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_http_inflight", Help: "Requests being handled, by admission class.",
+				ConstLabels: prometheus.Labels{"class": classNames[c]}}, inflight(c, false)),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_http_waiting", Help: "Requests waiting for admission, by class.",
+				ConstLabels: prometheus.Labels{"class": classNames[c]}}, inflight(c, true)))
+	}
+	if s.cpu != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_sched_runnable_goroutines",
+			Help: "Goroutines waiting for a CPU: past --shed-runnable per core, requests are shed."},
+			func() float64 { return float64(s.cpu.runnable()) }))
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_http_inflight_body_bytes", Help: "Bytes of request bodies held now."},
+			func() float64 { return float64(s.inflightBody.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_disk_free_bytes", Help: "Free bytes on the data directory's disk at the last check."},
+			func() float64 { return float64(s.disk.Free()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_disk_state", Help: "0 ok, 1 degraded (below the free-space floor: writes refused), 2 failed."},
+			func() float64 {
+				switch st, _ := s.disk.Status(); st {
+				case "degraded":
+					return 1
+				case "failed":
+					return 2
+				}
+				return 0
+			}),
+	)
 }
 
 func (s *Server) handleMetrics(ctx *fasthttp.RequestCtx) { s.m.handler(ctx) }

@@ -183,13 +183,18 @@ func (s *Server) handleNotice(ctx *fasthttp.RequestCtx, kind ledger.Kind) {
 	} else {
 		n := ledger.Notice{Kind: kind, Campaign: t.campaign, Bid: t.bid, Auction: t.auction, BidAt: t.bidAt, User: t.user}
 		// The clearing price, in the response currency: what the exchange
-		// says, never more than the bid; the bid itself when the exchange
-		// leaves the macro empty or sends something unreadable.
+		// says, which must be a number from 0 to the bid; the bid itself when
+		// the exchange leaves the macro unfilled.
 		price := float64(t.priceResp)
 		if p := args.Peek("p"); !macro(p) {
-			if v, err := strconv.ParseFloat(string(p), 64); err == nil && v >= 0 && !math.IsInf(v, 0) {
-				price = math.Min(v*1e6, price)
+			v, err := strconv.ParseFloat(string(p), 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v*1e6 > price+0.5 {
+				b.m.badNotices.Inc()
+				writeError(ctx, badRequest("invalid_notice", "p", "p must be the clearing price CPM, a number from 0 to the bid's "+
+					strconv.FormatFloat(price/1e6, 'f', -1, 64)+"; leave the macro unfilled to charge the bid"))
+				return
 			}
+			price = math.Min(v*1e6, price)
 		}
 		// Micros CPM in the campaign's currency, at the bid's rate; one
 		// impression costs a thousandth of it.

@@ -40,17 +40,19 @@ func TestNoticesAreIdempotent(t *testing.T) {
 	if st.Impressions != 1 || st.Spend != 0.0042 || st.SpendToday != 0.0042 || st.Reserved != 0 || st.Wins != 1 {
 		t.Errorf("after billing: %+v, want 1 impression, 0.0042 spent, nothing held", st)
 	}
-	ts.mustNotice(b.LURL, req, "1", "", "applied")
-	ts.mustNotice(b.LURL, req, "1", "", "duplicate")
-	if st := ts.stats("n"); st.Losses != 1 || st.Spend != 0.0042 {
-		t.Errorf("after a late loss: %+v", st)
+	// A loss after the billing cannot undo it: a conflict, nothing changes.
+	ts.mustNotice(b.LURL, req, "1", "", "conflict")
+	ts.mustNotice(b.LURL, req, "1", "", "conflict")
+	if st := ts.stats("n"); st.Losses != 0 || st.Spend != 0.0042 || st.Wins != 1 {
+		t.Errorf("after a late loss: %+v, want no loss, the spend and the win kept", st)
 	}
 	if got := ts.counter("tailor_spend_micros_total", "currency", "USD"); got != 4200 {
 		t.Errorf("spend metric = %v micros, want 4200", got)
 	}
 
 	// Billing without a win: books the win too; the price macro left as is
-	// charges the bid; a price above the bid is capped at it.
+	// charges the bid; a price above the bid, or one that is not a price, is
+	// refused and charges nothing.
 	req = banner("auction-2", "u1", 1)
 	b = onlyBid(t, ts.bid(req))
 	ts.mustNotice(b.BURL, req, "1", "", "applied")
@@ -61,9 +63,14 @@ func TestNoticesAreIdempotent(t *testing.T) {
 	}
 	req = banner("auction-3", "u1", 1)
 	b = onlyBid(t, ts.bid(req))
-	ts.mustNotice(b.BURL, req, "1", "9.99", "applied")
+	for _, p := range []string{"9.99", "-5", "NaN", "abc", "Inf", "1e308"} {
+		if code, out := ts.notice(b.BURL, req, "1", p); code != 400 || !strings.Contains(out, `"field":"p"`) {
+			t.Errorf("billing with p=%s = %d %s, want 400 naming p", p, code, out)
+		}
+	}
+	ts.mustNotice(b.BURL, req, "1", "5", "applied")
 	if st := ts.stats("n"); math.Abs(st.Spend-0.0142) > 1e-9 {
-		t.Errorf("a clearing price above the bid charged %v in all, want 0.0142", st.Spend)
+		t.Errorf("after refused prices and a billing at the bid: %v spent in all, want 0.0142", st.Spend)
 	}
 
 	// A forged token, or one used for another auction, is refused.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/prebid/openrtb/v20/adcom1"
@@ -210,7 +211,7 @@ func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	var req openrtb2.BidRequest
-	if err := json.Unmarshal(body, &req); err != nil || !b.valid(&req) {
+	if !utf8.Valid(body) || json.Unmarshal(body, &req) != nil || !b.valid(&req) {
 		b.m.invalid.Inc()
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return

@@ -122,6 +122,7 @@ func loadBidWorld(b *testing.B) (*Server, *synth.World) {
 	opts := bidOptions(b, nil)
 	opts.Now = func() time.Time { return now }
 	opts.Logger = log.New(io.Discard, "", 0)
+	opts.Storage.MinFreeBytes = -1
 	srv, err := Open(b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)

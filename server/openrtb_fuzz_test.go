@@ -49,6 +49,7 @@ func FuzzBidRequest(f *testing.F) {
 	c := newClock()
 	opts.Now = c.Now
 	opts.Logger = log.New(io.Discard, "", 0)
+	opts.Storage.MinFreeBytes = -1
 	srv, err := Open(f.TempDir(), opts)
 	if err != nil {
 		f.Fatal(err)

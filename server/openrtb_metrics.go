@@ -15,10 +15,12 @@ const (
 )
 
 // No-bid reasons beyond the auction's: the request allowed too little time to
-// start (tmax), or the answer was ready after the deadline (late).
+// start (tmax), the answer was ready after the deadline (late), or the
+// server was at capacity and shed it (overload).
 const (
 	noBidTmax = int(ranker.NumNoBidReasons) + iota
 	noBidLate
+	noBidOverload
 	numNoBids
 )
 
@@ -28,6 +30,8 @@ func noBidName(r int) string {
 		return "tmax"
 	case noBidLate:
 		return "late"
+	case noBidOverload:
+		return "overload"
 	}
 	return ranker.NoBidReason(r).String()
 }
@@ -43,7 +47,7 @@ type bidMetrics struct {
 	eids          prometheus.Counter
 	profileErrors prometheus.Counter
 	latency       prometheus.Observer
-	notices       [4][4]prometheus.Counter // by ledger.Kind, then outcome (0 = test)
+	notices       [4][ledger.Conflict + 1]prometheus.Counter // by ledger.Kind, then outcome (0 = test)
 	badNotices    prometheus.Counter
 	spend         *prometheus.CounterVec // micros, by currency
 }
@@ -72,7 +76,7 @@ func newBidMetrics(reg prometheus.Registerer) *bidMetrics {
 		Name: "tailor_bid_duration_seconds", Help: "Time to answer a bid request, from routing to response.",
 		Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3}})
 	notices := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_notices_total", Help: "Win, billing and loss notices by outcome: applied, duplicate, expired or test."},
+		Name: "tailor_notices_total", Help: "Win, billing and loss notices by outcome: applied, duplicate, expired, conflict or test."},
 		[]string{"kind", "outcome"})
 	m.badNotices = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tailor_notices_invalid_total", Help: "Notices refused: missing or forged token, or ids that do not match it."})
@@ -92,7 +96,7 @@ func newBidMetrics(reg prometheus.Registerer) *bidMetrics {
 	m.latency = latency
 	for k := ledger.Win; k <= ledger.Loss; k++ {
 		m.notices[k][0] = notices.WithLabelValues(k.String(), "test")
-		for o := ledger.Applied; o <= ledger.Expired; o++ {
+		for o := ledger.Applied; o <= ledger.Conflict; o++ {
 			m.notices[k][o] = notices.WithLabelValues(k.String(), o.String())
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/internal/ident"
 	"github.com/tailor-dev/tailor/ranker"
 )
 
@@ -148,7 +149,13 @@ func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
 	*req = ranker.Request{}
 	sc.aud = Audiences{Boosts: sc.aud.Boosts[:0]}
 	f := fields{v: v, code: codeInvalidRequest}
+	f.known("a recommend request", "user", "n", "exclude", "context", "filter", "boost")
 	user := f.view("user", maxUserBytes)
+	if f.err == nil && user != "" {
+		if p := ident.Problem(user); p != "" {
+			f.fail("user", p)
+		}
+	}
 	req.N = f.integer("n", defaultN)
 	if f.err == nil && (req.N < 1 || req.N > maxN) {
 		f.fail("n", "must be between 1 and "+strconv.Itoa(maxN))
@@ -160,6 +167,7 @@ func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
 			f.fail("context", "must be an object")
 		} else {
 			cf := fields{v: c, code: codeInvalidRequest}
+			cf.known("context", "item", "query", "category")
 			req.ContextItem = cf.view("item", 256)
 			req.ContextQuery = cf.view("query", maxQueryBytes)
 			sc.ctxCat = cf.views(c.Get("category"), "category", sc.ctxCat[:0], 8)
@@ -176,6 +184,7 @@ func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
 			f.fail("filter", "must be an object")
 		} else {
 			ff := fields{v: fl, code: codeInvalidRequest}
+			ff.known("filter", "category", "audience")
 			sc.filter = ff.views(fl.Get("category"), "category", sc.filter[:0], 8)
 			req.FilterCategory = sc.filter
 			sc.aud.Filter = ff.view("audience", 128)
@@ -193,9 +202,13 @@ func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
 		}
 		for i, el := range arr {
 			bf := fields{v: el, code: codeInvalidRequest}
+			if el.Type() != fastjson.TypeObject {
+				bf.fail("", "must be an object")
+			}
+			bf.known("a boost", "audience", "category", "weight")
 			ab := AudienceBoost{Audience: bf.view("audience", 128)}
 			ab.Boost.Category = bf.views(el.Get("category"), "category", nil, 8)
-			ab.Boost.Weight = bf.num("weight", 1)
+			ab.Boost.Weight = bf.num("weight", 1, -MaxWeight, MaxWeight)
 			if bf.err == nil && (ab.Audience == "" || len(ab.Boost.Category) == 0) {
 				bf.fail("audience", "and category are required")
 			}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tailor-dev/tailor/internal/ident"
 )
 
 // routeID names an endpoint, for dispatch and for metric labels.
@@ -34,14 +36,62 @@ const (
 	routeCampaigns
 	routeCampaign
 	routeCampaignStats
+	routeReady
 	numRoutes
 )
 
 var routeNames = [numRoutes]string{"other", "events", "recommend", "experiments", "experiment", "items", "item", "user", "metrics", "healthz",
 	"users", "segments", "segments_refresh", "audiences", "audience", "audience_users", "triggers",
-	"bid", "win", "billing", "loss", "campaigns", "campaign", "campaign_stats"}
+	"bid", "win", "billing", "loss", "campaigns", "campaign", "campaign_stats", "readyz"}
 
 func (r routeID) name() string { return routeNames[r] }
+
+// scope returns what a token needs to call r with method: reads need
+// ScopeRead, events and recommend their own scopes, other writes ScopeAdmin.
+// The bid route, its notices, the health checks and unknown paths need none.
+func (r routeID) scope(method []byte) Scope {
+	switch r {
+	case routeOther, routeHealth, routeReady, routeBid, routeWin, routeBilling, routeLoss:
+		return ScopeNone
+	case routeEvents:
+		return ScopeIngest
+	case routeRecommend:
+		return ScopeRecommend
+	case routeMetrics:
+		return ScopeAdmin
+	}
+	if string(method) == "GET" || string(method) == "HEAD" {
+		return ScopeRead
+	}
+	return ScopeAdmin
+}
+
+// class returns the admission class r is bounded by.
+func (r routeID) class() admitClass {
+	switch r {
+	case routeRecommend:
+		return classRecommend
+	case routeBid:
+		return classBid
+	case routeEvents:
+		return classEvents
+	case routeOther, routeHealth, routeReady, routeMetrics, routeWin, routeBilling, routeLoss:
+		return classNone
+	}
+	return classOther
+}
+
+// writes reports whether calling r with method writes to the data
+// directory, and so must be refused while the disk is short of space.
+func (r routeID) writes(method []byte) bool {
+	switch r {
+	case routeWin, routeBilling, routeLoss:
+		return true
+	case routeOther, routeHealth, routeReady, routeMetrics, routeBid, routeRecommend:
+		return false
+	}
+	return string(method) != "GET" && string(method) != "HEAD"
+}
 
 func route(path []byte) routeID {
 	switch string(path) {
@@ -57,6 +107,8 @@ func route(path []byte) routeID {
 		return routeMetrics
 	case "/healthz":
 		return routeHealth
+	case "/readyz":
+		return routeReady
 	case "/v1/users":
 		return routeUsers
 	case "/v1/segments":
@@ -113,7 +165,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 	case routeExperiments:
 		s.handleExperiments(ctx, method)
 	case routeExperiment:
-		if id, ok := pathID(ctx, "/v1/experiments/"); ok && allow(ctx, method, "GET") {
+		if id, ok := pathID(ctx, "/v1/experiments/", ""); ok && allow(ctx, method, "GET") {
 			s.handleExperiment(ctx, id)
 		}
 	case routeItems:
@@ -121,7 +173,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 			s.handleItems(ctx)
 		}
 	case routeItem:
-		id, ok := pathID(ctx, "/v1/items/")
+		id, ok := pathID(ctx, "/v1/items/", "")
 		if !ok {
 			return
 		}
@@ -134,7 +186,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 			methodNotAllowed(ctx, "GET, DELETE")
 		}
 	case routeUser:
-		id, ok := pathID(ctx, "/v1/users/")
+		id, ok := pathID(ctx, "/v1/users/", "")
 		if !ok {
 			return
 		}
@@ -167,12 +219,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 			s.handleAudiences(ctx)
 		}
 	case routeAudience:
-		if name, ok := pathID(ctx, "/v1/audiences/"); ok {
+		if name, ok := pathID(ctx, "/v1/audiences/", ""); ok {
 			s.handleAudience(ctx, name)
 		}
 	case routeAudienceUsers:
-		if name, ok := pathID(ctx, "/v1/audiences/"); ok && allow(ctx, method, "GET") {
-			s.handleAudienceUsers(ctx, name[:len(name)-len("/users")])
+		if name, ok := pathID(ctx, "/v1/audiences/", "/users"); ok && allow(ctx, method, "GET") {
+			s.handleAudienceUsers(ctx, name)
 		}
 	case routeTriggers:
 		if allow(ctx, method, "GET") {
@@ -193,7 +245,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 			s.handleCampaigns(ctx)
 		}
 	case routeCampaign:
-		id, ok := pathID(ctx, "/v1/campaigns/")
+		id, ok := pathID(ctx, "/v1/campaigns/", "")
 		if !ok {
 			return
 		}
@@ -206,13 +258,17 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 			methodNotAllowed(ctx, "GET, DELETE")
 		}
 	case routeCampaignStats:
-		if id, ok := pathID(ctx, "/v1/campaigns/"); ok && allow(ctx, method, "GET") {
-			s.handleCampaignStats(ctx, id[:len(id)-len("/stats")])
+		if id, ok := pathID(ctx, "/v1/campaigns/", "/stats"); ok && allow(ctx, method, "GET") {
+			s.handleCampaignStats(ctx, id)
 		}
 	case routeHealth:
 		if allow(ctx, method, "GET") {
 			ctx.Response.Header.SetContentType("application/json")
 			ctx.SetBodyString(`{"status":"ok"}` + "\n")
+		}
+	case routeReady:
+		if allow(ctx, method, "GET") {
+			s.handleReady(ctx)
 		}
 	default:
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound,
@@ -234,13 +290,36 @@ func methodNotAllowed(ctx *fasthttp.RequestCtx, allowed string) {
 		message: "method not allowed; use " + allowed, index: -1})
 }
 
-// pathID returns the unescaped id after prefix in the request path.
-func pathID(ctx *fasthttp.RequestCtx, prefix string) (string, bool) {
-	// ctx.Path() is already percent-decoded by fasthttp.
-	id := string(ctx.Path()[len(prefix):])
-	if len(id) > 256 {
-		writeError(ctx, badRequest(codeInvalidRequest, "id", "is longer than 256 bytes"))
+// pathID returns the unescaped id between prefix and suffix in the request
+// path, answering 400 when it is not a valid id.
+func pathID(ctx *fasthttp.RequestCtx, prefix, suffix string) (string, bool) {
+	// ctx.Path() is already percent-decoded by fasthttp; encoded slashes
+	// were refused before routing (encodedSeparator).
+	path := ctx.Path()
+	id := string(path[len(prefix) : len(path)-len(suffix)])
+	if p := ident.Problem(id); p != "" {
+		writeError(ctx, badRequest(codeInvalidRequest, "id", "the id in the path "+p))
 		return "", false
 	}
 	return id, true
+}
+
+// encodedSeparator reports whether the raw request path holds a
+// percent-encoded '/', '\\' or NUL, which would let an id reroute the
+// request once decoded: such paths are refused.
+func encodedSeparator(uri []byte) bool {
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	for {
+		i := bytes.IndexByte(uri, '%')
+		if i < 0 || i+2 >= len(uri) {
+			return false
+		}
+		hi, lo := uri[i+1], uri[i+2]|0x20 // lower-case the second digit
+		if hi == '2' && lo == 'f' || hi == '5' && lo == 'c' || hi == '0' && lo == '0' {
+			return true
+		}
+		uri = uri[i+1:]
+	}
 }

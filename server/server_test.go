@@ -39,6 +39,7 @@ type testServer struct {
 	client *fasthttp.Client
 	clock  *clock
 	done   chan error
+	token  string // sent as a bearer token when set
 }
 
 func startServer(t *testing.T, dir string, c *clock, opts Options) *testServer {
@@ -48,6 +49,12 @@ func startServer(t *testing.T, dir string, c *clock, opts Options) *testServer {
 	}
 	opts.Now = c.Now
 	opts.Logger = log.New(io.Discard, "", 0)
+	if opts.Storage.MinFreeBytes == 0 {
+		opts.Storage.MinFreeBytes = -1 // no floor and no ballast file, but where a test asks
+	}
+	if opts.Admission.Runnable == 0 {
+		opts.Admission.Runnable = -1 // a loaded test machine must not shed at random
+	}
 	srv, err := Open(dir, opts)
 	if err != nil {
 		t.Fatalf("Open(%q) = %v", dir, err)
@@ -84,6 +91,9 @@ func (ts *testServer) do(method, path, contentType, body string) (int, string) {
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI("http://tailor" + path)
 	req.Header.SetMethod(method)
+	if ts.token != "" {
+		req.Header.Set("Authorization", "Bearer "+ts.token)
+	}
 	if contentType != "" {
 		req.Header.SetContentType(contentType)
 	}

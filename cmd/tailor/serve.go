@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"net/http"
-	_ "net/http/pprof" // the profiler, served only on --debug-addr
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/ranker"
 	"github.com/tailor-dev/tailor/server"
+	"github.com/tailor-dev/tailor/trigger"
 )
 
 func serve(args []string) error {
@@ -41,10 +41,43 @@ func serve(args []string) error {
 	learning := fs.Bool("learning", true, "log decisions (rec_id), learn the click model from impressions and clicks, run experiments")
 	experiments := fs.String("experiments", "", "experiments configuration `file` (JSON); replaces the stored one")
 	window := fs.Duration("attribution-window", 30*time.Minute, "how long impressions, clicks and purchases count for a recommendation")
-	debugAddr := fs.String("debug-addr", "", "`HOST:PORT` for Go's profiler (/debug/pprof/); off when empty, keep it private")
+	adminAddr := fs.String("admin-addr", "", "`HOST:PORT` of a listener of its own for the admin routes, /metrics and Go's profiler (/debug/pprof/); "+
+		"when set, the main listener no longer serves them")
 	handSet := fs.Bool("hand-set", false, "keep users outside experiments on the hand-set weights even once the click model is warm")
+	authFile := fs.String("auth", "", "tokens `FILE` (JSON): every route but the bid route, its notices and the health checks needs a token with its scope; re-read on SIGHUP")
+	insecure := fs.Bool("insecure", false, "serve a non-loopback --addr without --auth (anyone who reaches the port can read and change everything)")
+	bidAllow := fs.String("bid-allow", "", "only peers in these `CIDR`s may bid, such as 10.0.0.0/8,192.0.2.7 (default: anyone)")
+	maxInflightMB := fs.Int("max-inflight-mb", 256, "request bodies held at once, in `MiB`; past it requests get 503")
+	minFreeMB := fs.Int("min-free-mb", 256, "free disk space below which writes get 507, in `MiB` (0: no floor)")
+	concurrency := fs.String("max-concurrent", "", "requests handled at once per kind before the rest wait then are shed: `recommend=N,bid=N,events=N,other=N` (default 4 per core, 4 per core, 32, 8)")
+	queueWait := fs.Duration("queue-wait", 10*time.Millisecond, "how long a request past --max-concurrent may wait for a place before it is shed (429, or a no-bid)")
+	runnable := fs.Int("shed-runnable", 64, "shed requests while more than this many goroutines per core wait for a CPU (0: never)")
+	webhookPrivate := fs.Bool("webhook-allow-private", false, "let audience webhooks reach loopback, private and link-local addresses")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := checkExposure(*addr, *authFile, *insecure); err != nil {
+		return err
+	}
+	var auth *server.Auth
+	if *authFile != "" {
+		a, err := server.LoadAuth(*authFile)
+		if err != nil {
+			return fmt.Errorf("--auth: %w", err)
+		}
+		auth = a
+	}
+	allow, err := server.ParsePrefixes(*bidAllow)
+	if err != nil {
+		return fmt.Errorf("--bid-allow: %w", err)
+	}
+	admission, err := admissionOptions(*concurrency, *queueWait)
+	if err != nil {
+		return err
+	}
+	admission.Runnable = *runnable
+	if admission.Runnable <= 0 {
+		admission.Runnable = -1
 	}
 	bidder, err := bidderOptions(*publicURL, *addr, *rates, *margin, *seat, *vendor)
 	if err != nil {
@@ -57,9 +90,26 @@ func serve(args []string) error {
 		}
 	}
 	logger := log.New(os.Stderr, "tailor: ", log.LstdFlags)
+	minFree := int64(*minFreeMB) << 20
+	if minFree <= 0 {
+		minFree = -1
+	}
 	srv, err := server.Open(*data, server.Options{
-		CacheBytes:   int64(*cacheMB) << 20,
-		MaxBodyBytes: *maxBodyMB << 20,
+		CacheBytes:       int64(*cacheMB) << 20,
+		MaxBodyBytes:     *maxBodyMB << 20,
+		MaxInflightBytes: int64(*maxInflightMB) << 20,
+		Auth:             auth,
+		BidAllow:         allow,
+		SeparateAdmin:    *adminAddr != "",
+		Admission:        admission,
+		Storage: server.StorageOptions{MinFreeBytes: minFree, OnFailure: func(err error) {
+			// Pebble cannot go on past this in this process; a restart
+			// replays the write-ahead log, which holds every acknowledged
+			// write and no other.
+			logger.Printf("storage failed: %v; exiting (status %d) so that a restart recovers", err, exitStorageFailed)
+			os.Exit(exitStorageFailed)
+		}},
+		Webhooks:     trigger.DeliveryOptions{AllowPrivate: *webhookPrivate},
 		Logger:       logger,
 		Bidder:       bidder,
 		Learning:     learn,
@@ -91,36 +141,135 @@ func serve(args []string) error {
 		return err
 	}
 	logger.Printf("serving on http://%s with data in %s", ln.Addr(), *data)
-	if *debugAddr != "" {
-		dln, err := net.Listen("tcp", *debugAddr)
+	done := make(chan error, 2)
+	if *adminAddr != "" {
+		aln, err := net.Listen("tcp", *adminAddr)
 		if err != nil {
 			ln.Close()
 			srv.Close()
-			return fmt.Errorf("--debug-addr: %w", err)
+			return fmt.Errorf("--admin-addr: %w", err)
 		}
-		logger.Printf("profiler on http://%s/debug/pprof/", dln.Addr())
-		go http.Serve(dln, http.DefaultServeMux)
+		logger.Printf("admin routes, /metrics and the profiler (/debug/pprof/) on http://%s", aln.Addr())
+		go func() { done <- srv.ServeAdmin(aln) }()
+	}
+	if auth == nil {
+		logger.Printf("no --auth: every route is open to whoever reaches %s", ln.Addr())
+	} else {
+		logger.Printf("--auth: %d tokens from %s (SIGHUP reads it again)", auth.Len(), *authFile)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	done := make(chan error, 1)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		srv.Close()
-		return err
-	case <-ctx.Done():
+	for waiting := true; waiting; {
+		select {
+		case err := <-done:
+			srv.Close()
+			return err
+		case <-hup:
+			reloadAuth(srv, *authFile, logger)
+		case <-ctx.Done():
+			waiting = false
+		}
 	}
-	logger.Printf("shutting down: draining requests (up to %v)", *drain)
-	sctx, cancel := context.WithTimeout(context.Background(), *drain)
+	return shutdown(srv, *drain, logger)
+}
+
+// exitStorageFailed is the exit status after a storage failure: EX_TEMPFAIL,
+// "try again", for a supervisor that restarts on failure.
+const exitStorageFailed = 75
+
+// shutdown drains requests in flight for up to drain, then closes the data
+// directory. Should closing not finish a few seconds past the drain (a
+// request or background job stuck on a failing disk), it gives up: a
+// signal to stop always stops the process.
+func shutdown(srv *server.Server, drain time.Duration, logger *log.Logger) error {
+	logger.Printf("shutting down: draining requests (up to %v)", drain)
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+	finished := make(chan error, 1)
+	go func() { finished <- srv.Shutdown(sctx) }()
+	select {
+	case err := <-finished:
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		logger.Printf("stopped")
+		return nil
+	case <-time.After(drain + closeGrace):
+		return fmt.Errorf("shutdown did not finish within %v of the signal; exiting without closing the data directory (the write-ahead log keeps every acknowledged write)", drain+closeGrace)
 	}
-	<-done
-	logger.Printf("stopped")
-	return nil
+}
+
+// closeGrace is how long closing the data directory may take after the
+// drain.
+const closeGrace = 5 * time.Second
+
+// reloadAuth reads the tokens file again, keeping the old tokens if it is
+// wrong.
+func reloadAuth(srv *server.Server, path string, logger *log.Logger) {
+	if path == "" {
+		logger.Printf("SIGHUP: no --auth file to read again")
+		return
+	}
+	a, err := server.LoadAuth(path)
+	if err != nil {
+		logger.Printf("SIGHUP: keeping the current tokens: %v", err)
+		return
+	}
+	srv.SetAuth(a)
+	logger.Printf("SIGHUP: %d tokens from %s", a.Len(), path)
+}
+
+// checkExposure refuses to serve a non-loopback address without tokens,
+// unless told to.
+func checkExposure(addr, authFile string, insecure bool) error {
+	if authFile != "" || insecure {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--addr %s is reachable from other machines and there is no --auth: anyone could read profiles and change campaigns. "+
+		"Give --auth FILE (see the README, Running it in production), listen on 127.0.0.1, or pass --insecure to serve it open anyway", addr)
+}
+
+// admissionOptions parses --max-concurrent and --queue-wait.
+func admissionOptions(list string, wait time.Duration) (server.AdmissionOptions, error) {
+	o := server.AdmissionOptions{Wait: wait}
+	for _, kv := range strings.Split(list, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		name, v, _ := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("--max-concurrent: %q is not KIND=N with N at least 1", kv)
+		}
+		switch strings.TrimSpace(name) {
+		case "recommend":
+			o.Recommend = n
+		case "bid":
+			o.Bid = n
+		case "events":
+			o.Events = n
+		case "other":
+			o.Other = n
+		default:
+			return o, fmt.Errorf("--max-concurrent: unknown kind %q (recommend, bid, events, other)", name)
+		}
+	}
+	return o, nil
 }
 
 // bidderOptions turns the bidder's flags into its options.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -38,9 +39,10 @@ type process struct {
 
 var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
 
-func startTailor(t *testing.T, bin, dir string) *process {
+func startTailor(t *testing.T, bin, dir string, flags ...string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", dir)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--min-free-mb", "16"}, flags...)
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -162,5 +164,91 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	p = startTailor(t, bin, dir)
 	if got := p.userEvents(t, "crash"); got != batches*perBatch {
 		t.Errorf("after SIGTERM and restart the user has %d events, want %d", got, batches*perBatch)
+	}
+}
+
+// TestAuthFileReloadedOnSIGHUP: tokens come from the --auth file, and a
+// SIGHUP reads it again without a restart.
+func TestAuthFileReloadedOnSIGHUP(t *testing.T) {
+	bin := buildTailor(t)
+	file := filepath.Join(t.TempDir(), "tokens.json")
+	write := func(token string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"tokens":[{"name":"ops","token":%q,"scopes":["read"]}]}`, token)
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first-token-0123456789")
+	p := startTailor(t, bin, t.TempDir(), "--auth", file)
+	get := func(token string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", p.base+"/v1/audiences", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(""); code != 401 {
+		t.Errorf("without a token = %d, want 401", code)
+	}
+	if code := get("first-token-0123456789"); code != 200 {
+		t.Errorf("with the token = %d, want 200", code)
+	}
+	write("second-token-0123456789")
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for get("second-token-0123456789") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the new token was never accepted after SIGHUP")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code := get("first-token-0123456789"); code != 401 {
+		t.Errorf("the dropped token after SIGHUP = %d, want 401", code)
+	}
+}
+
+func TestExposureNeedsAuth(t *testing.T) {
+	for _, tc := range []struct {
+		addr, auth string
+		insecure   bool
+		ok         bool
+	}{
+		{"127.0.0.1:8080", "", false, true},
+		{"[::1]:8080", "", false, true},
+		{"localhost:8080", "", false, true},
+		{"0.0.0.0:8080", "", false, false},
+		{":8080", "", false, false},
+		{"10.1.2.3:8080", "", false, false},
+		{"0.0.0.0:8080", "tokens.json", false, true},
+		{"0.0.0.0:8080", "", true, true},
+	} {
+		err := checkExposure(tc.addr, tc.auth, tc.insecure)
+		if (err == nil) != tc.ok {
+			t.Errorf("checkExposure(%q, %q, %v) = %v, want ok %v", tc.addr, tc.auth, tc.insecure, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "--insecure") {
+			t.Errorf("checkExposure(%q) = %v, want it to name --insecure", tc.addr, err)
+		}
+	}
+}
+
+func TestAdmissionOptions(t *testing.T) {
+	o, err := admissionOptions("recommend=16, bid=8,events=64,other=4", time.Millisecond)
+	if err != nil || o.Recommend != 16 || o.Bid != 8 || o.Events != 64 || o.Other != 4 || o.Wait != time.Millisecond {
+		t.Errorf("admissionOptions() = %+v, %v", o, err)
+	}
+	for _, bad := range []string{"recommend", "recommend=0", "search=3", "bid=x"} {
+		if _, err := admissionOptions(bad, 0); err == nil {
+			t.Errorf("admissionOptions(%q) = nil error", bad)
+		}
 	}
 }

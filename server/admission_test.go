@@ -1,0 +1,149 @@
+package server
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// waitFor spins until cond holds, failing the test after a generous
+// deadline: a condition, not a duration, decides when the test goes on.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestGateAdmitsNewestFirst: when a place frees, the newest waiter takes
+// it; the oldest waits longest, and is the one shed when its time is up.
+func TestGateAdmitsNewestFirst(t *testing.T) {
+	g := newGate(1, 8, time.Hour)
+	if !g.enter() {
+		t.Fatal("enter() = false on an empty gate")
+	}
+	order := make(chan string, 2)
+	var wg sync.WaitGroup
+	for i, name := range []string{"older", "newer"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if g.enter() {
+				order <- name
+				g.leave()
+			}
+		}()
+		waitFor(t, name+" waiting", func() bool { _, w := g.load(); return w == i+1 })
+	}
+	g.leave()
+	wg.Wait()
+	if first, second := <-order, <-order; first != "newer" || second != "older" {
+		t.Errorf("admitted %s then %s, want newer then older", first, second)
+	}
+	if n, w := g.load(); n != 0 || w != 0 {
+		t.Errorf("after all left: %d in, %d waiting", n, w)
+	}
+}
+
+func TestGateSheds(t *testing.T) {
+	g := newGate(1, 1, time.Millisecond)
+	if !g.enter() {
+		t.Fatal("enter() = false on an empty gate")
+	}
+	// One may wait: it is shed when its wait ends with the place still taken.
+	if g.enter() {
+		t.Error("enter() = true while the only place is held past the wait")
+	}
+	// With the queue full, the next is shed at once.
+	g.wait = time.Hour
+	done := make(chan bool)
+	go func() { done <- g.enter() }()
+	waitFor(t, "a waiter", func() bool { _, w := g.load(); return w == 1 })
+	if g.enter() {
+		t.Error("enter() = true with the queue full")
+	}
+	g.leave()
+	if !<-done {
+		t.Error("the waiter was not handed the place")
+	}
+	g.leave()
+	if n, w := g.load(); n != 0 || w != 0 {
+		t.Errorf("after all left: %d in, %d waiting", n, w)
+	}
+}
+
+// TestShedAtCapacity: past its bound, recommend answers 429 with
+// Retry-After and the bid route a no-bid; once a place frees, both answer
+// again.
+func TestShedAtCapacity(t *testing.T) {
+	ts := newBidServer(t, func(o *Options) {
+		o.Admission = AdmissionOptions{Recommend: 1, Bid: 1, Events: 1, Other: 1, Wait: time.Millisecond, Queue: 4}
+	})
+	ts.campaigns(`[{"id":"any","advertiser":"A","adomain":["a.example"],"budget":{"daily":100,"currency":"USD"},"pacing":"asap",
+	 "bid":{"strategy":"cpm","max_cpm":4},"creatives":[{"id":"c","format":"banner","w":300,"h":250,"adm":"x"}]}]`)
+	for _, c := range []admitClass{classRecommend, classBid, classEvents, classOther} {
+		ts.srv.gates[c].enter()
+	}
+	code, out := ts.post("/v1/recommend", `{"user":"u1"}`)
+	wantError(t, "recommend at capacity", code, out, 429, "overloaded", "")
+	code, out = ts.post("/v1/events", `{"user":"u1","type":"view","item":"i1"}`)
+	wantError(t, "events at capacity", code, out, 429, "overloaded", "")
+	code, out = ts.do("GET", "/v1/audiences", "", "")
+	wantError(t, "a REST route at capacity", code, out, 429, "overloaded", "")
+	if resp := ts.bid(banner("b1", "", 0)); resp != nil {
+		t.Errorf("a bid at capacity got %+v, want a no-bid", resp.SeatBid)
+	}
+	if code, _ := ts.do("GET", "/healthz", "", ""); code != 200 {
+		t.Errorf("/healthz at capacity = %d, want 200", code)
+	}
+	if got := ts.counter("tailor_bid_nobids_total", "reason", "overload"); got != 1 {
+		t.Errorf("no-bids for overload = %v, want 1", got)
+	}
+	for _, class := range []string{"recommend", "bid", "events", "other"} {
+		if got := ts.counter("tailor_http_shed_total", "class", class); got != 1 {
+			t.Errorf("tailor_http_shed_total{class=%s} = %v, want 1", class, got)
+		}
+	}
+	for _, c := range []admitClass{classRecommend, classBid, classEvents, classOther} {
+		ts.srv.gates[c].leave()
+	}
+	if code, out := ts.post("/v1/recommend", `{"user":"u1"}`); code != 200 {
+		t.Errorf("recommend after capacity freed = %d %s", code, out)
+	}
+	if resp := ts.bid(banner("b2", "", 0)); resp == nil {
+		t.Error("no bid after capacity freed")
+	}
+}
+
+// TestCongestionShedsPastTheBound: requests are shed while more goroutines
+// than the bound wait for a CPU, and let in again once they do not.
+func TestCongestionShedsPastTheBound(t *testing.T) {
+	var n uint64
+	c := newCongestion(8, func() uint64 { return n })
+	limit := uint64(8 * runtime.GOMAXPROCS(0))
+	for _, tc := range []struct {
+		runnable uint64
+		want     bool
+	}{{0, true}, {limit, true}, {limit + 1, false}, {10 * limit, false}, {1, true}} {
+		n = tc.runnable
+		if got := c.allow(); got != tc.want {
+			t.Errorf("allow() with %d runnable (bound %d) = %v", tc.runnable, limit, got)
+		}
+	}
+	var off *congestion
+	if !off.allow() {
+		t.Error("a nil congestion sheds")
+	}
+	read := runnableGoroutines()
+	if got := read(); got > 1<<20 {
+		t.Errorf("runnableGoroutines() = %d", got)
+	}
+	if a := testing.AllocsPerRun(100, func() { read() }); a != 0 {
+		t.Errorf("reading the runnable goroutines allocates %v times", a)
+	}
+}
