@@ -27,7 +27,7 @@ type AdmissionOptions struct {
 	Queue int
 	// Runnable bounds, per core (GOMAXPROCS), the goroutines waiting for a
 	// CPU: past it requests are shed at once (see congestion), which is what
-	// sheds an overload of handlers that only compute. Default 64; negative
+	// sheds an overload of handlers that only compute. Default 16; negative
 	// turns it off.
 	Runnable int
 }
@@ -53,7 +53,7 @@ func (o *AdmissionOptions) setDefaults() {
 		o.Queue = 1024
 	}
 	if o.Runnable == 0 {
-		o.Runnable = 64
+		o.Runnable = 16
 	}
 }
 

@@ -120,19 +120,33 @@ func TestShedAtCapacity(t *testing.T) {
 	}
 }
 
-// TestCongestionShedsPastTheBound: requests are shed while more goroutines
-// than the bound wait for a CPU, and let in again once they do not.
+// TestCongestionShedsPastTheBound: requests are shed once more goroutines
+// than the bound have waited for a CPU longer than the grace, and let in
+// again as soon as they do not.
 func TestCongestionShedsPastTheBound(t *testing.T) {
 	var n uint64
-	c := newCongestion(8, func() uint64 { return n })
+	var clock int64 = 1
+	c := newCongestion(8, func() uint64 { return n }, func() int64 { return clock })
 	limit := uint64(8 * runtime.GOMAXPROCS(0))
-	for _, tc := range []struct {
+	ms := int64(time.Millisecond)
+	for i, tc := range []struct {
 		runnable uint64
+		advance  int64
 		want     bool
-	}{{0, true}, {limit, true}, {limit + 1, false}, {10 * limit, false}, {1, true}} {
+	}{
+		{0, 0, true},
+		{limit, 0, true},
+		{limit + 1, 0, true},        // past the bound: the grace starts
+		{10 * limit, ms, true},      // within the grace
+		{10 * limit, 2 * ms, false}, // past it: shed
+		{limit + 1, 0, false},
+		{1, 0, true},          // the queue is back: let in, grace reset
+		{limit + 1, ms, true}, // a new spike gets a new grace
+	} {
+		clock += tc.advance
 		n = tc.runnable
 		if got := c.allow(); got != tc.want {
-			t.Errorf("allow() with %d runnable (bound %d) = %v", tc.runnable, limit, got)
+			t.Errorf("step %d: allow() with %d runnable (bound %d) = %v", i, tc.runnable, limit, got)
 		}
 	}
 	var off *congestion

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	rtmetrics "runtime/metrics"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // congestion sheds work when the CPU is the bottleneck. The admission gates
@@ -18,21 +20,48 @@ import (
 // behind the same queue for its answer. Shedding costs a fraction of
 // serving, so the queue drains back to the bound and the requests served
 // are served fast.
+//
+// A queue past the bound for less than congestionGrace is let be: a pause
+// (a collection, a burst of arrivals) lines goroutines up for a moment at
+// any load, and shedding then would refuse requests the server has time
+// for.
 type congestion struct {
 	limit    uint64 // runnable goroutines past which requests are shed
 	runnable func() uint64
+	now      func() int64 // monotonic ns
+	since    atomic.Int64 // when the queue was first seen past the bound; 0 while it is not
 }
 
-func newCongestion(perCore int, runnable func() uint64) *congestion {
+// congestionGrace is how long the queue may stay past its bound before
+// requests are shed.
+const congestionGrace = 2 * time.Millisecond
+
+func newCongestion(perCore int, runnable func() uint64, now func() int64) *congestion {
 	if runnable == nil {
 		runnable = runnableGoroutines()
 	}
-	return &congestion{limit: uint64(perCore * runtime.GOMAXPROCS(0)), runnable: runnable}
+	if now == nil {
+		start := time.Now()
+		now = func() int64 { return int64(time.Since(start)) + 1 }
+	}
+	return &congestion{limit: uint64(perCore * runtime.GOMAXPROCS(0)), runnable: runnable, now: now}
 }
 
 // allow reports whether a request may go on now.
 func (c *congestion) allow() bool {
-	return c == nil || c.runnable() <= c.limit
+	if c == nil || c.runnable() <= c.limit {
+		if c != nil && c.since.Load() != 0 {
+			c.since.Store(0)
+		}
+		return true
+	}
+	now := c.now()
+	since := c.since.Load()
+	if since == 0 {
+		c.since.CompareAndSwap(0, now)
+		return true
+	}
+	return now-since < int64(congestionGrace)
 }
 
 // runnableGoroutines returns a reader of the number of goroutines ready to

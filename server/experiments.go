@@ -128,7 +128,7 @@ func (c *ExperimentsConfig) Validate() error {
 	for i, e := range c.Experiments {
 		at := fmt.Sprintf("experiments[%d]", i)
 		if !validName(e.ID) {
-			return fmt.Errorf("experiments: %s.id must be 1 to 64 letters, digits, '-', '_' or '.'", at)
+			return fmt.Errorf("experiments: %s.id must be 1 to 64 letters, digits, '-', '_' or '.', and not \".\" or \"..\"", at)
 		}
 		if ids[e.ID] {
 			return fmt.Errorf("experiments: %s.id %q is used twice", at, e.ID)
@@ -146,7 +146,7 @@ func (c *ExperimentsConfig) Validate() error {
 		for j, a := range e.Arms {
 			at := fmt.Sprintf("%s.arms[%d]", at, j)
 			if !validName(a.Name) {
-				return fmt.Errorf("experiments: %s.name must be 1 to 64 letters, digits, '-', '_' or '.'", at)
+				return fmt.Errorf("experiments: %s.name must be 1 to 64 letters, digits, '-', '_' or '.', and not \".\" or \"..\"", at)
 			}
 			if names[a.Name] {
 				return fmt.Errorf("experiments: %s.name %q is used twice", at, a.Name)
@@ -174,7 +174,7 @@ func traffic(e ExperimentConfig) float64 {
 }
 
 func validName(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > 64 || s == "." || s == ".." {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

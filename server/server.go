@@ -216,7 +216,7 @@ func newServer(db *pebble.DB, disk *kv.Disk, opts Options) (*Server, error) {
 		}
 	}
 	if a.Runnable > 0 {
-		s.cpu = newCongestion(a.Runnable, nil)
+		s.cpu = newCongestion(a.Runnable, nil, nil)
 	}
 	s.m.watch(s)
 	s.recs.New = func() any { return new(recScratch) }
@@ -352,10 +352,11 @@ func (s *Server) AdminHandler() fasthttp.RequestHandler { return s.handler(true,
 // handler admits, authorizes and routes a request. The steps, in order:
 // refuse encoded separators in the path; route; refuse admin routes on the
 // public listener when they have their own; check the token's scope (or the
-// bid allow list); refuse every route but the health checks once the store
-// has failed, and writes while the disk is short of space; read the body
-// within its limits; take a place in the route's admission gate or shed the
-// request; serve it.
+// bid allow list); shed the request while too many goroutines wait for a
+// CPU; refuse every route but the health checks once the store has failed,
+// and writes while the disk is short of space; read the body within its
+// limits; take a place in the route's admission gate or shed the request;
+// serve it.
 func (s *Server) handler(admin, pprof bool) fasthttp.RequestHandler {
 	var profiler fasthttp.RequestHandler
 	if pprof {

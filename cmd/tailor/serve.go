@@ -51,7 +51,7 @@ func serve(args []string) error {
 	minFreeMB := fs.Int("min-free-mb", 256, "free disk space below which writes get 507, in `MiB` (0: no floor)")
 	concurrency := fs.String("max-concurrent", "", "requests handled at once per kind before the rest wait then are shed: `recommend=N,bid=N,events=N,other=N` (default 4 per core, 4 per core, 32, 8)")
 	queueWait := fs.Duration("queue-wait", 10*time.Millisecond, "how long a request past --max-concurrent may wait for a place before it is shed (429, or a no-bid)")
-	runnable := fs.Int("shed-runnable", 64, "shed requests while more than this many goroutines per core wait for a CPU (0: never)")
+	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU (0: never)")
 	webhookPrivate := fs.Bool("webhook-allow-private", false, "let audience webhooks reach loopback, private and link-local addresses")
 	if err := fs.Parse(args); err != nil {
 		return err
