@@ -39,6 +39,10 @@ type RunOptions struct {
 	Conns int
 	// Timeout bounds one request, from its actual send. Default 5 s.
 	Timeout time.Duration
+	// Token, if set, is sent as a bearer token with every request, for a
+	// server that checks tokens (--auth): it needs the recommend and ingest
+	// scopes.
+	Token string
 	// Closed selects a closed loop: Conns clients, each sending its share of
 	// the rate but never before its previous answer, with latency measured
 	// from the actual send. It exists to show what an open loop measures
@@ -378,6 +382,9 @@ func (d *driver) do(ws *workerState, ep int, intended time.Duration) {
 	req.Header.SetContentType("application/json")
 	for _, h := range rec.ep.header {
 		req.Header.Set(h[0], h[1])
+	}
+	if d.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+d.opts.Token)
 	}
 	req.SetBodyRaw(ws.buf)
 	d.inflight.Add(1)

@@ -33,6 +33,9 @@ type LoadOptions struct {
 	Attempts int
 	// Timeout bounds one request. Default 2 minutes.
 	Timeout time.Duration
+	// Token, if set, is sent as a bearer token with every request: loading
+	// needs the admin and ingest scopes.
+	Token string
 	// Progress, if not nil, receives a progress bar per file.
 	Progress io.Writer
 }
@@ -219,6 +222,9 @@ func (l *loader) post(ctx context.Context, path string, body []byte) error {
 		req.SetRequestURI(l.opts.Target + path)
 		req.Header.SetMethod(fasthttp.MethodPost)
 		req.Header.SetContentType("application/x-ndjson")
+		if l.opts.Token != "" {
+			req.Header.Set("Authorization", "Bearer "+l.opts.Token)
+		}
 		req.SetBodyRaw(body)
 		err := l.client.DoTimeout(req, resp, l.opts.Timeout)
 		status := resp.StatusCode()

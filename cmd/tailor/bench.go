@@ -115,6 +115,7 @@ func benchLoad(args []string) error {
 	world := fs.String("world", "", "world `DIR`ectory written by tailor bench gen (required)")
 	conns := fs.Int("conns", 4, "requests in flight at once")
 	batch := fs.Int("batch", 2000, "events per request (cut between users)")
+	token := fs.String("token", "", "bearer `token` for a server with --auth (scopes admin and ingest)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func benchLoad(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return load(ctx, w, bench.LoadOptions{Target: *target, Conns: *conns, EventsBatch: *batch, Progress: os.Stderr})
+	return load(ctx, w, bench.LoadOptions{Target: *target, Conns: *conns, EventsBatch: *batch, Token: *token, Progress: os.Stderr})
 }
 
 func openWorld(dir string) (*bench.World, error) {
@@ -149,15 +150,16 @@ func load(ctx context.Context, w *bench.World, opts bench.LoadOptions) error {
 
 // measureFlags are the flags run and sweep share.
 type measureFlags struct {
-	target, world, mix, out, floor, label string
-	duration, warmup, timeout             time.Duration
-	conns, repeat, serverPID, floorPID    int
-	closed, quiet                         bool
-	tolerance, waitIdle                   float64
+	target, token, world, mix, out, floor, label string
+	duration, warmup, timeout                    time.Duration
+	conns, repeat, serverPID, floorPID           int
+	closed, quiet                                bool
+	tolerance, waitIdle                          float64
 }
 
 func (m *measureFlags) register(fs *flag.FlagSet, duration time.Duration) {
 	fs.StringVar(&m.target, "target", "http://127.0.0.1:8080", "server base `URL`")
+	fs.StringVar(&m.token, "token", "", "bearer `token` for a server with --auth (scopes recommend and ingest)")
 	fs.StringVar(&m.world, "world", "", "world `DIR`ectory written by tailor bench gen (required)")
 	fs.StringVar(&m.mix, "mix", bench.DefaultMix, "endpoint `weights`: recommend, events, bid")
 	fs.StringVar(&m.out, "out", "bench-out", "`DIR`ectory for result.json and report.html")
@@ -199,7 +201,7 @@ func (m *measureFlags) options(rate float64) (bench.Options, bench.Workload, err
 	}
 	return bench.Options{
 		RunOptions: bench.RunOptions{
-			Target: m.target, Rate: rate, Duration: m.duration, Warmup: warmup, Mix: mix, Conns: m.conns,
+			Target: m.target, Token: m.token, Rate: rate, Duration: m.duration, Warmup: warmup, Mix: mix, Conns: m.conns,
 			Timeout: m.timeout, Closed: m.closed, Tolerance: m.tolerance, WaitIdle: m.waitIdle, ServerPID: m.serverPID, Progress: progress,
 		},
 		Repeat: m.repeat, FloorTarget: m.floor, FloorPID: m.floorPID, Label: m.label, World: &w.Manifest,
