@@ -40,9 +40,11 @@ func TestRequestMemoryBounded(t *testing.T) {
 	code, out := ts.post("/v1/events", body)
 	runtime.ReadMemStats(&after)
 	wantError(t, "a 16 MB batch", code, out, 400, "invalid_request", "")
-	// The client's copy of the body, the server's, and a little more.
-	if got := after.TotalAlloc - before.TotalAlloc; got > 4*uint64(len(body)) {
-		t.Errorf("a %d-byte body allocated %d bytes, want at most 4x the body", len(body), got)
+	// The client's copy of the body, the server's, the 10,000 events, and
+	// whatever the other goroutines of a shuffled, race-checked test run
+	// allocate meanwhile; a parse tree of the whole body would be 40x.
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8*uint64(len(body)) {
+		t.Errorf("a %d-byte body allocated %d bytes, want at most 8x the body", len(body), got)
 	}
 }
 
