@@ -14,8 +14,10 @@ type AdmissionOptions struct {
 	// Recommend, Bid, Events and Other bound the requests of each kind
 	// being handled at once: recommend, bid, events, and every other route
 	// but the health checks, /metrics and the bid notices (which are never
-	// shed: they carry money). Defaults: 4, 4, 32 and 8 per core
-	// (GOMAXPROCS) for the first and second, 32 and 8 in all for the others.
+	// shed: they carry money). They bound work that waits (for a disk, a
+	// lock); an overload of work that computes is shed by Runnable. Defaults:
+	// 32 per core (GOMAXPROCS) for recommend and bid, 64 and 16 in all for
+	// events and the rest.
 	Recommend, Bid, Events, Other int
 	// Wait is how long a request may wait for a free place before it is
 	// shed. Waiting requests are admitted newest first, so that under
@@ -35,16 +37,16 @@ type AdmissionOptions struct {
 func (o *AdmissionOptions) setDefaults() {
 	procs := runtime.GOMAXPROCS(0)
 	if o.Recommend <= 0 {
-		o.Recommend = 4 * procs
+		o.Recommend = 32 * procs
 	}
 	if o.Bid <= 0 {
-		o.Bid = 4 * procs
+		o.Bid = 32 * procs
 	}
 	if o.Events <= 0 {
-		o.Events = 32
+		o.Events = 64
 	}
 	if o.Other <= 0 {
-		o.Other = 8
+		o.Other = 16
 	}
 	if o.Wait <= 0 {
 		o.Wait = 10 * time.Millisecond

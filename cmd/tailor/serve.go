@@ -28,7 +28,7 @@ func serve(args []string) error {
 	cacheMB := fs.Int("cache-mb", 256, "memory for cached profiles, in `MiB`")
 	maxBodyMB := fs.Int("max-body-mb", 16, "largest request body, in `MiB`; larger ones get 413")
 	demo := fs.Bool("demo", false, "load a small demo catalog and users into an empty data directory")
-	drain := fs.Duration("drain", 30*time.Second, "how long shutdown waits for requests in flight")
+	drain := fs.Duration("drain", 30*time.Second, "how long shutdown may take: requests in flight finish until 5 s before its end, then the data directory is closed")
 	segmentEvery := fs.Duration("segment-every", time.Hour, "how often RFM segments are recomputed and triggers swept (0: only on demand)")
 	rfmWindow := fs.Int("rfm-window-days", 365, "`days` over which frequency and monetary value are counted")
 	atRisk := fs.Int("at-risk-days", 60, "`days` without a purchase after which a customer is at risk")
@@ -49,7 +49,7 @@ func serve(args []string) error {
 	bidAllow := fs.String("bid-allow", "", "only peers in these `CIDR`s may bid, such as 10.0.0.0/8,192.0.2.7 (default: anyone)")
 	maxInflightMB := fs.Int("max-inflight-mb", 256, "request bodies held at once, in `MiB`; past it requests get 503")
 	minFreeMB := fs.Int("min-free-mb", 256, "free disk space below which writes get 507, in `MiB` (0: no floor)")
-	concurrency := fs.String("max-concurrent", "", "requests handled at once per kind before the rest wait then are shed: `recommend=N,bid=N,events=N,other=N` (default 4 per core, 4 per core, 32, 8)")
+	concurrency := fs.String("max-concurrent", "", "requests handled at once per kind before the rest wait then are shed: `recommend=N,bid=N,events=N,other=N` (default 32 per core, 32 per core, 64, 16)")
 	queueWait := fs.Duration("queue-wait", 10*time.Millisecond, "how long a request past --max-concurrent may wait for a place before it is shed (429, or a no-bid)")
 	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU (0: never)")
 	webhookPrivate := fs.Bool("webhook-allow-private", false, "let audience webhooks reach loopback, private and link-local addresses")
@@ -182,13 +182,16 @@ func serve(args []string) error {
 // "try again", for a supervisor that restarts on failure.
 const exitStorageFailed = 75
 
-// shutdown drains requests in flight for up to drain, then closes the data
-// directory. Should closing not finish a few seconds past the drain (a
-// request or background job stuck on a failing disk), it gives up: a
-// signal to stop always stops the process.
+// shutdown stops the server within drain: requests in flight may finish
+// until closeGrace before its end (half of it for a short drain), then the
+// data directory is closed. Should closing not be done by the end (a request
+// or background job stuck on a failing disk), it gives up: a signal to stop
+// always stops the process in time, and the write-ahead log keeps every
+// acknowledged write.
 func shutdown(srv *server.Server, drain time.Duration, logger *log.Logger) error {
-	logger.Printf("shutting down: draining requests (up to %v)", drain)
-	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	wait := max(drain-closeGrace, drain/2)
+	logger.Printf("shutting down: draining requests (up to %v)", wait)
+	sctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	finished := make(chan error, 1)
 	go func() { finished <- srv.Shutdown(sctx) }()
@@ -199,13 +202,12 @@ func shutdown(srv *server.Server, drain time.Duration, logger *log.Logger) error
 		}
 		logger.Printf("stopped")
 		return nil
-	case <-time.After(drain + closeGrace):
-		return fmt.Errorf("shutdown did not finish within %v of the signal; exiting without closing the data directory (the write-ahead log keeps every acknowledged write)", drain+closeGrace)
+	case <-time.After(drain):
+		return fmt.Errorf("closing did not finish within --drain %v; exiting without closing the data directory (the write-ahead log keeps every acknowledged write)", drain)
 	}
 }
 
-// closeGrace is how long closing the data directory may take after the
-// drain.
+// closeGrace is the part of the drain kept for closing the data directory.
 const closeGrace = 5 * time.Second
 
 // reloadAuth reads the tokens file again, keeping the old tokens if it is
