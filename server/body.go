@@ -129,8 +129,8 @@ func (e bodyError) Error() string { return string(e) }
 
 const errBodyTooLarge = bodyError("server: body too large")
 
-// readLimited appends r to dst until EOF, failing once more than limit bytes
-// have come.
+// readLimited appends r to dst until EOF, failing with errBodyTooLarge once
+// more than limit bytes have come: it never reads more than limit+1.
 func readLimited(dst []byte, r io.Reader, limit int) ([]byte, error) {
 	for {
 		if len(dst) == cap(dst) {

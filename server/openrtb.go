@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -277,8 +276,6 @@ func (b *bidder) noBid(ctx *fasthttp.RequestCtx, reason int) {
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
-var errTooLarge = errors.New("server: inflated body too large")
-
 // body returns the request body, inflated when gzip-encoded, or the status
 // to answer: 413 past the size limit (checked as it inflates, so that a
 // small body that inflates to gigabytes is refused after the limit, not
@@ -304,7 +301,7 @@ func (b *bidder) body(ctx *fasthttp.RequestCtx, sc *bidScratch) ([]byte, int) {
 		b.gzips.Put(zr)
 	}
 	switch {
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, errBodyTooLarge):
 		return nil, fasthttp.StatusRequestEntityTooLarge
 	case err != nil:
 		return nil, fasthttp.StatusBadRequest
@@ -324,23 +321,7 @@ func inflate(dst, src []byte, limit int, zr **gzip.Reader) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	r := io.LimitReader(*zr, int64(limit)+1)
-	for {
-		if len(dst) == cap(dst) {
-			dst = append(dst, 0)[:len(dst)]
-		}
-		n, err := r.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if len(dst) > limit {
-			return dst, errTooLarge
-		}
-		if err == io.EOF {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, err
-		}
-	}
+	return readLimited(dst, *zr, limit)
 }
 
 // valid checks what OpenRTB requires of a request's structure; a request

@@ -623,8 +623,8 @@ func TestInflateStopsAtTheLimit(t *testing.T) {
 	bomb := buf.Bytes()
 	var zr *gzip.Reader
 	out, err := inflate(nil, bomb, 1<<20, &zr)
-	if err != errTooLarge {
-		t.Fatalf("inflate(bomb) error = %v, want errTooLarge", err)
+	if err != errBodyTooLarge {
+		t.Fatalf("inflate(bomb) error = %v, want errBodyTooLarge", err)
 	}
 	if len(out) > 1<<20+64<<10 {
 		t.Errorf("inflated %d bytes before refusing, want about the 1 MiB limit", len(out))
