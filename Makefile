@@ -1,11 +1,16 @@
 # Checks a contributor runs before pushing; CI runs the same through .ci/run.
-.PHONY: build test check bench serve fuzz
+.PHONY: build test lint check bench serve fuzz
 
 build:
 	go build -o tailor ./cmd/tailor
 
 test:
 	go test -race ./...
+
+lint:
+	gofmt -l $$(git ls-files '*.go')
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 check:
 	bash .ci/run

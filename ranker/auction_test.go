@@ -116,7 +116,7 @@ func TestDefaultCTRModel(t *testing.T) {
 }
 
 func TestHashes(t *testing.T) {
-	if HashUser("") != 0 || HashUser("u") == 0 || HashUser("u") != HashUser("u") || HashUser("u") == HashUser("v") {
+	if u1, u2 := HashUser("u"), HashUser("u"); HashUser("") != 0 || u1 == 0 || u1 != u2 || u1 == HashUser("v") {
 		t.Errorf("HashUser is not a stable non-zero hash of non-empty ids")
 	}
 	if HashAuction("ab", "c") == HashAuction("a", "bc") {

@@ -62,10 +62,6 @@ func testIndex(t *testing.T) *index.Index {
 	return idx
 }
 
-type fixedModel struct{ s *model.Snapshot }
-
-func (f fixedModel) Snapshot() *model.Snapshot { return f.s }
-
 func TestModelScoresWhenWarm(t *testing.T) {
 	idx := testIndex(t)
 	prof := &features.Profile{User: "u", Recent: []features.Action{{Type: features.View, Target: "i10", TS: 900}},

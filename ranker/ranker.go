@@ -178,13 +178,11 @@ type Result struct {
 // Ranker ranks items for requests. It is safe for concurrent use.
 type Ranker struct {
 	idx     *index.Index
-	halfMS  int64
 	opts    Options
 	scratch sync.Pool
 }
 
-// New returns a Ranker over idx. halfLife is the profiles' interest half-life,
-// used to read their weights at request time.
+// New returns a Ranker over idx.
 func New(idx *index.Index, opts Options) *Ranker {
 	opts.setDefaults()
 	r := &Ranker{idx: idx, opts: opts}

@@ -58,10 +58,3 @@ func appendFloat(dst []byte, f float64) []byte {
 	}
 	return strconv.AppendFloat(dst, f, 'g', 6, 64)
 }
-
-// appendKey appends "key": to dst.
-func appendKey(dst []byte, key string) []byte {
-	dst = append(dst, '"')
-	dst = append(dst, key...)
-	return append(dst, '"', ':')
-}

@@ -32,7 +32,6 @@ type recScratch struct {
 	exclude []string
 	ctxCat  []string
 	filter  []string
-	boosts  []ranker.Boost
 	out     []byte
 }
 

@@ -493,7 +493,7 @@ func TestWebhookRetries(t *testing.T) {
 	got := make(chan trigger.Record, 4)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) <= 2 {
-			http.Error(w, "try later", 503)
+			http.Error(w, "try later", http.StatusServiceUnavailable)
 			return
 		}
 		var rec trigger.Record
