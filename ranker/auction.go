@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/deadline"
@@ -60,8 +61,8 @@ func (r Rates) Factor(from, to string) (float64, bool) {
 }
 
 // CampaignValue is a campaign's largest possible bid in US dollars CPM, the
-// order index.CampaignOptions.Value wants; 0 for an unknown currency.
-func (r Rates) CampaignValue(c *index.LiveCampaign) float64 {
+// order campaign.Options.Value wants; 0 for an unknown currency.
+func (r Rates) CampaignValue(c *campaign.Live) float64 {
 	f, ok := r.Factor(c.Currency, "USD")
 	if !ok {
 		return 0
@@ -185,8 +186,8 @@ type BidRequest struct {
 	Country    string // ISO 3166-1 alpha-3
 	Region     string // ISO 3166-2
 	DeviceType int
-	OS         string // index.CanonicalOS
-	Site       string // index.CanonicalDomain
+	OS         string // campaign.CanonicalOS
+	Site       string // campaign.CanonicalDomain
 	App        string // lowercase bundle
 	DeviceW    int
 	DeviceH    int
@@ -237,8 +238,8 @@ func (r NoBidReason) String() string {
 type Bid struct {
 	Imp      int    // index into BidRequest.Imps
 	ID       uint64 // unique; the budget reservation is held under it
-	Campaign *index.LiveCampaign
-	Creative *index.LiveCreative
+	Campaign *campaign.Live
+	Creative *campaign.LiveCreative
 	Item     *index.Doc // the sponsored product, or nil
 	Price    float64    // CPM in BidResult.Cur
 	// PriceCampaign is the same CPM in micros of the campaign's currency.
@@ -264,7 +265,7 @@ type BidResult struct {
 // worth most there, and prices the bid. It is safe for concurrent use.
 type Auction struct {
 	idx     *index.Index
-	camps   *index.Campaigns
+	camps   *campaign.Store
 	ledger  *ledger.Ledger
 	opts    AuctionOptions
 	scratch sync.Pool
@@ -276,13 +277,13 @@ type Auction struct {
 // accountCache holds the ledger account of each campaign of one set, by
 // ordinal, so that the bid path does no map lookups.
 type accountCache struct {
-	set   *index.CampaignSet
+	set   *campaign.Set
 	accts []*ledger.Account
 }
 
 // NewAuction returns an auction over the catalog idx (for sponsored
 // products), the campaigns and the ledger.
-func NewAuction(idx *index.Index, camps *index.Campaigns, l *ledger.Ledger, opts AuctionOptions) *Auction {
+func NewAuction(idx *index.Index, camps *campaign.Store, l *ledger.Ledger, opts AuctionOptions) *Auction {
 	opts.setDefaults()
 	a := &Auction{idx: idx, camps: camps, ledger: l, opts: opts}
 	a.seq.Store(uint64(time.Now().UnixNano()))
@@ -293,7 +294,7 @@ func NewAuction(idx *index.Index, camps *index.Campaigns, l *ledger.Ledger, opts
 // Rates returns the auction's currency rates.
 func (a *Auction) Rates() Rates { return a.opts.Rates }
 
-func (a *Auction) accounts(set *index.CampaignSet) []*ledger.Account {
+func (a *Auction) accounts(set *campaign.Set) []*ledger.Account {
 	if c := a.accts.Load(); c != nil && c.set == set {
 		return c.accts
 	}
@@ -311,15 +312,15 @@ func (a *Auction) accounts(set *index.CampaignSet) []*ledger.Account {
 }
 
 // Limits returns the ledger limits of a campaign.
-func Limits(c *index.LiveCampaign) ledger.Limits {
+func Limits(c *campaign.Live) ledger.Limits {
 	return ledger.Limits{Daily: c.Daily, Total: c.Total, Even: c.Even, Loc: c.Loc, FreqImps: c.FreqImps, FreqPer: c.FreqPer}
 }
 
 // adCand is a campaign that can bid on an imp, with its value.
 type adCand struct {
 	ord       int
-	c         *index.LiveCampaign
-	cr        *index.LiveCreative
+	c         *campaign.Live
+	cr        *campaign.LiveCreative
 	item      *index.Doc
 	deal      string
 	floor     float64 // in the response currency
@@ -395,7 +396,7 @@ func (a *Auction) Run(req *BidRequest, res *BidResult) {
 	set := a.camps.Snapshot()
 	accts := a.accounts(set)
 	q := &sc.q
-	*q = index.Query{
+	*q = campaign.Query{
 		Country: req.Country, Region: req.Region, DeviceType: req.DeviceType, OS: req.OS,
 		Site: req.Site, App: req.App, Segments: req.Segments, Interests: sc.strong, Terms: sc.terms,
 		BlockedDomains: req.BAdv, BlockedApps: req.BApp, Now: req.Now,
@@ -444,16 +445,16 @@ func (a *Auction) Run(req *BidRequest, res *BidResult) {
 		}
 		formats := uint8(0)
 		if imp.Banner != nil {
-			formats |= index.FormatBanner.Bit()
+			formats |= campaign.FormatBanner.Bit()
 		}
 		if imp.Video != nil {
-			formats |= index.FormatVideo.Bit()
+			formats |= campaign.FormatVideo.Bit()
 		}
 		if imp.Audio != nil {
-			formats |= index.FormatAudio.Bit()
+			formats |= campaign.FormatAudio.Bit()
 		}
 		if imp.Native != nil {
-			formats |= index.FormatNative.Bit()
+			formats |= campaign.FormatNative.Bit()
 		}
 		set.MatchImp(formats, sc.dealIDs, !imp.Private, &sc.m)
 		matched := sc.m.Matched()
@@ -488,7 +489,7 @@ func (a *Auction) Run(req *BidRequest, res *BidResult) {
 			}
 			cd := adCand{ord: ord, c: c, factor: factor, floor: impFloor, at: req.AT}
 			if len(c.Targeting.Deals) > 0 {
-				cd.deal = index.DealFor(c, sc.dealIDs)
+				cd.deal = campaign.DealFor(c, sc.dealIDs)
 				if cd.deal == "" {
 					continue
 				}

@@ -3,7 +3,7 @@ package ranker
 import (
 	"strings"
 
-	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/campaign"
 )
 
 // fitCreative picks the first of the candidate's creatives that the imp
@@ -25,7 +25,7 @@ var defaultBannerMimes = []string{"text/html"}
 
 // fits reports whether creative cr may serve on imp of req, and at what size
 // and duration.
-func fits(cr *index.LiveCreative, imp *Imp, req *BidRequest) (w, h, dur int, ok bool) {
+func fits(cr *campaign.LiveCreative, imp *Imp, req *BidRequest) (w, h, dur int, ok bool) {
 	if imp.Secure && !cr.Secure {
 		return 0, 0, 0, false
 	}
@@ -34,7 +34,7 @@ func fits(cr *index.LiveCreative, imp *Imp, req *BidRequest) (w, h, dur int, ok 
 	}
 	var battr []int
 	switch cr.Format {
-	case index.FormatBanner:
+	case campaign.FormatBanner:
 		b := imp.Banner
 		if b == nil {
 			return 0, 0, 0, false
@@ -66,9 +66,9 @@ func fits(cr *index.LiveCreative, imp *Imp, req *BidRequest) (w, h, dur int, ok 
 		if w == 0 || h == 0 {
 			return 0, 0, 0, false
 		}
-	case index.FormatVideo, index.FormatAudio:
+	case campaign.FormatVideo, campaign.FormatAudio:
 		m := imp.Video
-		if cr.Format == index.FormatAudio {
+		if cr.Format == campaign.FormatAudio {
 			m = imp.Audio
 		}
 		if m == nil || !intersects(cr.Mimes, m.Mimes) || !durationFits(cr.Duration, m) {
@@ -76,13 +76,13 @@ func fits(cr *index.LiveCreative, imp *Imp, req *BidRequest) (w, h, dur int, ok 
 		}
 		battr = m.BAttr
 		dur = cr.Duration
-		if cr.Format == index.FormatVideo {
+		if cr.Format == campaign.FormatVideo {
 			w, h = cr.W, cr.H
 			if w == 0 || h == 0 {
 				w, h = m.W, m.H
 			}
 		}
-	case index.FormatNative:
+	case campaign.FormatNative:
 		if imp.Native == nil {
 			return 0, 0, 0, false
 		}
@@ -119,7 +119,7 @@ func durationFits(d int, m *MediaSlot) bool {
 // blocked (bcat) and allowed (acat) lists. A list in another taxonomy than the
 // creative's cannot be checked, and a creative without categories cannot be
 // shown to pass one: either way the creative stays out.
-func categoriesAllowed(cr *index.LiveCreative, req *BidRequest) bool {
+func categoriesAllowed(cr *campaign.LiveCreative, req *BidRequest) bool {
 	if len(req.BCat) == 0 && len(req.ACat) == 0 {
 		return true
 	}

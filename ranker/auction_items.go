@@ -3,6 +3,7 @@ package ranker
 import (
 	"math"
 
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/index"
 )
 
@@ -24,7 +25,7 @@ const (
 // bestItem returns the sponsored product of c to show the user: the best
 // scored of its available items the user has not bought, or nil. Ties go to
 // the item listed first.
-func (a *Auction) bestItem(sc *auctionScratch, req *BidRequest, c *index.LiveCampaign) (*index.Doc, float64) {
+func (a *Auction) bestItem(sc *auctionScratch, req *BidRequest, c *campaign.Live) (*index.Doc, float64) {
 	sc.itemSignals(a, req)
 	var best *index.Doc
 	bestScore := -1.0

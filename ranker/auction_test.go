@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/campaign"
 )
 
 func TestRates(t *testing.T) {
@@ -63,13 +63,13 @@ func TestPrice(t *testing.T) {
 }
 
 func TestCreativeFits(t *testing.T) {
-	banner := &index.LiveCreative{ID: "b", Format: index.FormatBanner, W: 300, H: 250, Cat: []string{"IAB17-3"}, CatTax: 1, Attr: []int{6}, Secure: true}
-	video := &index.LiveCreative{ID: "v", Format: index.FormatVideo, Duration: 30, Mimes: []string{"video/mp4"}, CatTax: 1, Cat: []string{"IAB17"}, Secure: true}
+	banner := &campaign.LiveCreative{ID: "b", Format: campaign.FormatBanner, W: 300, H: 250, Cat: []string{"IAB17-3"}, CatTax: 1, Attr: []int{6}, Secure: true}
+	video := &campaign.LiveCreative{ID: "v", Format: campaign.FormatVideo, Duration: 30, Mimes: []string{"video/mp4"}, CatTax: 1, Cat: []string{"IAB17"}, Secure: true}
 	sized := func(w, h int) *Imp { return &Imp{Banner: &BannerSlot{Sizes: []Size{{W: w, H: h}}}} }
 	media := func(m MediaSlot) *Imp { return &Imp{Video: &m} }
 	tests := []struct {
 		name string
-		cr   *index.LiveCreative
+		cr   *campaign.LiveCreative
 		imp  *Imp
 		req  BidRequest
 		want bool
@@ -93,8 +93,8 @@ func TestCreativeFits(t *testing.T) {
 		{"video poddur", video, media(MediaSlot{Mimes: []string{"video/mp4"}, PodDur: 20}), BidRequest{}, false},
 		{"video no mimes", video, media(MediaSlot{}), BidRequest{}, false},
 		{"video on banner", video, sized(300, 250), BidRequest{}, false},
-		{"secure", &index.LiveCreative{Format: index.FormatBanner, W: 300, H: 250}, &Imp{Secure: true, Banner: &BannerSlot{Sizes: []Size{{300, 250}}}}, BidRequest{}, false},
-		{"any size", &index.LiveCreative{Format: index.FormatBanner, AnySize: true, Secure: true}, sized(160, 600), BidRequest{}, true},
+		{"secure", &campaign.LiveCreative{Format: campaign.FormatBanner, W: 300, H: 250}, &Imp{Secure: true, Banner: &BannerSlot{Sizes: []Size{{300, 250}}}}, BidRequest{}, false},
+		{"any size", &campaign.LiveCreative{Format: campaign.FormatBanner, AnySize: true, Secure: true}, sized(160, 600), BidRequest{}, true},
 	}
 	for _, tt := range tests {
 		req := tt.req

@@ -3,14 +3,15 @@ package ranker
 import (
 	"math"
 
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 )
 
 // auctionScratch is the working memory of one auction, pooled.
 type auctionScratch struct {
-	m          index.MatchScratch
-	q          index.Query
+	m          campaign.MatchScratch
+	q          campaign.Query
 	f          CTRFeatures
 	top        []adCand
 	dealIDs    []string
@@ -124,11 +125,11 @@ func (a *Auction) features(sc *auctionScratch, req *BidRequest, imp *Imp, cd *ad
 		f[FeatItem] = cd.itemScore
 	}
 	switch cd.cr.Format {
-	case index.FormatVideo:
+	case campaign.FormatVideo:
 		f[FeatVideo] = 1
-	case index.FormatAudio:
+	case campaign.FormatAudio:
 		f[FeatAudio] = 1
-	case index.FormatNative:
+	case campaign.FormatNative:
 		f[FeatNative] = 1
 	}
 	if imp.Interstitial {

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/ranker"
 )
@@ -18,9 +19,9 @@ import (
 const codeInvalidCampaign = "invalid_campaign"
 
 func (s *Server) handleCampaigns(ctx *fasthttp.RequestCtx) {
-	var list []index.Campaign
+	var list []campaign.Campaign
 	_, e := s.records(ctx, func(i int, v *fastjson.Value) *apiError {
-		var c index.Campaign
+		var c campaign.Campaign
 		if e := decodeCampaign(v, &c); e != nil {
 			e.index = i
 			return e
@@ -33,7 +34,7 @@ func (s *Server) handleCampaigns(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if err := s.UpsertCampaigns(list); err != nil {
-		var ce *index.CampaignError
+		var ce *campaign.BatchError
 		var fe *index.FieldError
 		if errors.As(err, &ce) && errors.As(err, &fe) {
 			e := badRequest(codeInvalidCampaign, fe.Field, fe.Field+" "+fe.Message)
@@ -55,14 +56,14 @@ func (s *Server) handleCampaigns(ctx *fasthttp.RequestCtx) {
 // UpsertCampaigns validates and stores campaigns, replacing those with the
 // same ids; a batch with an invalid campaign changes nothing. Budgets must be
 // in a currency of the rate table.
-func (s *Server) UpsertCampaigns(list []index.Campaign) error {
+func (s *Server) UpsertCampaigns(list []campaign.Campaign) error {
 	rates := s.bid.auction.Rates()
 	for i := range list {
 		if err := list[i].Validate(); err != nil {
-			return &index.CampaignError{Index: i, Err: err}
+			return &campaign.BatchError{Index: i, Err: err}
 		}
 		if !rates.Known(list[i].Budget.Currency) {
-			return &index.CampaignError{Index: i, Err: &index.FieldError{Field: "budget.currency",
+			return &campaign.BatchError{Index: i, Err: &index.FieldError{Field: "budget.currency",
 				Message: "is not in the currency rate table"}}
 		}
 	}
@@ -71,7 +72,7 @@ func (s *Server) UpsertCampaigns(list []index.Campaign) error {
 
 // decodeCampaign reads one campaign object strictly: an unknown field is an
 // error, so that a misspelt limit is not silently ignored.
-func decodeCampaign(v *fastjson.Value, c *index.Campaign) *apiError {
+func decodeCampaign(v *fastjson.Value, c *campaign.Campaign) *apiError {
 	if v.Type() != fastjson.TypeObject {
 		return badRequest(codeInvalidCampaign, "", "campaign must be a JSON object")
 	}
@@ -119,7 +120,7 @@ func (s *Server) handleGetCampaign(ctx *fasthttp.RequestCtx, id string) {
 func (s *Server) handleDeleteCampaign(ctx *fasthttp.RequestCtx, id string) {
 	err := s.bid.camps.Delete(id)
 	switch {
-	case errors.Is(err, index.ErrCampaignNotFound):
+	case errors.Is(err, campaign.ErrNotFound):
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no campaign with this id", field: "id", index: -1})
 	case err != nil:
 		s.opts.Logger.Printf("campaigns: %v", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 )
@@ -166,7 +167,7 @@ func FuzzDecoders(f *testing.F) {
 		if e == nil && (sc.req.N < 1 || sc.req.N > maxN) {
 			t.Fatalf("decodeRecommend(%q) accepted n = %d", s, sc.req.N)
 		}
-		var c index.Campaign
+		var c campaign.Campaign
 		check("decodeCampaign", decodeCampaign(v, &c))
 	})
 }

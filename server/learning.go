@@ -17,7 +17,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/tailor-dev/tailor/features"
-	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/ident"
 	"github.com/tailor-dev/tailor/internal/kv"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/ranker"
@@ -294,7 +294,7 @@ func decodeAttribution(f *fields, t features.EventType, ev *features.Event) {
 		return
 	}
 	ev.Item = ""
-	ev.Items = f.strs(f.v.Get("items"), "items", maxImpressionItems, index.MaxIDBytes)
+	ev.Items = f.strs(f.v.Get("items"), "items", maxImpressionItems, ident.MaxBytes)
 	if f.err == nil && len(ev.Items) == 0 {
 		f.fail("items", "is required for an impression: the ids of the items shown")
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/tailor-dev/tailor/audience"
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/deadline"
@@ -99,7 +100,7 @@ func (o *BidderOptions) setDefaults(now func() time.Time) {
 // and the notice endpoints.
 type bidder struct {
 	opts    BidderOptions
-	camps   *index.Campaigns
+	camps   *campaign.Store
 	ledger  *ledger.Ledger
 	auction *ranker.Auction
 	m       *bidMetrics
@@ -115,7 +116,7 @@ const noticeKeyName = "server/notice-key"
 func (s *Server) openBidder() error {
 	o := &s.opts.Bidder
 	o.setDefaults(s.opts.Now)
-	camps, err := index.OpenCampaigns(s.db, index.CampaignOptions{Value: o.Auction.Rates.CampaignValue}, s.reg)
+	camps, err := campaign.Open(s.db, campaign.Options{Value: o.Auction.Rates.CampaignValue}, s.reg)
 	if err != nil {
 		return err
 	}
@@ -370,9 +371,9 @@ func (b *bidder) fill(sc *bidScratch, req *openrtb2.BidRequest, dl deadline.Dead
 	if d := req.Device; d != nil {
 		geo = d.Geo
 		br.DeviceType = int(d.DeviceType)
-		br.OS = index.CanonicalOS(d.OS)
+		br.OS = campaign.CanonicalOS(d.OS)
 		if br.OS == "" && d.SUA != nil && d.SUA.Platform != nil {
-			br.OS = index.CanonicalOS(d.SUA.Platform.Brand)
+			br.OS = campaign.CanonicalOS(d.SUA.Platform.Brand)
 		}
 		br.DeviceW, br.DeviceH = int(d.W), int(d.H)
 	}
@@ -380,8 +381,8 @@ func (b *bidder) fill(sc *bidScratch, req *openrtb2.BidRequest, dl deadline.Dead
 		geo = req.User.Geo
 	}
 	if geo != nil {
-		br.Country, _ = index.CanonicalCountry(geo.Country)
-		br.Region, _ = index.CanonicalRegion(geo.Country, geo.Region)
+		br.Country, _ = campaign.CanonicalCountry(geo.Country)
+		br.Region, _ = campaign.CanonicalRegion(geo.Country, geo.Region)
 	}
 	if req.DOOH != nil && br.DeviceType == 0 {
 		br.DeviceType = int(adcom1.DeviceOOH)
@@ -396,9 +397,9 @@ func (b *bidder) fill(sc *bidScratch, req *openrtb2.BidRequest, dl deadline.Dead
 	var content *openrtb2.Content
 	switch {
 	case req.Site != nil:
-		br.Site = index.CanonicalDomain(req.Site.Domain)
+		br.Site = campaign.CanonicalDomain(req.Site.Domain)
 		if br.Site == "" {
-			br.Site = index.CanonicalDomain(req.Site.Page)
+			br.Site = campaign.CanonicalDomain(req.Site.Page)
 		}
 		keywords(req.Site.Keywords, req.Site.KwArray)
 		content = req.Site.Content
@@ -416,7 +417,7 @@ func (b *bidder) fill(sc *bidScratch, req *openrtb2.BidRequest, dl deadline.Dead
 	br.PageTerms = sc.terms
 	sc.badv = sc.badv[:0]
 	for _, d := range req.BAdv {
-		if cd := index.CanonicalDomain(d); cd != "" {
+		if cd := campaign.CanonicalDomain(d); cd != "" {
 			sc.badv = append(sc.badv, cd)
 		}
 	}

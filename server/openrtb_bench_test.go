@@ -14,6 +14,7 @@ import (
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/synth"
@@ -34,24 +35,24 @@ var benchSizes = [][2]int{{300, 250}, {728, 90}, {320, 50}, {160, 600}, {300, 60
 // benchCampaign draws campaign c of a world: an advertiser of the catalog
 // buying the categories it sells in, by interest, keywords, country, device
 // and lifecycle stage; three in ten sell their own items.
-func benchCampaign(w *synth.World, c int) index.Campaign {
+func benchCampaign(w *synth.World, c int) campaign.Campaign {
 	r := rand.New(rand.NewPCG(uint64(c), 7))
 	it := &w.Items[r.IntN(len(w.Items))]
 	domain := strings.ToLower(strings.ReplaceAll(it.Brand, " ", "")) + ".example"
-	out := index.Campaign{
+	out := campaign.Campaign{
 		ID: fmt.Sprintf("c%06d", c), Advertiser: it.Brand, ADomain: []string{domain}, Pacing: "even",
-		Budget: index.Budget{Daily: 1e6, Currency: "USD"},
+		Budget: campaign.Budget{Daily: 1e6, Currency: "USD"},
 	}
 	if r.IntN(5) == 0 {
 		out.Pacing = "asap"
 	}
 	maxCPM := float64(50+r.IntN(750)) / 100
-	out.Bid = index.BidSpec{Strategy: "cpm", MaxCPM: maxCPM}
+	out.Bid = campaign.BidSpec{Strategy: "cpm", MaxCPM: maxCPM}
 	if r.IntN(2) == 0 {
-		out.Bid = index.BidSpec{Strategy: "cpc", CPC: float64(20+r.IntN(180)) / 100, MaxCPM: maxCPM}
+		out.Bid = campaign.BidSpec{Strategy: "cpc", CPC: float64(20+r.IntN(180)) / 100, MaxCPM: maxCPM}
 	}
 	if r.Float64() < 0.6 {
-		out.FrequencyCap = &index.FrequencyCap{Impressions: 3 + r.IntN(18), Per: "24h"}
+		out.FrequencyCap = &campaign.FrequencyCap{Impressions: 3 + r.IntN(18), Per: "24h"}
 	}
 	t := &out.Targeting
 	if r.Float64() < 0.7 {
@@ -65,7 +66,7 @@ func benchCampaign(w *synth.World, c int) index.Campaign {
 		t.Countries = []string{[]string{"USA", "GBR", "DEU", "FRA", "JPN", "CAN"}[r.IntN(6)]}
 	}
 	if r.Float64() < 0.15 {
-		t.DeviceTypes = index.DeviceTypes{[]string{"mobile", "desktop", "phone"}[r.IntN(3)]}
+		t.DeviceTypes = campaign.DeviceTypes{[]string{"mobile", "desktop", "phone"}[r.IntN(3)]}
 	}
 	if r.Float64() < 0.1 {
 		t.Segments = []string{[]string{"new", "active", "at_risk", "lapsed", "prospect"}[r.IntN(5)]}
@@ -79,7 +80,7 @@ func benchCampaign(w *synth.World, c int) index.Campaign {
 	}
 	for k, s := range r.Perm(len(benchSizes))[:1+r.IntN(3)] {
 		wh := benchSizes[s]
-		out.Creatives = append(out.Creatives, index.Creative{ID: fmt.Sprintf("cr%d", k), Format: "banner", W: wh[0], H: wh[1],
+		out.Creatives = append(out.Creatives, campaign.Creative{ID: fmt.Sprintf("cr%d", k), Format: "banner", W: wh[0], H: wh[1],
 			Cat: []string{"IAB22"}, Adm: `<a href="https://` + domain + `/?b={{BID_ID}}"><img src="https://` + domain + `/b.png"></a>`})
 	}
 	return out
@@ -153,7 +154,7 @@ func loadBidWorld(b *testing.B) (*Server, *synth.World) {
 		b.Fatal(err)
 	}
 	flush()
-	camps := make([]index.Campaign, benchCampaigns)
+	camps := make([]campaign.Campaign, benchCampaigns)
 	for c := range camps {
 		camps[c] = benchCampaign(w, c)
 	}

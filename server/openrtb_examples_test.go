@@ -11,7 +11,7 @@ import (
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 
-	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/campaign"
 )
 
 // examplesDir holds real OpenRTB requests from public sources, next to the
@@ -81,12 +81,12 @@ const exampleCampaigns = `[
 ]`
 
 // campaignLimits returns each campaign's max CPM and currency.
-func campaignLimits(t testing.TB, list string) map[string]index.Campaign {
-	var cs []index.Campaign
+func campaignLimits(t testing.TB, list string) map[string]campaign.Campaign {
+	var cs []campaign.Campaign
 	if err := json.Unmarshal([]byte(list), &cs); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]index.Campaign{}
+	out := map[string]campaign.Campaign{}
 	for _, c := range cs {
 		out[c.ID] = c
 	}
@@ -125,7 +125,7 @@ func TestExampleRequests(t *testing.T) {
 
 // checkAnswer checks that an answer to req is a 204 with no body or a bid
 // response that obeys every rule, and returns the number of bids.
-func checkAnswer(t *testing.T, name string, req *openrtb2.BidRequest, code int, out []byte, camps map[string]index.Campaign) int {
+func checkAnswer(t *testing.T, name string, req *openrtb2.BidRequest, code int, out []byte, camps map[string]campaign.Campaign) int {
 	t.Helper()
 	switch code {
 	case 204:
@@ -216,7 +216,7 @@ func checkAnswer(t *testing.T, name string, req *openrtb2.BidRequest, code int, 
 		}
 		for _, d := range b.ADomain {
 			for _, bad := range req.BAdv {
-				bd := index.CanonicalDomain(bad)
+				bd := campaign.CanonicalDomain(bad)
 				if d == bd || strings.HasSuffix(d, "."+bd) {
 					fail("adomain %q is blocked by %q", d, bad)
 				}

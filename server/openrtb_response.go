@@ -7,6 +7,7 @@ import (
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/ledger"
 	"github.com/tailor-dev/tailor/ranker"
@@ -132,7 +133,7 @@ func (b *bidder) appendResponse(dst []byte, sc *bidScratch, req *openrtb2.BidReq
 func appendAdm(dst []byte, bid *ranker.Bid) []byte {
 	cr := bid.Creative
 	esc := appendHTML
-	if cr.Format == index.FormatNative {
+	if cr.Format == campaign.FormatNative {
 		esc = appendJSONText
 	}
 	var item *index.Item
@@ -141,33 +142,33 @@ func appendAdm(dst []byte, bid *ranker.Bid) []byte {
 	}
 	for _, p := range cr.Adm {
 		switch p.Macro {
-		case index.MacroNone:
+		case campaign.MacroNone:
 			dst = append(dst, p.Literal...)
-		case index.MacroItemID:
+		case campaign.MacroItemID:
 			if item != nil {
 				dst = esc(dst, item.ID)
 			}
-		case index.MacroItemTitle:
+		case campaign.MacroItemTitle:
 			if item != nil {
 				dst = esc(dst, item.Title)
 			}
-		case index.MacroItemBrand:
+		case campaign.MacroItemBrand:
 			if item != nil {
 				dst = esc(dst, item.Brand)
 			}
-		case index.MacroItemPrice:
+		case campaign.MacroItemPrice:
 			if item != nil {
 				dst = strconv.AppendFloat(dst, item.Price, 'f', 2, 64)
 			}
-		case index.MacroCampaignID:
+		case campaign.MacroCampaignID:
 			dst = esc(dst, bid.Campaign.ID)
-		case index.MacroCreativeID:
+		case campaign.MacroCreativeID:
 			dst = esc(dst, cr.ID)
-		case index.MacroBidID:
+		case campaign.MacroBidID:
 			dst = strconv.AppendUint(dst, bid.ID, 16)
-		case index.MacroWidth:
+		case campaign.MacroWidth:
 			dst = strconv.AppendInt(dst, int64(bid.W), 10)
-		case index.MacroHeight:
+		case campaign.MacroHeight:
 			dst = strconv.AppendInt(dst, int64(bid.H), 10)
 		}
 	}

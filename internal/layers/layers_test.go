@@ -15,7 +15,8 @@ const module = "github.com/tailor-dev/tailor/"
 // (directly or not).
 var forbidden = map[string][]string{
 	"features":       {"index", "ranker", "server", "cmd/tailor", "bench"},
-	"index":          {"features", "ranker", "server", "cmd/tailor", "bench"},
+	"index":          {"features", "campaign", "ranker", "server", "cmd/tailor", "bench"},
+	"campaign":       {"features", "ranker", "ledger", "server", "cmd/tailor", "bench"},
 	"ranker":         {"server", "cmd/tailor", "bench"},
 	"server":         {"cmd/tailor", "bench"},
 	"bench":          {"server", "ranker", "features", "index"},

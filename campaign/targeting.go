@@ -1,4 +1,4 @@
-package index
+package campaign
 
 import (
 	"math/bits"
@@ -135,7 +135,7 @@ type targeting struct {
 	segments  []string // the segments active campaigns target, sorted
 }
 
-func buildTargeting(live []*LiveCampaign) *targeting {
+func buildTargeting(live []*Live) *targeting {
 	n := len(live)
 	x := &targeting{
 		n: n, active: newBitset(n),
@@ -263,10 +263,10 @@ func buildTargeting(live []*LiveCampaign) *targeting {
 // TargetedSegments returns the segments active campaigns target, sorted, so
 // that a bidder works out only the memberships that can matter. The slice is
 // shared: do not modify it.
-func (s *CampaignSet) TargetedSegments() []string { return s.targeting.segments }
+func (s *Set) TargetedSegments() []string { return s.targeting.segments }
 
 // TargetsSegment reports whether an active campaign targets segment seg.
-func (s *CampaignSet) TargetsSegment(seg string) bool {
+func (s *Set) TargetsSegment(seg string) bool {
 	_, ok := s.targeting.segment.vals[seg]
 	return ok
 }
@@ -345,7 +345,7 @@ func (sc *MatchScratch) Matched() int { return sc.imp.count() }
 // MatchRequest finds the active campaigns whose targeting matches everything
 // in q, the part of a bid request shared by its imps. Follow it with MatchImp
 // for each imp.
-func (s *CampaignSet) MatchRequest(q *Query, sc *MatchScratch) {
+func (s *Set) MatchRequest(q *Query, sc *MatchScratch) {
 	x := s.targeting
 	sc.size(x.n)
 	r, tmp := sc.req, sc.tmp
@@ -455,7 +455,7 @@ func (s *CampaignSet) MatchRequest(q *Query, sc *MatchScratch) {
 // MatchImp narrows the campaigns of the last MatchRequest to those that have
 // a creative in one of formats (a set of Format.Bit) and may bid on this imp:
 // through one of deals, or in the open auction when open is true.
-func (s *CampaignSet) MatchImp(formats uint8, deals []string, open bool, sc *MatchScratch) {
+func (s *Set) MatchImp(formats uint8, deals []string, open bool, sc *MatchScratch) {
 	x := s.targeting
 	r, tmp := sc.imp, sc.tmp
 	clear(tmp)
@@ -479,7 +479,7 @@ func (s *CampaignSet) MatchImp(formats uint8, deals []string, open bool, sc *Mat
 }
 
 // DealFor returns the first of deals that c targets, or "" when none is.
-func DealFor(c *LiveCampaign, deals []string) string {
+func DealFor(c *Live, deals []string) string {
 	for _, d := range deals {
 		for _, cd := range c.Targeting.Deals {
 			if d == cd {

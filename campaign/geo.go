@@ -1,4 +1,4 @@
-package index
+package campaign
 
 import (
 	"strings"

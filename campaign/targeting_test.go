@@ -1,4 +1,4 @@
-package index
+package campaign
 
 import (
 	"fmt"
@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/tailor-dev/tailor/internal/kv"
 )
 
 // Vocabularies of the random campaigns and queries: small, so that values
@@ -27,6 +31,15 @@ var (
 	tAdomains  = []string{"fellstride.example", "shop.quickmere.example", "ironhearth.example"}
 	tFormats   = []string{"banner", "video", "audio", "native"}
 )
+
+func openDB(t testing.TB, dir string) *pebble.DB {
+	t.Helper()
+	db, err := kv.Open(dir, kv.Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatalf("kv.Open(%q) error = %v, want nil", dir, err)
+	}
+	return db
+}
 
 func pick[T any](r *rand.Rand, list []T, p float64) []T {
 	var out []T
@@ -123,7 +136,7 @@ func randomQuery(r *rand.Rand) (Query, uint8, []string, bool) {
 }
 
 // scanMatch is what the targeting index must compute, one campaign at a time.
-func scanMatch(c *LiveCampaign, q *Query, formats uint8, deals []string, open bool) bool {
+func scanMatch(c *Live, q *Query, formats uint8, deals []string, open bool) bool {
 	t := &c.Targeting
 	in := func(list []string, v string) bool { return len(list) == 0 || v != "" && slices.Contains(list, v) }
 	switch {
@@ -196,7 +209,7 @@ func scanMatch(c *LiveCampaign, q *Query, formats uint8, deals []string, open bo
 func TestTargetingMatchesScan(t *testing.T) {
 	db := openDB(t, t.TempDir())
 	defer db.Close()
-	cs, err := OpenCampaigns(db, CampaignOptions{Value: func(c *LiveCampaign) float64 { return float64(c.MaxCPM) }}, nil)
+	cs, err := Open(db, Options{Value: func(c *Live) float64 { return float64(c.MaxCPM) }}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +259,7 @@ func TestTargetingMatchesScan(t *testing.T) {
 func TestCampaignsPersist(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, dir)
-	cs, err := OpenCampaigns(db, CampaignOptions{}, nil)
+	cs, err := Open(db, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,15 +270,15 @@ func TestCampaignsPersist(t *testing.T) {
 	if err := cs.Delete("c00002"); err != nil {
 		t.Fatal(err)
 	}
-	if err := cs.Delete("c00002"); err != ErrCampaignNotFound {
-		t.Errorf("second Delete = %v, want ErrCampaignNotFound", err)
+	if err := cs.Delete("c00002"); err != ErrNotFound {
+		t.Errorf("second Delete = %v, want ErrNotFound", err)
 	}
 	before, _ := cs.Get("c00003")
 	db.Close()
 
 	db = openDB(t, dir)
 	defer db.Close()
-	cs, err = OpenCampaigns(db, CampaignOptions{}, nil)
+	cs, err = Open(db, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +384,7 @@ func TestCanonical(t *testing.T) {
 func BenchmarkTargetingMatch(b *testing.B) {
 	db := openDB(b, b.TempDir())
 	defer db.Close()
-	cs, err := OpenCampaigns(db, CampaignOptions{Value: func(c *LiveCampaign) float64 { return float64(c.MaxCPM) }}, nil)
+	cs, err := Open(db, Options{Value: func(c *Live) float64 { return float64(c.MaxCPM) }}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

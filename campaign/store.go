@@ -1,4 +1,4 @@
-package index
+package campaign
 
 import (
 	"encoding/json"
@@ -15,50 +15,50 @@ import (
 	"github.com/tailor-dev/tailor/internal/kv"
 )
 
-// ErrCampaignNotFound is returned for a campaign id that is not stored.
-var ErrCampaignNotFound = errors.New("index: campaign not found")
+// ErrNotFound is returned for a campaign id that is not stored.
+var ErrNotFound = errors.New("campaign: not found")
 
-// CampaignOptions configures Campaigns.
-type CampaignOptions struct {
+// Options configures a Store.
+type Options struct {
 	// Value ranks campaigns for the auction: a campaign's largest possible bid
 	// in one common currency. Campaigns get their ordinals in decreasing
 	// Value, so that an auction walking matches in ordinal order can stop
 	// once no later campaign could beat the best it has. Default nil: ordinals
-	// by id, and CampaignSet.Ordered reports false.
-	Value func(*LiveCampaign) float64
+	// by id, and Set.Ordered reports false.
+	Value func(*Live) float64
 }
 
-// Campaigns is the stored set of campaigns and the targeting index over the
+// Store is the stored set of campaigns and the targeting index over the
 // active ones. Writes are persisted in Pebble with a synced commit, then a new
-// CampaignSet is built and swapped in whole: readers never wait and never see
+// Set is built and swapped in whole: readers never wait and never see
 // half an update. It is safe for concurrent use.
-type Campaigns struct {
+type Store struct {
 	db   *pebble.DB
-	opts CampaignOptions
+	opts Options
 	wmu  sync.Mutex // serializes writers, so that commit order is install order
-	set  atomic.Pointer[CampaignSet]
+	set  atomic.Pointer[Set]
 }
 
-// CampaignSet is an immutable snapshot of the campaigns with their targeting
+// Set is an immutable snapshot of the campaigns with their targeting
 // index. Ordinals index it: 0 to Len()-1.
-type CampaignSet struct {
-	live      []*LiveCampaign
+type Set struct {
+	live      []*Live
 	byID      map[string]int32
 	ordered   bool
 	active    int
 	targeting *targeting
 }
 
-// OpenCampaigns loads the campaigns stored in db and indexes them.
+// Open loads the campaigns stored in db and indexes them.
 // A gauge of active campaigns is registered on reg when it is not nil.
-func OpenCampaigns(db *pebble.DB, opts CampaignOptions, reg prometheus.Registerer) (*Campaigns, error) {
-	cs := &Campaigns{db: db, opts: opts}
+func Open(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Store, error) {
+	cs := &Store{db: db, opts: opts}
 	prefix := []byte{kv.PrefixCampaign}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: kv.PrefixEnd(prefix)})
 	if err != nil {
 		return nil, err
 	}
-	var live []*LiveCampaign
+	var live []*Live
 	for it.First(); it.Valid(); it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
@@ -68,12 +68,12 @@ func OpenCampaigns(db *pebble.DB, opts CampaignOptions, reg prometheus.Registere
 		var c Campaign
 		if err := json.Unmarshal(v, &c); err != nil {
 			it.Close()
-			return nil, fmt.Errorf("index: corrupt campaign %q: %w", it.Key()[1:], err)
+			return nil, fmt.Errorf("campaign: corrupt campaign %q: %w", it.Key()[1:], err)
 		}
 		lc, err := compile(&c)
 		if err != nil {
 			it.Close()
-			return nil, fmt.Errorf("index: stored campaign %q no longer valid: %w", c.ID, err)
+			return nil, fmt.Errorf("campaign: stored campaign %q no longer valid: %w", c.ID, err)
 		}
 		live = append(live, lc)
 	}
@@ -92,14 +92,14 @@ func OpenCampaigns(db *pebble.DB, opts CampaignOptions, reg prometheus.Registere
 	return cs, nil
 }
 
-func (cs *Campaigns) build(live []*LiveCampaign) *CampaignSet {
-	s := &CampaignSet{live: live, byID: make(map[string]int32, len(live)), ordered: cs.opts.Value != nil}
+func (cs *Store) build(live []*Live) *Set {
+	s := &Set{live: live, byID: make(map[string]int32, len(live)), ordered: cs.opts.Value != nil}
 	if s.ordered {
-		value := make(map[*LiveCampaign]float64, len(live))
+		value := make(map[*Live]float64, len(live))
 		for _, c := range live {
 			value[c] = cs.opts.Value(c)
 		}
-		slices.SortFunc(live, func(a, b *LiveCampaign) int {
+		slices.SortFunc(live, func(a, b *Live) int {
 			va, vb := value[a], value[b]
 			switch {
 			case va > vb:
@@ -110,7 +110,7 @@ func (cs *Campaigns) build(live []*LiveCampaign) *CampaignSet {
 			return strings.Compare(a.ID, b.ID)
 		})
 	} else {
-		slices.SortFunc(live, func(a, b *LiveCampaign) int { return strings.Compare(a.ID, b.ID) })
+		slices.SortFunc(live, func(a, b *Live) int { return strings.Compare(a.ID, b.ID) })
 	}
 	for i, c := range live {
 		s.byID[c.ID] = int32(i)
@@ -122,29 +122,29 @@ func (cs *Campaigns) build(live []*LiveCampaign) *CampaignSet {
 	return s
 }
 
-// CampaignError is an invalid campaign of a batch.
-type CampaignError struct {
+// BatchError is an invalid campaign of a batch.
+type BatchError struct {
 	Index int
 	Err   error
 }
 
-func (e *CampaignError) Error() string { return fmt.Sprintf("campaign %d: %v", e.Index, e.Err) }
-func (e *CampaignError) Unwrap() error { return e.Err }
+func (e *BatchError) Error() string { return fmt.Sprintf("campaign %d: %v", e.Index, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }
 
 // Upsert validates campaigns and stores them, replacing campaigns with the
 // same id. It returns after a synced commit, with the new set installed; a
 // batch with an invalid campaign changes nothing and returns a
-// *CampaignError wrapping a *FieldError.
-func (cs *Campaigns) Upsert(list []Campaign) error {
-	compiled := make([]*LiveCampaign, len(list))
+// *BatchError wrapping a *FieldError.
+func (cs *Store) Upsert(list []Campaign) error {
+	compiled := make([]*Live, len(list))
 	seen := make(map[string]int, len(list))
 	for i := range list {
 		lc, err := compile(&list[i])
 		if err != nil {
-			return &CampaignError{Index: i, Err: err}
+			return &BatchError{Index: i, Err: err}
 		}
 		if j, dup := seen[lc.ID]; dup {
-			return &CampaignError{Index: i, Err: &FieldError{Field: "id", Message: fmt.Sprintf("repeats campaign %d of the batch", j)}}
+			return &BatchError{Index: i, Err: &FieldError{Field: "id", Message: fmt.Sprintf("repeats campaign %d of the batch", j)}}
 		}
 		seen[lc.ID] = i
 		compiled[i] = lc
@@ -163,10 +163,10 @@ func (cs *Campaigns) Upsert(list []Campaign) error {
 		}
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("index: cannot store campaigns: %w", err)
+		return fmt.Errorf("campaign: cannot store campaigns: %w", err)
 	}
 	old := cs.Snapshot()
-	live := make([]*LiveCampaign, 0, len(old.live)+len(compiled))
+	live := make([]*Live, 0, len(old.live)+len(compiled))
 	for _, c := range old.live {
 		if _, replaced := seen[c.ID]; !replaced {
 			live = append(live, c)
@@ -177,18 +177,18 @@ func (cs *Campaigns) Upsert(list []Campaign) error {
 	return nil
 }
 
-// Delete removes a campaign; it returns ErrCampaignNotFound when absent.
-func (cs *Campaigns) Delete(id string) error {
+// Delete removes a campaign; it returns ErrNotFound when absent.
+func (cs *Store) Delete(id string) error {
 	cs.wmu.Lock()
 	defer cs.wmu.Unlock()
 	old := cs.Snapshot()
 	if _, ok := old.byID[id]; !ok {
-		return ErrCampaignNotFound
+		return ErrNotFound
 	}
 	if err := cs.db.Delete(kv.Key(kv.PrefixCampaign, id), pebble.Sync); err != nil {
-		return fmt.Errorf("index: cannot delete campaign: %w", err)
+		return fmt.Errorf("campaign: cannot delete campaign: %w", err)
 	}
-	live := make([]*LiveCampaign, 0, len(old.live))
+	live := make([]*Live, 0, len(old.live))
 	for _, c := range old.live {
 		if c.ID != id {
 			live = append(live, c)
@@ -199,23 +199,23 @@ func (cs *Campaigns) Delete(id string) error {
 }
 
 // Get returns the campaign with id.
-func (cs *Campaigns) Get(id string) (*LiveCampaign, bool) { return cs.Snapshot().Get(id) }
+func (cs *Store) Get(id string) (*Live, bool) { return cs.Snapshot().Get(id) }
 
 // Snapshot returns the current set. It stays valid and unchanged however the
 // campaigns change afterwards.
-func (cs *Campaigns) Snapshot() *CampaignSet { return cs.set.Load() }
+func (cs *Store) Snapshot() *Set { return cs.set.Load() }
 
 // Len returns the number of campaigns, active or not.
-func (s *CampaignSet) Len() int { return len(s.live) }
+func (s *Set) Len() int { return len(s.live) }
 
 // Active returns the number of active campaigns.
-func (s *CampaignSet) Active() int { return s.active }
+func (s *Set) Active() int { return s.active }
 
 // At returns the campaign of an ordinal.
-func (s *CampaignSet) At(ord int) *LiveCampaign { return s.live[ord] }
+func (s *Set) At(ord int) *Live { return s.live[ord] }
 
 // Get returns the campaign with id.
-func (s *CampaignSet) Get(id string) (*LiveCampaign, bool) {
+func (s *Set) Get(id string) (*Live, bool) {
 	o, ok := s.byID[id]
 	if !ok {
 		return nil, false
@@ -223,5 +223,5 @@ func (s *CampaignSet) Get(id string) (*LiveCampaign, bool) {
 	return s.live[o], true
 }
 
-// Ordered reports whether ordinals follow decreasing CampaignOptions.Value.
-func (s *CampaignSet) Ordered() bool { return s.ordered }
+// Ordered reports whether ordinals follow decreasing Options.Value.
+func (s *Set) Ordered() bool { return s.ordered }

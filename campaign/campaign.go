@@ -1,4 +1,4 @@
-package index
+package campaign
 
 import (
 	"encoding/json"
@@ -12,20 +12,29 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/ident"
 )
 
 // Limits on the fields of a campaign.
 const (
-	MaxCampaignIDBytes = 128
+	MaxIDBytes = 128
 	MaxCreatives       = 50
-	MaxCampaignItems   = 1000
+	MaxItems   = 1000
 	MaxTargetingValues = 1000
 	MaxAdmBytes        = 64 << 10
 	MaxFrequencyWindow = 90 * 24 * time.Hour
 	// MaxMoney bounds every money amount of a campaign, in its currency.
 	MaxMoney = 1e9
 )
+
+// FieldError names the field of a campaign that is wrong and why.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Campaign is an advertiser's campaign as the API takes, stores and returns
 // it. Money amounts are decimal numbers in Budget.Currency; prices are per
@@ -198,8 +207,8 @@ func (c *Campaign) Validate() error {
 // Micros converts a decimal amount of money to integer millionths.
 func Micros(x float64) int64 { return int64(math.Round(x * 1e6)) }
 
-// LiveCampaign is a validated campaign compiled for bidding. It is immutable.
-type LiveCampaign struct {
+// Live is a validated campaign compiled for bidding. It is immutable.
+type Live struct {
 	Campaign           // as stored, with defaults filled in
 	Active      bool   // status is active
 	Currency    string // of every amount below
@@ -221,7 +230,7 @@ type LiveCampaign struct {
 }
 
 // Flight reports whether now (Unix ms) is within the campaign's start and end.
-func (c *LiveCampaign) Flight(now int64) bool {
+func (c *Live) Flight(now int64) bool {
 	return (c.Start == 0 || now >= c.Start) && (c.End == 0 || now < c.End)
 }
 
@@ -245,20 +254,20 @@ type LiveCreative struct {
 	AnySize bool
 }
 
-func compile(in *Campaign) (*LiveCampaign, error) {
+func compile(in *Campaign) (*Live, error) {
 	bad := func(field, msg string) error { return &FieldError{Field: field, Message: msg} }
-	c := &LiveCampaign{Campaign: in.clone()}
+	c := &Live{Campaign: in.clone()}
 	d := &c.Campaign
 	switch {
 	case d.ID == "":
 		return nil, bad("id", "is required")
-	case len(d.ID) > MaxCampaignIDBytes:
-		return nil, bad("id", fmt.Sprintf("is longer than %d bytes", MaxCampaignIDBytes))
+	case len(d.ID) > MaxIDBytes:
+		return nil, bad("id", fmt.Sprintf("is longer than %d bytes", MaxIDBytes))
 	case !validID(d.ID) || !ident.Valid(d.ID):
 		return nil, bad("id", `may hold only letters, digits and . _ : -, and is not "." or ".."`)
 	case d.Advertiser == "":
 		return nil, bad("advertiser", "is required")
-	case len(d.Advertiser) > MaxTitleBytes || !utf8.ValidString(d.Advertiser):
+	case len(d.Advertiser) > index.MaxTitleBytes || !utf8.ValidString(d.Advertiser):
 		return nil, bad("advertiser", "must be UTF-8 of at most 1024 bytes")
 	case len(d.ADomain) == 0:
 		return nil, bad("adomain", "needs at least one advertiser domain (exchanges block by it)")
@@ -383,11 +392,11 @@ func compile(in *Campaign) (*LiveCampaign, error) {
 	if len(d.Creatives) > MaxCreatives {
 		return nil, bad("creatives", fmt.Sprintf("has more than %d creatives", MaxCreatives))
 	}
-	if len(d.Items) > MaxCampaignItems {
-		return nil, bad("items", fmt.Sprintf("has more than %d items", MaxCampaignItems))
+	if len(d.Items) > MaxItems {
+		return nil, bad("items", fmt.Sprintf("has more than %d items", MaxItems))
 	}
 	for i, id := range d.Items {
-		if id == "" || len(id) > MaxIDBytes || !utf8.ValidString(id) {
+		if id == "" || len(id) > ident.MaxBytes || !utf8.ValidString(id) {
 			return nil, bad(fmt.Sprintf("items[%d]", i), "must be a catalog item id")
 		}
 	}
@@ -465,7 +474,7 @@ func compileCreative(cr *Creative, path string) (LiveCreative, error) {
 	lc := LiveCreative{ID: cr.ID, W: cr.W, H: cr.H, Duration: cr.Duration, IURL: cr.IURL, Cat: cr.Cat, CatTax: cr.CatTax, Attr: cr.Attr}
 	f, ok := parseFormat(cr.Format)
 	switch {
-	case cr.ID == "" || len(cr.ID) > MaxCampaignIDBytes || !utf8.ValidString(cr.ID):
+	case cr.ID == "" || len(cr.ID) > MaxIDBytes || !utf8.ValidString(cr.ID):
 		return bad("id", "is required, at most 128 bytes")
 	case !ok:
 		return bad("format", `must be "banner", "video", "audio" or "native"`)
@@ -521,7 +530,7 @@ func compileCreative(cr *Creative, path string) (LiveCreative, error) {
 	return lc, nil
 }
 
-func compileTargeting(c *LiveCampaign) error {
+func compileTargeting(c *Live) error {
 	t := &c.Targeting
 	bad := func(field, msg string) error { return &FieldError{Field: "targeting." + field, Message: msg} }
 	for _, l := range []struct {
@@ -591,18 +600,18 @@ func compileTargeting(c *LiveCampaign) error {
 		return bad("interests", fmt.Sprintf("has more than %d paths", MaxTargetingValues))
 	}
 	for i, path := range t.Interests {
-		if len(path) == 0 || len(path) > MaxCategoryDepth {
+		if len(path) == 0 || len(path) > index.MaxCategoryDepth {
 			return bad(fmt.Sprintf("interests[%d]", i), "must be a category path of 1 to 8 names")
 		}
 		for _, name := range path {
-			if name == "" || len(name) > MaxTitleBytes || !utf8.ValidString(name) {
+			if name == "" || len(name) > index.MaxTitleBytes || !utf8.ValidString(name) {
 				return bad(fmt.Sprintf("interests[%d]", i), "must be a category path of non-empty names")
 			}
 		}
 		c.Interests = append(c.Interests, strings.Join(path, "/"))
 	}
 	for i, kw := range t.Keywords {
-		terms := AppendTerms(nil, kw)
+		terms := index.AppendTerms(nil, kw)
 		if len(terms) == 0 {
 			return bad(fmt.Sprintf("keywords[%d]", i), "holds no searchable term")
 		}
@@ -677,7 +686,7 @@ func parseWindow(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		d, err := strconv.Atoi(n)
 		if err != nil || d < 0 || d > 3650 {
-			return 0, fmt.Errorf("index: bad number of days %q", s)
+			return 0, fmt.Errorf("campaign: bad number of days %q", s)
 		}
 		return time.Duration(d) * 24 * time.Hour, nil
 	}
