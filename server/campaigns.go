@@ -12,7 +12,6 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/tailor-dev/tailor/campaign"
-	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/ranker"
 )
 
@@ -35,7 +34,7 @@ func (s *Server) handleCampaigns(ctx *fasthttp.RequestCtx) {
 	}
 	if err := s.UpsertCampaigns(list); err != nil {
 		var ce *campaign.BatchError
-		var fe *index.FieldError
+		var fe *campaign.FieldError
 		if errors.As(err, &ce) && errors.As(err, &fe) {
 			e := badRequest(codeInvalidCampaign, fe.Field, fe.Field+" "+fe.Message)
 			e.index = ce.Index
@@ -63,7 +62,7 @@ func (s *Server) UpsertCampaigns(list []campaign.Campaign) error {
 			return &campaign.BatchError{Index: i, Err: err}
 		}
 		if !rates.Known(list[i].Budget.Currency) {
-			return &campaign.BatchError{Index: i, Err: &index.FieldError{Field: "budget.currency",
+			return &campaign.BatchError{Index: i, Err: &campaign.FieldError{Field: "budget.currency",
 				Message: "is not in the currency rate table"}}
 		}
 	}
