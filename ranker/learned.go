@@ -9,8 +9,7 @@ import (
 )
 
 // ClickModel is a learned click model. The ranker scores with it instead of
-// the hand-set weights while it is warm, and the bidder's pCTR reads it
-// through LearnedCTR. *model.Model implements it.
+// the hand-set weights while it is warm. *model.Model implements it.
 type ClickModel interface {
 	// Snapshot returns the model to score one request with. It is never
 	// nil; a snapshot that is not Warm is not used.

@@ -11,8 +11,8 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
+	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/campaign"
-	"github.com/tailor-dev/tailor/ranker"
 )
 
 const codeInvalidCampaign = "invalid_campaign"
@@ -162,7 +162,7 @@ func (s *Server) handleCampaignStats(ctx *fasthttp.RequestCtx, id string) {
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no campaign with this id", field: "id", index: -1})
 		return
 	}
-	lim := ranker.Limits(c)
+	lim := auction.Limits(c)
 	st := s.bid.ledger.Stats(c.ID, &lim)
 	out := campaignStats{Campaign: c.ID, Status: c.Status, Currency: c.Currency, Bids: st.Bids, Wins: st.Wins,
 		Losses: st.Losses, Impressions: st.Impressions, Spend: money(st.Spent), SpendToday: money(st.SpentToday),

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
+	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/internal/ident"
 	"github.com/tailor-dev/tailor/internal/kv"
@@ -49,8 +50,8 @@ type LearningOptions struct {
 	// logger default to the server's.
 	Model model.Options
 	// AdModel configures the bidder's click model (named "ads"): the
-	// bidder's pCTR reads it through ranker.LearnedCTR once it is warm, and
-	// the hand-set ranker.DefaultCTRModel before. Default 18 hash bits.
+	// bidder's pCTR reads it through auction.LearnedCTR once it is warm, and
+	// the hand-set auction.DefaultCTRModel before. Default 18 hash bits.
 	AdModel model.Options
 	// Experiments, when set, replaces the stored experiments configuration
 	// at start.
@@ -236,7 +237,7 @@ func (s *Server) Model() *model.Model {
 }
 
 // AdModel returns the bidder's click model, nil when learning is disabled.
-// Ad labels built with ranker.CTRVector teach it.
+// Ad labels built with auction.CTRVector teach it.
 func (s *Server) AdModel() *model.Model {
 	if s.learn == nil {
 		return nil
@@ -246,11 +247,11 @@ func (s *Server) AdModel() *model.Model {
 
 // adCTR is the bidder's pCTR: the ads model once warm, the hand-set model
 // before, and always when learning is disabled.
-func (s *Server) adCTR() ranker.CTRModel {
+func (s *Server) adCTR() auction.CTRModel {
 	if s.learn == nil {
-		return ranker.DefaultCTRModel
+		return auction.DefaultCTRModel
 	}
-	return &ranker.LearnedCTR{Model: s.learn.ads, Fallback: ranker.DefaultCTRModel}
+	return &auction.LearnedCTR{Model: s.learn.ads, Fallback: auction.DefaultCTRModel}
 }
 
 // armFor returns the arm user is in, nil when learning is disabled.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/ledger"
-	"github.com/tailor-dev/tailor/ranker"
 )
 
 // noticeToken is what a bid's notice URLs carry about it, signed: the
@@ -23,8 +23,8 @@ import (
 type noticeToken struct {
 	test      bool
 	bid       uint64 // the bid's id, which its reservation is held under
-	auction   uint64 // ranker.HashAuction of the request and imp ids
-	user      uint64 // ranker.HashUser; 0 for none
+	auction   uint64 // auction.HashAuction of the request and imp ids
+	user      uint64 // auction.HashUser; 0 for none
 	bidAt     int64  // Unix ms
 	priceResp int64  // the bid, micros CPM in respCur
 	priceCamp int64  // the same, micros CPM in campCur
@@ -168,7 +168,7 @@ func (s *Server) handleNotice(ctx *fasthttp.RequestCtx, kind ledger.Kind) {
 	t, ok := b.parseToken(args.Peek("t"))
 	if ok {
 		a, i := args.Peek("a"), args.Peek("i")
-		if !macro(a) && !macro(i) && ranker.HashAuction(string(a), string(i)) != t.auction {
+		if !macro(a) && !macro(i) && auction.HashAuction(string(a), string(i)) != t.auction {
 			ok = false
 		}
 	}
@@ -201,7 +201,7 @@ func (s *Server) handleNotice(ctx *fasthttp.RequestCtx, kind ledger.Kind) {
 		cpm := price * float64(t.priceCamp) / float64(t.priceResp)
 		n.Price = int64(math.Ceil(cpm / 1000))
 		if c, ok := b.camps.Get(t.campaign); ok {
-			n.Limits = ranker.Limits(c)
+			n.Limits = auction.Limits(c)
 		}
 		out, err := b.ledger.Apply(&n)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
+	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
@@ -25,7 +26,6 @@ import (
 	"github.com/tailor-dev/tailor/internal/deadline"
 	"github.com/tailor-dev/tailor/internal/kv"
 	"github.com/tailor-dev/tailor/ledger"
-	"github.com/tailor-dev/tailor/ranker"
 )
 
 // BidderOptions configures the OpenRTB bidder. Zero fields take their
@@ -59,7 +59,7 @@ type BidderOptions struct {
 	NoticeKey []byte
 	// Auction configures currency rates, the seat, bid shading and the click
 	// model.
-	Auction ranker.AuctionOptions
+	Auction auction.Options
 	// Ledger configures budget reservations, pacing and notice memory. Its
 	// clock defaults to the server's.
 	Ledger ledger.Options
@@ -102,7 +102,7 @@ type bidder struct {
 	opts    BidderOptions
 	camps   *campaign.Store
 	ledger  *ledger.Ledger
-	auction *ranker.Auction
+	auction *auction.Auction
 	m       *bidMetrics
 	key     []byte
 	scratch sync.Pool // *bidScratch
@@ -135,7 +135,7 @@ func (s *Server) openBidder() error {
 	if o.Auction.Model == nil {
 		o.Auction.Model = s.adCTR()
 	}
-	b.auction = ranker.NewAuction(s.idx, camps, l, o.Auction)
+	b.auction = auction.New(s.idx, camps, l, o.Auction)
 	b.scratch.New = func() any { return new(bidScratch) }
 	return nil
 }
@@ -172,16 +172,16 @@ func loadNoticeKey(db *pebble.DB) ([]byte, error) {
 
 // bidScratch is the pooled working memory of one bid request.
 type bidScratch struct {
-	breq     ranker.BidRequest
-	res      ranker.BidResult
-	imps     []ranker.Imp
-	banners  []ranker.BannerSlot
-	videos   []ranker.MediaSlot
-	audios   []ranker.MediaSlot
-	natives  []ranker.NativeSlot
-	sizes    []ranker.Size
+	breq     auction.BidRequest
+	res      auction.BidResult
+	imps     []auction.Imp
+	banners  []auction.BannerSlot
+	videos   []auction.MediaSlot
+	audios   []auction.MediaSlot
+	natives  []auction.NativeSlot
+	sizes    []auction.Size
 	ints     []int
-	deals    []ranker.Deal
+	deals    []auction.Deal
 	terms    []string
 	segs     []string
 	badv     []string
@@ -361,7 +361,7 @@ func (b *bidder) valid(r *openrtb2.BidRequest) bool {
 // reports whether the user's profile may be used.
 func (b *bidder) fill(sc *bidScratch, req *openrtb2.BidRequest, dl deadline.Deadline, now time.Time) bool {
 	br := &sc.breq
-	*br = ranker.BidRequest{ID: req.ID, Test: req.Test == 1, AT: int(req.AT), Cur: req.Cur, Now: now, Deadline: dl,
+	*br = auction.BidRequest{ID: req.ID, Test: req.Test == 1, AT: int(req.AT), Cur: req.Cur, Now: now, Deadline: dl,
 		WSeat: req.WSeat, BSeat: req.BSeat, BCat: req.BCat, ACat: req.ACat, CatTax: int(req.CatTax)}
 	if br.AT == 0 {
 		br.AT = 2 // OpenRTB's default: second price plus
@@ -445,22 +445,22 @@ func (b *bidder) fill(sc *bidScratch, req *openrtb2.BidRequest, dl deadline.Dead
 
 func (b *bidder) fillImps(sc *bidScratch, req *openrtb2.BidRequest) {
 	n := len(req.Imp)
-	grow := func(s []ranker.BannerSlot) []ranker.BannerSlot {
+	grow := func(s []auction.BannerSlot) []auction.BannerSlot {
 		if cap(s) < n {
-			return make([]ranker.BannerSlot, n)
+			return make([]auction.BannerSlot, n)
 		}
 		return s[:n]
 	}
 	sc.banners = grow(sc.banners)
-	growM := func(s []ranker.MediaSlot) []ranker.MediaSlot {
+	growM := func(s []auction.MediaSlot) []auction.MediaSlot {
 		if cap(s) < n {
-			return make([]ranker.MediaSlot, n)
+			return make([]auction.MediaSlot, n)
 		}
 		return s[:n]
 	}
 	sc.videos, sc.audios = growM(sc.videos), growM(sc.audios)
 	if cap(sc.natives) < n {
-		sc.natives = make([]ranker.NativeSlot, n)
+		sc.natives = make([]auction.NativeSlot, n)
 	}
 	sc.natives = sc.natives[:n]
 	// Sizes, attributes, durations and deals go into shared buffers; count
@@ -486,13 +486,13 @@ func (b *bidder) fillImps(sc *bidScratch, req *openrtb2.BidRequest) {
 		}
 	}
 	if cap(sc.sizes) < nsizes {
-		sc.sizes = make([]ranker.Size, 0, nsizes)
+		sc.sizes = make([]auction.Size, 0, nsizes)
 	}
 	if cap(sc.ints) < nints {
 		sc.ints = make([]int, 0, nints)
 	}
 	if cap(sc.deals) < ndeals {
-		sc.deals = make([]ranker.Deal, 0, ndeals)
+		sc.deals = make([]auction.Deal, 0, ndeals)
 	}
 	sc.sizes, sc.ints, sc.deals = sc.sizes[:0], sc.ints[:0], sc.deals[:0]
 	attrs := func(in []adcom1.CreativeAttribute) []int {
@@ -513,25 +513,25 @@ func (b *bidder) fillImps(sc *bidScratch, req *openrtb2.BidRequest) {
 	seat := b.opts.Auction.Seat
 	for i := range req.Imp {
 		imp := &req.Imp[i]
-		ri := ranker.Imp{ID: imp.ID, Floor: imp.BidFloor, FloorCur: imp.BidFloorCur,
+		ri := auction.Imp{ID: imp.ID, Floor: imp.BidFloor, FloorCur: imp.BidFloorCur,
 			Secure: imp.Secure != nil && *imp.Secure == 1, Interstitial: imp.Instl == 1, Exp: imp.Exp}
 		if bn := imp.Banner; bn != nil {
 			bs := &sc.banners[i]
 			s := len(sc.sizes)
 			if bn.W != nil && bn.H != nil && *bn.W > 0 && *bn.H > 0 {
-				sc.sizes = append(sc.sizes, ranker.Size{W: int(*bn.W), H: int(*bn.H)})
+				sc.sizes = append(sc.sizes, auction.Size{W: int(*bn.W), H: int(*bn.H)})
 			}
 			for _, f := range bn.Format {
 				if f.W > 0 && f.H > 0 {
-					sc.sizes = append(sc.sizes, ranker.Size{W: int(f.W), H: int(f.H)})
+					sc.sizes = append(sc.sizes, auction.Size{W: int(f.W), H: int(f.H)})
 				}
 			}
-			*bs = ranker.BannerSlot{Sizes: sc.sizes[s:len(sc.sizes):len(sc.sizes)], Mimes: bn.MIMEs, BAttr: attrs(bn.BAttr)}
+			*bs = auction.BannerSlot{Sizes: sc.sizes[s:len(sc.sizes):len(sc.sizes)], Mimes: bn.MIMEs, BAttr: attrs(bn.BAttr)}
 			ri.Banner = bs
 		}
 		if v := imp.Video; v != nil {
 			ms := &sc.videos[i]
-			*ms = ranker.MediaSlot{Mimes: v.MIMEs, MinDur: int(v.MinDuration), MaxDur: int(v.MaxDuration),
+			*ms = auction.MediaSlot{Mimes: v.MIMEs, MinDur: int(v.MinDuration), MaxDur: int(v.MaxDuration),
 				RqdDurs: durs(v.RqdDurs), PodDur: int(v.PodDur), BAttr: attrs(v.BAttr)}
 			if v.W != nil && v.H != nil {
 				ms.W, ms.H = int(*v.W), int(*v.H)
@@ -540,14 +540,14 @@ func (b *bidder) fillImps(sc *bidScratch, req *openrtb2.BidRequest) {
 		}
 		if a := imp.Audio; a != nil {
 			ms := &sc.audios[i]
-			*ms = ranker.MediaSlot{Mimes: a.MIMEs, MinDur: int(a.MinDuration), MaxDur: int(a.MaxDuration),
+			*ms = auction.MediaSlot{Mimes: a.MIMEs, MinDur: int(a.MinDuration), MaxDur: int(a.MaxDuration),
 				RqdDurs: durs(a.RqdDurs), PodDur: int(a.PodDur), BAttr: attrs(a.BAttr)}
 			ri.Audio = ms
 		}
 		// A native imp whose request is not JSON cannot be answered.
 		if nt := imp.Native; nt != nil && nt.Request != "" && fastjson.Validate(nt.Request) == nil {
 			ns := &sc.natives[i]
-			*ns = ranker.NativeSlot{BAttr: attrs(nt.BAttr)}
+			*ns = auction.NativeSlot{BAttr: attrs(nt.BAttr)}
 			ri.Native = ns
 		}
 		if pmp := imp.PMP; pmp != nil {
@@ -557,7 +557,7 @@ func (b *bidder) fillImps(sc *bidScratch, req *openrtb2.BidRequest) {
 				if d.ID == "" || len(d.WSeat) > 0 && !containsString(d.WSeat, seat) {
 					continue
 				}
-				sc.deals = append(sc.deals, ranker.Deal{ID: d.ID, Floor: d.BidFloor, FloorCur: d.BidFloorCur, AT: int(d.AT)})
+				sc.deals = append(sc.deals, auction.Deal{ID: d.ID, Floor: d.BidFloor, FloorCur: d.BidFloorCur, AT: int(d.AT)})
 			}
 			ri.Deals = sc.deals[s:len(sc.deals):len(sc.deals)]
 		}

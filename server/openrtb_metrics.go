@@ -3,8 +3,8 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/ledger"
-	"github.com/tailor-dev/tailor/ranker"
 )
 
 // Outcomes of a bid request.
@@ -18,7 +18,7 @@ const (
 // start (tmax), the answer was ready after the deadline (late), or the
 // server was at capacity and shed it (overload).
 const (
-	noBidTmax = int(ranker.NumNoBidReasons) + iota
+	noBidTmax = int(auction.NumNoBidReasons) + iota
 	noBidLate
 	noBidOverload
 	numNoBids
@@ -33,7 +33,7 @@ func noBidName(r int) string {
 	case noBidOverload:
 		return "overload"
 	}
-	return ranker.NoBidReason(r).String()
+	return auction.NoBidReason(r).String()
 }
 
 // bidMetrics are the bidder's metric children, resolved once.

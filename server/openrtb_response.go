@@ -7,10 +7,10 @@ import (
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 
+	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/ledger"
-	"github.com/tailor-dev/tailor/ranker"
 )
 
 // appendResponse encodes the bid response of sc.res: one seat, one bid per
@@ -110,8 +110,8 @@ func (b *bidder) appendResponse(dst []byte, sc *bidScratch, req *openrtb2.BidReq
 		dst = append(dst, `,"adm":`...)
 		dst = appendJSONBytes(dst, sc.adm)
 		tok := b.appendToken(sc.tok[:0], &sc.raw, &noticeToken{
-			test: br.Test, bid: bid.ID, auction: ranker.HashAuction(req.ID, br.Imps[bid.Imp].ID),
-			user: ranker.HashUser(br.User), bidAt: now.UnixMilli(),
+			test: br.Test, bid: bid.ID, auction: auction.HashAuction(req.ID, br.Imps[bid.Imp].ID),
+			user: auction.HashUser(br.User), bidAt: now.UnixMilli(),
 			priceResp: int64(bid.Price*1e6 + 0.5), priceCamp: bid.PriceCampaign,
 			respCur: res.Cur, campCur: c.Currency, campaign: c.ID,
 		})
@@ -130,7 +130,7 @@ func (b *bidder) appendResponse(dst []byte, sc *bidScratch, req *openrtb2.BidReq
 }
 
 // appendAdm fills the creative's markup template for bid.
-func appendAdm(dst []byte, bid *ranker.Bid) []byte {
+func appendAdm(dst []byte, bid *auction.Bid) []byte {
 	cr := bid.Creative
 	esc := appendHTML
 	if cr.Format == campaign.FormatNative {

@@ -16,7 +16,7 @@ import (
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/valyala/fasthttp"
 
-	"github.com/tailor-dev/tailor/ranker"
+	"github.com/tailor-dev/tailor/auction"
 )
 
 const testPublicURL = "https://bid.tailor.test"
@@ -32,7 +32,7 @@ func newBidServer(t *testing.T, mod func(*Options)) *testServer {
 }
 
 func bidOptions(t testing.TB, mod func(*Options)) Options {
-	rates, err := ranker.NewRates(testRates)
+	rates, err := auction.NewRates(testRates)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/features"
-	"github.com/tailor-dev/tailor/ranker"
 	"github.com/tailor-dev/tailor/server"
 	"github.com/tailor-dev/tailor/trigger"
 )
@@ -292,7 +292,7 @@ func bidderOptions(publicURL, addr, rates string, margin time.Duration, seat str
 		}
 		table[strings.TrimSpace(cur)] = f
 	}
-	r, err := ranker.NewRates(table)
+	r, err := auction.NewRates(table)
 	if err != nil {
 		return o, fmt.Errorf("--currency-rates: %w", err)
 	}

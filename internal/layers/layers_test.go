@@ -1,5 +1,5 @@
 // Package layers holds a test that keeps the dependency direction of the
-// packages honest: cmd -> server -> ranker -> {features, index}.
+// packages honest: cmd -> server -> {ranker, auction, ...} -> {features, index}.
 package layers
 
 import (
@@ -17,7 +17,8 @@ var forbidden = map[string][]string{
 	"features":       {"index", "ranker", "server", "cmd/tailor", "bench"},
 	"index":          {"features", "campaign", "ranker", "server", "cmd/tailor", "bench"},
 	"campaign":       {"features", "ranker", "ledger", "server", "cmd/tailor", "bench"},
-	"ranker":         {"server", "cmd/tailor", "bench"},
+	"ranker":         {"ledger", "campaign", "auction", "server", "cmd/tailor", "bench"},
+	"auction":        {"server", "cmd/tailor", "bench"},
 	"server":         {"cmd/tailor", "bench"},
 	"bench":          {"server", "ranker", "features", "index"},
 	"audience":       {"index", "ranker", "server", "cmd/tailor", "bench", "trigger"},

@@ -1,9 +1,16 @@
-package ranker
+package auction
 
 import "github.com/tailor-dev/tailor/model"
 
-// LearnedCTR is the bidder's CTRModel read from a ClickModel, the interface
-// the ranker's learned score reads too: pCTR comes from the learned model
+// ClickModel is a learned click model, as the bidder reads it; *model.Model
+// implements it.
+type ClickModel interface {
+	// Snapshot returns the model to score one bid with. It is never nil; a
+	// snapshot that is not Warm is not used.
+	Snapshot() *model.Snapshot
+}
+
+// LearnedCTR is the bidder's CTRModel read from a ClickModel: pCTR comes from the learned model
 // while it is warm, from Fallback (the hand-set DefaultCTRModel when nil)
 // before. The model must learn ad labels built with CTRVector.
 type LearnedCTR struct {

@@ -1,4 +1,4 @@
-package ranker
+package auction
 
 import (
 	"fmt"
@@ -26,10 +26,10 @@ func NewRates(perUSD map[string]float64) (Rates, error) {
 	r := Rates{perUSD: map[string]float64{"USD": 1}}
 	for cur, v := range perUSD {
 		if len(cur) != 3 || cur[0] < 'A' || cur[0] > 'Z' || cur[1] < 'A' || cur[1] > 'Z' || cur[2] < 'A' || cur[2] > 'Z' {
-			return Rates{}, fmt.Errorf("ranker: currency %q is not an ISO 4217 code", cur)
+			return Rates{}, fmt.Errorf("auction: currency %q is not an ISO 4217 code", cur)
 		}
 		if !(v > 0) || math.IsInf(v, 0) {
-			return Rates{}, fmt.Errorf("ranker: rate of %s must be a positive number", cur)
+			return Rates{}, fmt.Errorf("auction: rate of %s must be a positive number", cur)
 		}
 		r.perUSD[cur] = v
 	}
@@ -70,8 +70,8 @@ func (r Rates) CampaignValue(c *campaign.Live) float64 {
 	return float64(c.MaxCPM) / 1e6 * f
 }
 
-// AuctionOptions configures an Auction. Zero fields take their defaults.
-type AuctionOptions struct {
+// Options configures an Auction. Zero fields take their defaults.
+type Options struct {
 	// Rates converts floors and bids between currencies. Default: USD only.
 	Rates Rates
 	// Seat is the seat id the bidder bids as, checked against wseat and
@@ -95,7 +95,7 @@ type AuctionOptions struct {
 	Runners int
 }
 
-func (o *AuctionOptions) setDefaults() {
+func (o *Options) setDefaults() {
 	if o.Seat == "" {
 		o.Seat = "tailor"
 	}
@@ -267,7 +267,7 @@ type Auction struct {
 	idx     *index.Index
 	camps   *campaign.Store
 	ledger  *ledger.Ledger
-	opts    AuctionOptions
+	opts    Options
 	scratch sync.Pool
 	seq     atomic.Uint64
 	accts   atomic.Pointer[accountCache]
@@ -281,9 +281,9 @@ type accountCache struct {
 	accts []*ledger.Account
 }
 
-// NewAuction returns an auction over the catalog idx (for sponsored
+// New returns an auction over the catalog idx (for sponsored
 // products), the campaigns and the ledger.
-func NewAuction(idx *index.Index, camps *campaign.Store, l *ledger.Ledger, opts AuctionOptions) *Auction {
+func New(idx *index.Index, camps *campaign.Store, l *ledger.Ledger, opts Options) *Auction {
 	opts.setDefaults()
 	a := &Auction{idx: idx, camps: camps, ledger: l, opts: opts}
 	a.seq.Store(uint64(time.Now().UnixNano()))

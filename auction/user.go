@@ -1,7 +1,8 @@
-package ranker
+package auction
 
 import (
 	"math"
+	"slices"
 
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
@@ -82,7 +83,7 @@ func (sc *auctionScratch) reset(a *Auction, req *BidRequest) {
 	searches := 0
 	for i := len(p.Recent) - 1; i >= 0; i-- {
 		act := &p.Recent[i]
-		if seenBefore(p.Recent[i+1:], act.Target) {
+		if slices.ContainsFunc(p.Recent[i+1:], func(later features.Action) bool { return later.Target == act.Target }) {
 			continue
 		}
 		if act.Type == features.Search {

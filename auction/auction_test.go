@@ -1,4 +1,4 @@
-package ranker
+package auction
 
 import (
 	"math"
@@ -41,7 +41,7 @@ func TestRates(t *testing.T) {
 }
 
 func TestPrice(t *testing.T) {
-	a := &Auction{opts: AuctionOptions{Shade: 0.7}}
+	a := &Auction{opts: Options{Shade: 0.7}}
 	tests := []struct {
 		at                 int
 		floor, value, want float64
