@@ -18,9 +18,9 @@ import (
 
 // Limits on the fields of a campaign.
 const (
-	MaxIDBytes = 128
+	MaxIDBytes         = 128
 	MaxCreatives       = 50
-	MaxItems   = 1000
+	MaxItems           = 1000
 	MaxTargetingValues = 1000
 	MaxAdmBytes        = 64 << 10
 	MaxFrequencyWindow = 90 * 24 * time.Hour

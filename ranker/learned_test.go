@@ -146,4 +146,3 @@ func names(r Result) []string {
 	}
 	return out
 }
-
