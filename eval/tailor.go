@@ -95,7 +95,8 @@ func (t *tailorRec) Recommend(q *Query) ([]string, error) {
 	if !q.Repeats {
 		t.req.Exclude = q.Seen
 	}
-	if err := t.srv.Recommend(q.User, nil, &t.req, &t.res); err != nil {
+	dec, err := t.srv.Recommend(q.User, nil, &t.req, &t.res)
+	if err != nil {
 		return nil, err
 	}
 	t.list = t.list[:0]
@@ -103,8 +104,8 @@ func (t *tailorRec) Recommend(q *Query) ([]string, error) {
 		t.list = append(t.list, it.Doc.Item.ID)
 	}
 	t.recID = ""
-	if t.res.RecID != 0 {
-		t.recID = fmt.Sprintf("%016x", t.res.RecID)
+	if dec.RecID != 0 {
+		t.recID = dec.RecID.String()
 	}
 	return t.list, nil
 }

@@ -146,3 +146,31 @@ func names(r Result) []string {
 	}
 	return out
 }
+
+func TestWeightsSet(t *testing.T) {
+	for f, name := range FeatureNames {
+		var w Weights
+		if !w.Set(name, float64(f+1)) {
+			t.Fatalf("Set(%q) = false", name)
+		}
+		if got := *w.field(f); got != float64(f+1) {
+			t.Errorf("Set(%q, %d) set %v", name, f+1, got)
+		}
+		var zero Weights
+		*zero.field(f) = float64(f + 1)
+		if w != zero {
+			t.Errorf("Set(%q) changed another weight: %+v", name, w)
+		}
+	}
+	var w Weights
+	w.Set("co_visit", 1)
+	w.Set("seen", -2)
+	w.Set("boost", 3)
+	if w != (Weights{CoVisit: 1, Seen: -2, Boost: 3}) {
+		t.Errorf("Set by name = %+v", w)
+	}
+	w = Weights{}
+	if w.Set("bogus", 1) || w != (Weights{}) {
+		t.Error(`Set("bogus") changed something`)
+	}
+}

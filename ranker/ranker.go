@@ -26,6 +26,25 @@ type Weights struct {
 	Boost      float64 // in a category the request boosts (scaled by each boost's weight)
 }
 
+// field returns the weight of feature f (an index into FeatureNames).
+func (w *Weights) field(f int) *float64 {
+	return [numFeatures]*float64{fCoVisit: &w.CoVisit, fSearch: &w.Search, fCategory: &w.Category, fBrand: &w.Brand,
+		fContext: &w.Context, fPopularity: &w.Popularity, fSeen: &w.Seen, fPrice: &w.Price,
+		fComplement: &w.Complement, fReplenish: &w.Replenish, fBoost: &w.Boost}[f]
+}
+
+// Set sets the weight of the feature called name (one of FeatureNames) to v,
+// and reports whether there is such a feature.
+func (w *Weights) Set(name string, v float64) bool {
+	for f, n := range FeatureNames {
+		if n == name {
+			*w.field(f) = v
+			return true
+		}
+	}
+	return false
+}
+
 // DefaultWeights are hand-set weights that favour what the user just did.
 var DefaultWeights = Weights{
 	CoVisit:    1.0,
@@ -168,11 +187,6 @@ type Result struct {
 	// asked for them: see ItemFeatures.
 	Features    []model.Feature
 	FeatureEnds []int32
-	// RecID identifies the decision for the impressions and clicks that
-	// follow it, and Experiment and Arm name the experiment arm that made
-	// it. The server sets them; 0 and "" when it logs no decisions.
-	RecID           uint64
-	Experiment, Arm string
 }
 
 // Ranker ranks items for requests. It is safe for concurrent use.

@@ -16,6 +16,7 @@ import (
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/synth"
+	"github.com/tailor-dev/tailor/learn"
 )
 
 // The benchmark world's size: TAILOR_BENCH_ITEMS and TAILOR_BENCH_USERS,
@@ -50,6 +51,9 @@ func loadWorld(b *testing.B, cacheBytes int64) *benchWorld {
 		Now:        func() time.Time { return now },
 		Logger:     log.New(io.Discard, "", 0),
 		Storage:    StorageOptions{MinFreeBytes: -1},
+		// A decision log that the warm-up of every run fills, so that the
+		// runs measure its steady state: a full log reuses its slots' memory.
+		Learning: LearningOptions{Options: learn.Options{MaxDecisions: benchUsersPerRun}},
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -112,6 +116,9 @@ func (l latencies) report(b *testing.B) {
 
 // benchRecommend runs the recommend handler in process (decode, profile, rank,
 // encode) for users cycling through a set of `users`.
+// benchUsersPerRun is how many users a recommend benchmark cycles through.
+const benchUsersPerRun = 1000
+
 func benchRecommend(b *testing.B, bw *benchWorld, users int, body func(u int) string) {
 	h := bw.srv.Handler()
 	bodies := make([][]byte, users)
@@ -123,11 +130,6 @@ func benchRecommend(b *testing.B, bw *benchWorld, users int, body func(u int) st
 	req.Header.SetMethod("POST")
 	req.SetRequestURI("/v1/recommend")
 	ctx.Init(&req, nil, nil)
-	// A decision log that the warm-up fills, so that the runs measure its
-	// steady state: a full log reuses its slots' memory.
-	if l := bw.srv.learn; l != nil {
-		l.log = newDecisionLog(users, l.log.window, l.log.boot>>recSeqBits, l.log.itemID)
-	}
 	// Warm the cache, the pools and the decision log.
 	for u := 0; u < users; u++ {
 		ctx.Request.SetBody(bodies[u])
@@ -153,20 +155,20 @@ func benchRecommend(b *testing.B, bw *benchWorld, users int, body func(u int) st
 func BenchmarkRecommend(b *testing.B) {
 	b.Run("cached", func(b *testing.B) {
 		bw := loadWorld(b, 1<<30)
-		benchRecommend(b, bw, 1000, func(u int) string {
+		benchRecommend(b, bw, benchUsersPerRun, func(u int) string {
 			return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers))
 		})
 	})
 	b.Run("pebble", func(b *testing.B) {
 		// A cache too small to hold a profile: every read goes to Pebble.
 		bw := loadWorld(b, 1)
-		benchRecommend(b, bw, 1000, func(u int) string {
+		benchRecommend(b, bw, benchUsersPerRun, func(u int) string {
 			return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers))
 		})
 	})
 	b.Run("context", func(b *testing.B) {
 		bw := loadWorld(b, 1<<30)
-		benchRecommend(b, bw, 1000, func(u int) string {
+		benchRecommend(b, bw, benchUsersPerRun, func(u int) string {
 			return fmt.Sprintf(`{"user":%q,"n":10,"context":{"item":%q}}`,
 				bw.world.UserID(u*97%benchUsers), bw.world.Items[u*31%len(bw.world.Items)].ID)
 		})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/learn"
 )
 
 // Field limits of an event.
@@ -148,7 +149,7 @@ type IngestResult struct {
 // Impressions, and the rec_id of the events applied, are then attributed to
 // their recommendations, and the labels that are ready are learned.
 func (s *Server) Ingest(events []features.Event) (IngestResult, error) {
-	events, imps := splitImpressions(events)
+	events, imps := learn.SplitImpressions(events)
 	var terms []string
 	var hits []index.Hit
 	for i := range events {
@@ -199,6 +200,8 @@ func (s *Server) Ingest(events []features.Event) (IngestResult, error) {
 			s.opts.Logger.Printf("triggers: %v", err)
 		}
 	}
-	s.joinDecisions(events, res.Applied, imps)
+	if s.learn != nil {
+		s.learn.Attribute(events, res.Applied, imps)
+	}
 	return IngestResult{Accepted: res.Accepted + len(imps), Duplicates: res.Duplicates}, nil
 }

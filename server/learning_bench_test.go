@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/ranker"
 )
@@ -23,7 +24,7 @@ func warmModel(b *testing.B, bw *benchWorld) {
 			b.Fatalf("the model does not warm: %+v", m.Stats())
 		}
 		req = ranker.Request{N: 10, Features: true}
-		if err := bw.srv.Recommend(bw.world.UserID(u%benchUsers), nil, &req, &res); err != nil {
+		if _, err := bw.srv.Recommend(bw.world.UserID(u%benchUsers), nil, &req, &res); err != nil {
 			b.Fatal(err)
 		}
 		labels = labels[:0]
@@ -46,19 +47,23 @@ func BenchmarkRecommendLearning(b *testing.B) {
 	warmModel(b, bw)
 	body := func(u int) string { return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers)) }
 	l := bw.srv.learn
-	learned := bw.srv.rank
-	hand := ranker.New(bw.srv.idx, bw.srv.opts.Ranker)
 	b.Run("off", func(b *testing.B) {
-		bw.srv.learn, bw.srv.rank = nil, hand
-		defer func() { bw.srv.learn, bw.srv.rank = l, learned }()
-		benchRecommend(b, bw, 1000, body)
+		bw.srv.learn = nil
+		defer func() { bw.srv.learn = l }()
+		benchRecommend(b, bw, benchUsersPerRun, body)
 	})
 	b.Run("hand-set", func(b *testing.B) {
-		bw.srv.rank, l.def.ranker = hand, hand
-		defer func() { bw.srv.rank, l.def.ranker = learned, learned }()
-		benchRecommend(b, bw, 1000, body)
+		// Everyone in one experiment whose only arm keeps the hand-set
+		// weights: the decision log runs as with the model.
+		hand := false
+		if err := bw.srv.SetExperiments(&learn.ExperimentsConfig{Experiments: []learn.ExperimentConfig{
+			{ID: "bench", Arms: []learn.ArmConfig{{Name: "hand", Ranker: learn.RankerConfig{Model: &hand}}}}}}); err != nil {
+			b.Fatal(err)
+		}
+		defer bw.srv.SetExperiments(&learn.ExperimentsConfig{})
+		benchRecommend(b, bw, benchUsersPerRun, body)
 	})
 	b.Run("model", func(b *testing.B) {
-		benchRecommend(b, bw, 1000, body)
+		benchRecommend(b, bw, benchUsersPerRun, body)
 	})
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/internal/kv"
+	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/ranker"
 )
@@ -20,8 +20,8 @@ import (
 // learningOptions keep the tests deterministic: no background sweeps, and a
 // model that warms after a few labels.
 func learningOptions() Options {
-	return Options{Learning: LearningOptions{SweepEvery: -1, Window: 10 * time.Minute,
-		Model: model.Options{Bits: 16, MinLabels: 20, MinClicks: 5, PublishEvery: 1}}}
+	return Options{Learning: LearningOptions{Options: learn.Options{SweepEvery: -1, Window: 10 * time.Minute,
+		Model: model.Options{Bits: 16, MinLabels: 20, MinClicks: 5, PublishEvery: 1}}}}
 }
 
 type decisionAnswer struct {
@@ -63,12 +63,12 @@ type experimentReport struct {
 }
 
 type experimentsList struct {
-	Experiments []ExperimentConfig `json:"experiments"`
-	Arms        []armStatsJSON     `json:"arms"`
-	Model       modelJSON          `json:"model"`
+	Experiments []learn.ExperimentConfig `json:"experiments"`
+	Arms        []learn.ArmStats         `json:"arms"`
+	Model       modelJSON                `json:"model"`
 }
 
-func defaultArm(t *testing.T, ts *testServer) armStatsJSON {
+func defaultArm(t *testing.T, ts *testServer) learn.ArmStats {
 	t.Helper()
 	var l experimentsList
 	if code := ts.getJSON("/v1/experiments", &l); code != 200 {
@@ -80,7 +80,7 @@ func defaultArm(t *testing.T, ts *testServer) armStatsJSON {
 		}
 	}
 	t.Fatalf("no default arm in %+v", l.Arms)
-	return armStatsJSON{}
+	return learn.ArmStats{}
 }
 
 // TestDecisionLoop follows one recommendation from its answer to its
@@ -150,19 +150,20 @@ func TestLabelsCarryServedFeatures(t *testing.T) {
 	var req ranker.Request
 	var res ranker.Result
 	req.N = 3
-	if err := ts.srv.Recommend("runner", nil, &req, &res); err != nil {
+	dec, err := ts.srv.Recommend("runner", nil, &req, &res)
+	if err != nil {
 		t.Fatal(err)
 	}
 	want := append([]model.Feature(nil), res.ItemFeatures(1)...)
 	want = append(want, model.Position(1))
-	id := string(appendRecID(nil, res.RecID))
+	id := dec.RecID.String()
 	ts.mustPost("/v1/events", fmt.Sprintf(`{"user":"runner","type":"click","item":%q,"rec_id":%q}`, res.Items[1].Doc.Item.ID, id))
 	ts.stop()
 
 	db := openTestDB(t, dir)
 	defer db.Close()
 	n := 0
-	err := model.EachLabel(db, "", func(_ uint64, l *model.Label) error {
+	err = model.EachLabel(db, "", func(_ uint64, l *model.Label) error {
 		n++
 		if !l.Click || l.Item != res.Items[1].Doc.Item.ID || l.Arm != "default" || fmt.Sprint(l.Features) != fmt.Sprint(want) {
 			t.Errorf("stored label %+v, want a click on %s with features %v", l, res.Items[1].Doc.Item.ID, want)
@@ -188,10 +189,12 @@ func TestModelTakesOverWhenWarm(t *testing.T) {
 	ts.background()
 	var req ranker.Request
 	var res ranker.Result
+	var dec learn.Decision
 	recommend := func(user string) {
 		ts.mustPost("/v1/events", "["+event(user, "view", "pan-1", c.Stamp(-time.Minute))+"]")
 		req = ranker.Request{N: 5, ContextItem: "pan-1"}
-		if err := ts.srv.Recommend(user, nil, &req, &res); err != nil {
+		var err error
+		if dec, err = ts.srv.Recommend(user, nil, &req, &res); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -205,7 +208,7 @@ func TestModelTakesOverWhenWarm(t *testing.T) {
 		if res.Model != 0 && warmAt < 0 {
 			warmAt = round
 		}
-		id := string(appendRecID(nil, res.RecID))
+		id := dec.RecID.String()
 		var items []string
 		for _, it := range res.Items {
 			items = append(items, fmt.Sprintf("%q", it.Doc.Item.ID))
@@ -226,52 +229,6 @@ func TestModelTakesOverWhenWarm(t *testing.T) {
 		t.Errorf("warm model ranks %s first, want %s, the only item ever clicked", res.Items[0].Doc.Item.ID, liked)
 	}
 }
-
-func TestArmsSplitStablyAndEvenly(t *testing.T) {
-	cfg, err := ParseExperiments([]byte(`{"experiments":[
-		{"id":"half","traffic":0.5,"arms":[{"name":"a"},{"name":"b"}]},
-		{"id":"quarter","traffic":0.25,"arms":[{"name":"x","weight":1},{"name":"y","weight":3}]}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := &armRegistry{stats: map[[2]string]*armStats{}}
-	def := &arm{name: defaultArmName}
-	build := func() *experimentSet {
-		set, err := compileExperiments(cfg, nil, ranker.Options{}, false, def, reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return set
-	}
-	// compileExperiments needs an index only for its rankers: none here.
-	set1, set2 := build(), build()
-	const n = 100000
-	counts := map[string]int{}
-	for i := 0; i < n; i++ {
-		u := fmt.Sprintf("user-%d", i)
-		a1, a2 := set1.assign(u), set2.assign(u)
-		if a1.exp != a2.exp || a1.name != a2.name {
-			t.Fatalf("%s: %s/%s then %s/%s", u, a1.exp, a1.name, a2.exp, a2.name)
-		}
-		counts[a1.exp+"/"+a1.name]++
-	}
-	for key, share := range map[string]float64{"half/a": 0.25, "half/b": 0.25, "quarter/x": 0.0625, "quarter/y": 0.1875, "/default": 0.25} {
-		got := float64(counts[key]) / n
-		if math.Abs(got-share) > 0.03*share {
-			t.Errorf("%s has %.4f of users, want %.4f within 3%%", key, got, share)
-		}
-	}
-	if set1.assign("").name != defaultArmName {
-		t.Error("an anonymous visitor is in an experiment")
-	}
-	// A known assignment pins the hash: changing it would move users
-	// between arms of a running experiment.
-	if a := set1.assign("user-1"); a.exp+"/"+a.name != pinnedArm {
-		t.Errorf("user-1 is in %s/%s, want %s", a.exp, a.name, pinnedArm)
-	}
-}
-
-const pinnedArm = "quarter/y"
 
 func TestExperimentsAPI(t *testing.T) {
 	c := newClock()
@@ -350,19 +307,6 @@ func TestExperimentsAPI(t *testing.T) {
 	}
 }
 
-func TestNewcombe(t *testing.T) {
-	// Newcombe (1998), table II, example (a): 56/70 vs 48/80 gives
-	// 0.2 with the interval (0.0524, 0.3339).
-	d, lo, hi := newcombe(48, 80, 56, 70, 1.96)
-	if math.Abs(d-0.2) > 1e-9 || math.Abs(lo-0.0524) > 5e-4 || math.Abs(hi-0.3339) > 5e-4 {
-		t.Errorf("newcombe = %.4f (%.4f, %.4f), want 0.2 (0.0524, 0.3339)", d, lo, hi)
-	}
-	// Wilson for 0 of 10: (0, 0.2775).
-	if lo, hi := wilson(0, 10, 1.96); lo != 0 || math.Abs(hi-0.2775) > 5e-4 {
-		t.Errorf("wilson(0, 10) = (%.4f, %.4f), want (0, 0.2775)", lo, hi)
-	}
-}
-
 func TestAttributionValidation(t *testing.T) {
 	ts := startServer(t, t.TempDir(), nil, learningOptions())
 	for _, c := range []struct{ body, field string }{
@@ -387,15 +331,6 @@ func TestAttributionValidation(t *testing.T) {
 	// An impression of an unknown recommendation is accepted and ignored.
 	if code, out := ts.post("/v1/events", `{"type":"impression","rec_id":"00000100000000ff","items":["a"]}`); code != 200 {
 		t.Errorf("impression of an unknown rec_id = %d %s", code, out)
-	}
-}
-
-func TestRecIDRoundTrip(t *testing.T) {
-	for _, id := range []uint64{1, 0xabcdef<<recSeqBits | 12345, math.MaxUint64} {
-		s := string(appendRecID(nil, id))
-		if got, ok := parseRecID(s); !ok || got != id {
-			t.Errorf("parseRecID(%q) = %x, %v; want %x", s, got, ok, id)
-		}
 	}
 }
 
@@ -425,34 +360,13 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		switch {
 		case ev.Type == features.Impression:
-			if _, ok := parseRecID(ev.RecID); !ok || len(ev.Items) == 0 || len(ev.Items) > maxImpressionItems {
+			if _, ok := learn.ParseRecID(ev.RecID); !ok || len(ev.Items) == 0 || len(ev.Items) > maxImpressionItems {
 				t.Fatalf("accepted impression %+v", ev)
 			}
 		case ev.User == "" || ev.Type < features.Search || ev.Type > features.Purchase:
 			t.Fatalf("accepted event %+v", ev)
 		case ev.Type != features.Search && ev.Item == "":
 			t.Fatalf("accepted item event without item: %+v", ev)
-		}
-	})
-}
-
-func FuzzParseExperiments(f *testing.F) {
-	f.Add(`{"experiments":[{"id":"x","traffic":0.5,"arms":[{"name":"a","weight":2,"ranker":{"model":true,"weights":{"co_visit":2},"sources":["co_visit"],"max_per_leaf":0.3}}]}]}`)
-	f.Add(`{"experiments":[]}`)
-	f.Fuzz(func(t *testing.T, s string) {
-		c, err := ParseExperiments([]byte(s))
-		if err != nil {
-			return
-		}
-		reg := &armRegistry{stats: map[[2]string]*armStats{}}
-		set, err := compileExperiments(c, nil, ranker.Options{}, false, &arm{name: defaultArmName}, reg)
-		if err != nil {
-			t.Fatalf("valid configuration %s does not compile: %v", s, err)
-		}
-		for i := 0; i < 50; i++ {
-			if a := set.assign(fmt.Sprint(i)); a == nil {
-				t.Fatal("no arm")
-			}
 		}
 	})
 }

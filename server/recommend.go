@@ -12,6 +12,7 @@ import (
 	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/internal/ident"
+	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/ranker"
 )
 
@@ -66,13 +67,14 @@ func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	sc.subj.Indicators = &sc.ind
-	if err := s.recommend(user, &sc.aud, &sc.subj, &sc.req, &sc.res); err != nil {
+	dec, err := s.recommend(user, &sc.aud, &sc.subj, &sc.req, &sc.res)
+	if err != nil {
 		s.opts.Logger.Printf("recommend: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 			message: "profile could not be read, retry", index: -1})
 		return
 	}
-	sc.out = appendRecommendation(sc.out[:0], &sc.res, time.Since(start))
+	sc.out = appendRecommendation(sc.out[:0], &sc.res, &dec, time.Since(start))
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.SetBody(sc.out)
 }
@@ -82,17 +84,16 @@ func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
 // conditions in aud (which may be nil), fills req.Profile, req.Indicators,
 // req.Boosts and req.Now, and ranks with the ranker of the user's experiment
 // arm. An unknown user gets what an anonymous one gets. Unless learning is
-// disabled, the answer is logged as a decision: res.RecID, res.Experiment
-// and res.Arm name it for the impressions and clicks that follow.
-func (s *Server) Recommend(user string, aud *Audiences, req *ranker.Request, res *ranker.Result) error {
+// disabled, the answer is logged as a decision, which the Decision returned
+// names for the impressions and clicks that follow (zero when disabled).
+func (s *Server) Recommend(user string, aud *Audiences, req *ranker.Request, res *ranker.Result) (learn.Decision, error) {
 	return s.recommend(user, aud, &audience.Subject{Indicators: new(features.Indicators)}, req, res)
 }
 
 // recommend is Recommend with the caller's memory for the user's indicators.
-func (s *Server) recommend(user string, aud *Audiences, into *audience.Subject, req *ranker.Request, res *ranker.Result) error {
+func (s *Server) recommend(user string, aud *Audiences, into *audience.Subject, req *ranker.Request, res *ranker.Result) (learn.Decision, error) {
 	req.Profile, req.Indicators = nil, nil
 	req.Now = s.now()
-	res.RecID, res.Experiment, res.Arm = 0, "", ""
 	var subj *audience.Subject
 	if user != "" {
 		p, err := s.store.Get(user)
@@ -103,13 +104,13 @@ func (s *Server) recommend(user string, aud *Audiences, into *audience.Subject, 
 			subj = into
 			req.Indicators = subj.Indicators
 		case !errors.Is(err, features.ErrNotFound):
-			return err
+			return learn.Decision{}, err
 		}
 	}
 	if aud != nil {
 		if aud.Filter != "" && !s.inAudience(aud.Filter, subj) {
 			res.Items = res.Items[:0]
-			return nil
+			return learn.Decision{}, nil
 		}
 		for _, b := range aud.Boosts {
 			if s.inAudience(b.Audience, subj) {
@@ -117,15 +118,14 @@ func (s *Server) recommend(user string, aud *Audiences, into *audience.Subject, 
 			}
 		}
 	}
-	a := s.armFor(user)
-	if a == nil {
+	if s.learn == nil {
 		s.rank.Rank(req, res)
-		return nil
+		return learn.Decision{}, nil
 	}
+	a := s.learn.Arm(user)
 	req.Features = true
-	a.ranker.Rank(req, res)
-	s.recordDecision(user, a, req.Now, res)
-	return nil
+	a.Ranker().Rank(req, res)
+	return s.learn.Record(user, a, req.Now, res), nil
 }
 
 // inAudience reports whether subj (nil for an unknown user) is in the named
@@ -265,8 +265,9 @@ func (f *fields) views(v *fastjson.Value, name string, dst []string, maxLen int)
 	return dst
 }
 
-// appendRecommendation encodes a ranking as the recommend response.
-func appendRecommendation(b []byte, res *ranker.Result, took time.Duration) []byte {
+// appendRecommendation encodes a ranking, and the decision that logged it,
+// as the recommend response.
+func appendRecommendation(b []byte, res *ranker.Result, dec *learn.Decision, took time.Duration) []byte {
 	b = append(b, `{"items":[`...)
 	for i := range res.Items {
 		it := &res.Items[i]
@@ -302,14 +303,14 @@ func appendRecommendation(b []byte, res *ranker.Result, took time.Duration) []by
 	}
 	b = append(b, `],"took_us":`...)
 	b = strconv.AppendInt(b, took.Microseconds(), 10)
-	if res.RecID != 0 {
+	if dec.RecID != 0 {
 		b = append(b, `,"rec_id":"`...)
-		b = appendRecID(b, res.RecID)
+		b = dec.RecID.AppendTo(b)
 		b = append(b, `","arm":`...)
-		b = appendString(b, res.Arm)
-		if res.Experiment != "" {
+		b = appendString(b, dec.Arm)
+		if dec.Experiment != "" {
 			b = append(b, `,"experiment":`...)
-			b = appendString(b, res.Experiment)
+			b = appendString(b, dec.Experiment)
 		}
 	}
 	return append(b, "}\n"...)

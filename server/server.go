@@ -26,6 +26,7 @@ import (
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/kv"
+	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/ranker"
 	"github.com/tailor-dev/tailor/trigger"
 )
@@ -146,8 +147,8 @@ type Server struct {
 	m         *metrics
 	http      *fasthttp.Server
 	parsers   fastjson.ParserPool
-	recs      sync.Pool // *recScratch
-	learn     *learning // nil when learning is disabled
+	recs      sync.Pool      // *recScratch
+	learn     *learn.Learner // nil when learning is disabled
 	closed    bool
 	seg       segments
 	bid       bidder

@@ -12,9 +12,9 @@ import (
 
 	"github.com/tailor-dev/tailor/datasets"
 	"github.com/tailor-dev/tailor/eval"
+	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/ranker"
-	"github.com/tailor-dev/tailor/server"
 )
 
 const evalUsage = `usage: tailor eval DATASET [flags]
@@ -96,7 +96,7 @@ func evalCmd(args []string) error {
 	opts := eval.Options{K: *k, NDCGAt: *ndcgAt, Repeats: *repeats, From: *from, SkipFirst: *skip, MaxPoints: *maxPoints,
 		Recommenders: strings.Split(*recs, ","), TempDir: *tmp}
 	if *rankerJSON != "" {
-		var rc server.RankerConfig
+		var rc learn.RankerConfig
 		dec := json.NewDecoder(strings.NewReader(*rankerJSON))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rc); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/server"
 	"github.com/tailor-dev/tailor/trigger"
 )
@@ -83,9 +84,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	learn := server.LearningOptions{Disabled: !*learning, Window: *window, HandSet: *handSet}
+	learnOpts := server.LearningOptions{Disabled: !*learning, Options: learn.Options{Window: *window, HandSet: *handSet}}
 	if *experiments != "" {
-		if learn.Experiments, err = server.ReadExperiments(*experiments); err != nil {
+		if learnOpts.Experiments, err = learn.ReadExperiments(*experiments); err != nil {
 			return err
 		}
 	}
@@ -112,7 +113,7 @@ func serve(args []string) error {
 		Webhooks:     trigger.DeliveryOptions{AllowPrivate: *webhookPrivate},
 		Logger:       logger,
 		Bidder:       bidder,
-		Learning:     learn,
+		Learning:     learnOpts,
 		SegmentEvery: *segmentEvery,
 		Lifecycle: features.Rules{
 			Window: time.Duration(*rfmWindow) * 24 * time.Hour,

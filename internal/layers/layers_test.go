@@ -19,6 +19,7 @@ var forbidden = map[string][]string{
 	"campaign":       {"features", "ranker", "ledger", "server", "cmd/tailor", "bench"},
 	"ranker":         {"ledger", "campaign", "auction", "server", "cmd/tailor", "bench"},
 	"auction":        {"server", "cmd/tailor", "bench"},
+	"learn":          {"server", "auction", "ledger", "campaign", "cmd/tailor", "bench"},
 	"server":         {"cmd/tailor", "bench"},
 	"bench":          {"server", "ranker", "features", "index"},
 	"audience":       {"index", "ranker", "server", "cmd/tailor", "bench", "trigger"},

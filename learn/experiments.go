@@ -1,4 +1,4 @@
-package server
+package learn
 
 import (
 	"bytes"
@@ -7,16 +7,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tailor-dev/tailor/index"
-	"github.com/tailor-dev/tailor/internal/kv"
 	"github.com/tailor-dev/tailor/ranker"
 )
 
@@ -202,7 +195,7 @@ func (c *RankerConfig) options(base ranker.Options, model bool) (ranker.Options,
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return o, fmt.Errorf("weights.%s must be a number", name)
 		}
-		if !setWeight(&o.Weights, name, v) {
+		if !o.Weights.Set(name, v) {
 			return o, fmt.Errorf("weights: unknown feature %q (one of %s)", name, strings.Join(ranker.FeatureNames[:], ", "))
 		}
 	}
@@ -244,60 +237,40 @@ func (c *RankerConfig) options(base ranker.Options, model bool) (ranker.Options,
 	return o, nil
 }
 
-func setWeight(w *ranker.Weights, name string, v float64) bool {
-	switch name {
-	case "co_visit":
-		w.CoVisit = v
-	case "search":
-		w.Search = v
-	case "category":
-		w.Category = v
-	case "brand":
-		w.Brand = v
-	case "context":
-		w.Context = v
-	case "popularity":
-		w.Popularity = v
-	case "seen":
-		w.Seen = v
-	case "price":
-		w.Price = v
-	case "complement":
-		w.Complement = v
-	case "replenish":
-		w.Replenish = v
-	case "boost":
-		w.Boost = v
-	default:
-		return false
-	}
-	return true
-}
-
-// arm is a compiled arm: its ranker and its counters.
-type arm struct {
+// Arm is a compiled arm of an experiment, or the default arm: its ranker and
+// its counters.
+type Arm struct {
 	exp, name string // exp is "" for the default arm
 	ranker    *ranker.Ranker
 	stats     *armStats
 	upTo      float64 // cumulative weight share, in (0, 1]
 }
 
+// Experiment returns the experiment of the arm, "" for the default arm.
+func (a *Arm) Experiment() string { return a.exp }
+
+// Name returns the arm's name.
+func (a *Arm) Name() string { return a.name }
+
+// Ranker returns the ranker the arm ranks with.
+func (a *Arm) Ranker() *ranker.Ranker { return a.ranker }
+
 // experiment is a compiled experiment.
 type experiment struct {
 	cfg    ExperimentConfig
 	lo, hi uint64 // its buckets
-	arms   []*arm
+	arms   []*Arm
 }
 
 // experimentSet is a compiled configuration, swapped atomically.
 type experimentSet struct {
 	cfg  ExperimentsConfig
 	exps []*experiment
-	def  *arm
+	def  *Arm
 }
 
 // compileExperiments builds the rankers of every arm over idx.
-func compileExperiments(c *ExperimentsConfig, idx *index.Index, base ranker.Options, model bool, def *arm, reg *armRegistry) (*experimentSet, error) {
+func compileExperiments(c *ExperimentsConfig, idx *index.Index, base ranker.Options, model bool, def *Arm, reg *armRegistry) (*experimentSet, error) {
 	set := &experimentSet{cfg: *c, def: def}
 	from := 0.0
 	for _, ec := range c.Experiments {
@@ -315,7 +288,7 @@ func compileExperiments(c *ExperimentsConfig, idx *index.Index, base ranker.Opti
 				return nil, fmt.Errorf("experiments: %s/%s: %w", ec.ID, ac.Name, err)
 			}
 			cum += armWeight(ac)
-			e.arms = append(e.arms, &arm{exp: ec.ID, name: ac.Name, ranker: ranker.New(idx, o),
+			e.arms = append(e.arms, &Arm{exp: ec.ID, name: ac.Name, ranker: ranker.New(idx, o),
 				stats: reg.get(ec.ID, ac.Name), upTo: cum / total})
 		}
 		e.arms[len(e.arms)-1].upTo = 1
@@ -350,7 +323,7 @@ func stableHash(salt, s string) uint64 {
 }
 
 // assign returns user's arm.
-func (set *experimentSet) assign(user string) *arm {
+func (set *experimentSet) assign(user string) *Arm {
 	if user == "" || len(set.exps) == 0 {
 		return set.def
 	}
@@ -377,185 +350,4 @@ func (set *experimentSet) find(id string) *experiment {
 		}
 	}
 	return nil
-}
-
-// armStats are an arm's counters since the experiment began, kept across
-// restarts.
-type armStats struct {
-	exp, arm      string
-	decisions     atomic.Uint64
-	impressions   atomic.Uint64
-	clicks        atomic.Uint64
-	conversions   atomic.Uint64
-	revenueMicros atomic.Int64
-}
-
-// armStatsJSON is armStats as stored and reported.
-type armStatsJSON struct {
-	Experiment  string  `json:"experiment"`
-	Arm         string  `json:"arm"`
-	Decisions   uint64  `json:"decisions"`
-	Impressions uint64  `json:"impressions"`
-	Clicks      uint64  `json:"clicks"`
-	Conversions uint64  `json:"conversions"`
-	Revenue     float64 `json:"revenue"`
-}
-
-func (a *armStats) snapshot() armStatsJSON {
-	return armStatsJSON{Experiment: a.exp, Arm: a.arm, Decisions: a.decisions.Load(), Impressions: a.impressions.Load(),
-		Clicks: a.clicks.Load(), Conversions: a.conversions.Load(), Revenue: float64(a.revenueMicros.Load()) / 1e6}
-}
-
-// armRegistry holds every arm's counters, including those of experiments no
-// longer configured, and stores them in Pebble.
-type armRegistry struct {
-	mu    sync.Mutex
-	stats map[[2]string]*armStats
-	saved []byte // the last stored encoding
-}
-
-var statsKey = kv.Key(kv.PrefixMeta, "experiment-stats")
-
-func loadArmRegistry(db *pebble.DB) (*armRegistry, error) {
-	r := &armRegistry{stats: map[[2]string]*armStats{}}
-	v, closer, err := db.Get(statsKey)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return r, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("server: cannot read experiment statistics: %w", err)
-	}
-	defer closer.Close()
-	var list []armStatsJSON
-	if err := json.Unmarshal(v, &list); err != nil {
-		return nil, fmt.Errorf("server: cannot decode experiment statistics: %w", err)
-	}
-	for _, s := range list {
-		a := r.get(s.Experiment, s.Arm)
-		a.decisions.Store(s.Decisions)
-		a.impressions.Store(s.Impressions)
-		a.clicks.Store(s.Clicks)
-		a.conversions.Store(s.Conversions)
-		a.revenueMicros.Store(int64(math.Round(s.Revenue * 1e6)))
-	}
-	r.saved = append([]byte(nil), v...)
-	return r, nil
-}
-
-func (r *armRegistry) get(exp, name string) *armStats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	k := [2]string{exp, name}
-	a := r.stats[k]
-	if a == nil {
-		a = &armStats{exp: exp, arm: name}
-		r.stats[k] = a
-	}
-	return a
-}
-
-// list returns every arm's counters, by experiment and arm.
-func (r *armRegistry) list() []armStatsJSON {
-	r.mu.Lock()
-	out := make([]armStatsJSON, 0, len(r.stats))
-	for _, a := range r.stats {
-		out = append(out, a.snapshot())
-	}
-	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b armStatsJSON) int {
-		if c := strings.Compare(a.Experiment, b.Experiment); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Arm, b.Arm)
-	})
-	return out
-}
-
-// save stores the counters when they changed since the last save.
-func (r *armRegistry) save(db *pebble.DB, sync bool) error {
-	b, err := json.Marshal(r.list())
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	same := bytes.Equal(b, r.saved)
-	r.mu.Unlock()
-	if same {
-		return nil
-	}
-	opt := pebble.NoSync
-	if sync {
-		opt = pebble.Sync
-	}
-	if err := db.Set(statsKey, b, opt); err != nil {
-		return fmt.Errorf("server: cannot store experiment statistics: %w", err)
-	}
-	r.mu.Lock()
-	r.saved = b
-	r.mu.Unlock()
-	return nil
-}
-
-// Describe and Collect export the counters as Prometheus metrics.
-func (r *armRegistry) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range armDescs {
-		ch <- d
-	}
-}
-
-var armDescs = [...]*prometheus.Desc{
-	prometheus.NewDesc("tailor_experiment_decisions_total", "Recommend answers by experiment arm.", []string{"experiment", "arm"}, nil),
-	prometheus.NewDesc("tailor_experiment_impressions_total", "Recommended items reported shown, by experiment arm.", []string{"experiment", "arm"}, nil),
-	prometheus.NewDesc("tailor_experiment_clicks_total", "Recommended items clicked within the attribution window, by experiment arm.", []string{"experiment", "arm"}, nil),
-	prometheus.NewDesc("tailor_experiment_conversions_total", "Shown items bought within the attribution window, by experiment arm.", []string{"experiment", "arm"}, nil),
-	prometheus.NewDesc("tailor_experiment_revenue_total", "Value of the conversions, by experiment arm.", []string{"experiment", "arm"}, nil),
-	prometheus.NewDesc("tailor_experiment_ctr", "Clicks over impressions, by experiment arm.", []string{"experiment", "arm"}, nil),
-}
-
-func (r *armRegistry) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range r.list() {
-		exp := s.Experiment
-		if exp == "" {
-			exp = "none"
-		}
-		for i, v := range [...]float64{float64(s.Decisions), float64(s.Impressions), float64(s.Clicks), float64(s.Conversions), s.Revenue} {
-			ch <- prometheus.MustNewConstMetric(armDescs[i], prometheus.CounterValue, v, exp, s.Arm)
-		}
-		ctr := 0.0
-		if s.Impressions > 0 {
-			ctr = float64(s.Clicks) / float64(s.Impressions)
-		}
-		ch <- prometheus.MustNewConstMetric(armDescs[5], prometheus.GaugeValue, ctr, exp, s.Arm)
-	}
-}
-
-// wilson returns the Wilson score interval of x successes in n trials at
-// z standard errors.
-func wilson(x, n uint64, z float64) (lo, hi float64) {
-	if n == 0 {
-		return 0, 1
-	}
-	p := float64(x) / float64(n)
-	nn := float64(n)
-	den := 1 + z*z/nn
-	mid := (p + z*z/(2*nn)) / den
-	half := z * math.Sqrt(p*(1-p)/nn+z*z/(4*nn*nn)) / den
-	return math.Max(0, mid-half), math.Min(1, mid+half)
-}
-
-// newcombe returns the difference p2 - p1 of two proportions and its
-// interval by Newcombe's hybrid score method (Newcombe 1998, method 10),
-// built from the two Wilson intervals; it behaves well for the small rates
-// of clicks and conversions, where the Wald interval does not.
-func newcombe(x1, n1, x2, n2 uint64, z float64) (d, lo, hi float64) {
-	if n1 == 0 || n2 == 0 {
-		return 0, -1, 1
-	}
-	p1, p2 := float64(x1)/float64(n1), float64(x2)/float64(n2)
-	l1, u1 := wilson(x1, n1, z)
-	l2, u2 := wilson(x2, n2, z)
-	d = p2 - p1
-	lo = d - math.Sqrt((p2-l2)*(p2-l2)+(u1-p1)*(u1-p1))
-	hi = d + math.Sqrt((u2-p2)*(u2-p2)+(p1-l1)*(p1-l1))
-	return d, lo, hi
 }

@@ -1,8 +1,7 @@
-package server
+package learn
 
 import (
 	"bytes"
-	"encoding/hex"
 	"hash/maphash"
 	"sync"
 
@@ -10,38 +9,8 @@ import (
 	"github.com/tailor-dev/tailor/ranker"
 )
 
-// A rec_id is 16 hexadecimal digits: 24 bits that differ from one start of
-// the server to the next, then the decision's 40-bit sequence number.
-const (
-	recSeqBits = 40
-	recSeqMask = 1<<recSeqBits - 1
-	maxShown   = 128 // bits in a decision's shown, clicked and converted sets
-)
-
-// appendRecID appends id as 16 lowercase hexadecimal digits.
-func appendRecID(dst []byte, id uint64) []byte {
-	const digits = "0123456789abcdef"
-	for shift := 60; shift >= 0; shift -= 4 {
-		dst = append(dst, digits[id>>uint(shift)&0xf])
-	}
-	return dst
-}
-
-// parseRecID reads what appendRecID wrote.
-func parseRecID(s string) (uint64, bool) {
-	if len(s) != 16 {
-		return 0, false
-	}
-	var b [8]byte
-	if _, err := hex.Decode(b[:], []byte(s)); err != nil {
-		return 0, false
-	}
-	var id uint64
-	for _, c := range b {
-		id = id<<8 | uint64(c)
-	}
-	return id, id&recSeqMask != 0
-}
+// maxShown is the bits in a decision's shown, clicked and converted sets.
+const maxShown = 128
 
 // bitset128 marks items of a decision by position.
 type bitset128 [2]uint64
@@ -58,7 +27,7 @@ type decision struct {
 	userHash uint64
 	prev     uint64 // seq of the same user's previous decision, 0 for none
 	user     []byte
-	arm      *arm
+	arm      *Arm
 	ords     []int32
 	feats    []model.Feature
 	ends     []int32
@@ -156,10 +125,10 @@ func newDecisionLog(size int, window int64, boot uint64, itemID func(int32) stri
 		buf: &labelBuffer{}, spare: &labelBuffer{}, itemID: itemID}
 }
 
-// record logs the decision in res for user, made by arm at ts, and sets
-// res.RecID. It labels the decision whose slot it takes if that one is still
-// open.
-func (l *decisionLog) record(user string, a *arm, ts int64, res *ranker.Result) {
+// record logs the decision in res for user, made by arm a at ts, and
+// returns its id. It labels the decision whose slot it takes if that one is
+// still open.
+func (l *decisionLog) record(user string, a *Arm, ts int64, res *ranker.Result) RecID {
 	h := maphash.String(l.seed, user)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -186,16 +155,16 @@ func (l *decisionLog) record(user string, a *arm, ts int64, res *ranker.Result) 
 		d.feats = append(d.feats, res.ItemFeatures(i)...)
 		d.ends = append(d.ends, int32(len(d.feats)))
 	}
-	res.RecID = l.boot | seq&recSeqMask
+	return RecID(l.boot | seq&recSeqMask)
 }
 
 // lookupLocked returns the open decision of id, or nil when it is unknown,
 // from another run, labelled or past its window as of now.
-func (l *decisionLog) lookupLocked(id uint64, now int64) *decision {
-	if id&^recSeqMask != l.boot {
+func (l *decisionLog) lookupLocked(id RecID, now int64) *decision {
+	if uint64(id)&^recSeqMask != l.boot {
 		return nil
 	}
-	seq := id & recSeqMask
+	seq := uint64(id) & recSeqMask
 	if seq == 0 || seq >= l.next {
 		return nil
 	}
