@@ -83,6 +83,10 @@ type Options struct {
 	Storage StorageOptions
 	// Now is the clock; default time.Now. Tests and replays inject their own.
 	Now func() time.Time
+
+	// openHook, when set, is called before each step of Open with its name;
+	// an error fails Open at that step. Tests use it.
+	openHook func(step string) error
 	// Logger receives operational messages; default the standard logger.
 	Logger *log.Logger
 }
@@ -167,36 +171,55 @@ type Server struct {
 }
 
 // Open opens (creating if needed) the data directory dir and returns a Server
-// over it, with its in-memory indexes rebuilt from the stored history.
-func Open(dir string, opts Options) (*Server, error) {
+// over it, with its in-memory indexes rebuilt from the stored history. It
+// opens the parts in order (disk guard, Pebble, profiles, catalog, segments
+// and triggers, learning, bidder) and, should a step fail, closes what it
+// opened in reverse order, so that nothing is left running.
+func Open(dir string, opts Options) (_ *Server, err error) {
 	opts.setDefaults()
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	step := func(name string) error {
+		if opts.openHook != nil {
+			return opts.openHook(name)
+		}
+		return nil
+	}
+
 	st := &opts.Storage
 	disk := kv.NewDisk(kv.DiskOptions{Dir: dir, FS: st.FS, MinFree: st.MinFreeBytes, Ballast: st.BallastBytes,
 		Interval: st.CheckEvery, OnFatal: st.OnFailure, Logf: opts.Logger.Printf})
+	if err := step("pebble"); err != nil {
+		return nil, err
+	}
 	db, err := kv.Open(dir, kv.Options{Disk: disk})
 	if err != nil {
 		return nil, err
 	}
-	s, err := newServer(db, disk, opts)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	disk.Start()
-	return s, nil
-}
+	undo = append(undo, func() { db.Close() })
 
-func newServer(db *pebble.DB, disk *kv.Disk, opts Options) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(kv.NewCollector(db))
+	if err := step("profiles"); err != nil {
+		return nil, err
+	}
 	store, err := features.New(db, features.Options{CacheBytes: opts.CacheBytes, Limits: opts.Profiles}, reg)
 	if err != nil {
 		return nil, err
 	}
+	undo = append(undo, store.Close)
+	if err := step("catalog"); err != nil {
+		return nil, err
+	}
 	idx, err := index.New(db, opts.Index, reg)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	s := &Server{
@@ -222,18 +245,29 @@ func newServer(db *pebble.DB, disk *kv.Disk, opts Options) (*Server, error) {
 	s.m.watch(s)
 	s.recs.New = func() any { return new(recScratch) }
 	s.serveRoute = s.serve
+
+	if err := step("segments"); err != nil {
+		return nil, err
+	}
 	if err := s.openSegments(); err != nil {
-		store.Close()
+		return nil, err
+	}
+	undo = append(undo, s.stopSegments)
+	if err := step("learning"); err != nil {
 		return nil, err
 	}
 	if err := s.openLearning(); err != nil {
-		s.stopSegments()
-		store.Close()
+		return nil, err
+	}
+	undo = append(undo, func() { s.closeLearning() })
+	if err := step("bidder"); err != nil {
 		return nil, err
 	}
 	if err := s.openBidder(); err != nil {
-		s.stopSegments()
-		store.Close()
+		return nil, err
+	}
+	undo = append(undo, func() { s.closeBidder() })
+	if err := step("replay"); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -243,13 +277,13 @@ func newServer(db *pebble.DB, disk *kv.Disk, opts Options) (*Server, error) {
 		n++
 	})
 	if err != nil {
-		store.Close()
 		return nil, fmt.Errorf("server: cannot rebuild indexes: %w", err)
 	}
 	if n > 0 {
 		opts.Logger.Printf("rebuilt co-visitation and popularity from %d events in %v", n, time.Since(start).Round(time.Millisecond))
 	}
 	s.http = s.newHTTPServer(s.Handler())
+	disk.Start()
 	return s, nil
 }
 
