@@ -12,6 +12,7 @@ import (
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/deadline"
+	"github.com/tailor-dev/tailor/internal/fnv"
 	"github.com/tailor-dev/tailor/ledger"
 )
 
@@ -649,15 +650,10 @@ func contains(list []string, s string) bool {
 // from h (0 to start).
 func hash64(h uint64, ss ...string) uint64 {
 	if h == 0 {
-		h = 14695981039346656037
+		h = fnv.Offset
 	}
 	for _, s := range ss {
-		for i := 0; i < len(s); i++ {
-			h ^= uint64(s[i])
-			h *= 1099511628211
-		}
-		h ^= 0
-		h *= 1099511628211
+		h = fnv.Byte(fnv.String(h, s), 0)
 	}
 	return h
 }

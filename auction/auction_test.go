@@ -122,4 +122,11 @@ func TestHashes(t *testing.T) {
 	if HashAuction("ab", "c") == HashAuction("a", "bc") {
 		t.Errorf("HashAuction does not separate its parts")
 	}
+	// Stored in frequency records and signed into notice tokens: pinned.
+	if got := HashUser("runner-ana"); got != 3148622294694119316 {
+		t.Errorf("HashUser(runner-ana) = %d, want 3148622294694119316", got)
+	}
+	if got := HashAuction("a1", "imp-2"); got != 1561844608735354182 {
+		t.Errorf("HashAuction(a1, imp-2) = %d, want 1561844608735354182", got)
+	}
 }

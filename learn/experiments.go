@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/fnv"
 	"github.com/tailor-dev/tailor/ranker"
 )
 
@@ -304,22 +305,10 @@ func armWeight(a ArmConfig) float64 {
 	return *a.Weight
 }
 
-// stableHash is FNV-1a of salt and s, finished with SplitMix64's mixer: the
-// same in every process, unlike maphash.
+// stableHash is FNV-1a of salt, a separator and s, mixed: the same in every
+// process, unlike maphash.
 func stableHash(salt, s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(salt); i++ {
-		h = (h ^ uint64(salt[i])) * 1099511628211
-	}
-	h = (h ^ 0xff) * 1099511628211
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * 1099511628211
-	}
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	return h ^ h>>31
+	return fnv.Mix(fnv.String(fnv.Byte(fnv.String(fnv.Offset, salt), 0xff), s))
 }
 
 // assign returns user's arm.

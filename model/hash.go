@@ -1,5 +1,7 @@
 package model
 
+import "github.com/tailor-dev/tailor/internal/fnv"
+
 // Feature is one input of the model: a hashed key and its value. Categorical
 // features have value 1; numeric ones carry their value, best scaled to about
 // [-1, 1].
@@ -13,45 +15,23 @@ type Feature struct {
 // nothing.
 type Hash uint64
 
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
 // NS starts a key in namespace ns ("item", "seg_x_cat", ...).
-func NS(ns string) Hash { return Hash(fnvOffset).Str(ns) }
+func NS(ns string) Hash { return Hash(fnv.Offset).Str(ns) }
 
 // Str extends h with s. Str("ab").Str("c") and Str("a").Str("bc") differ.
 func (h Hash) Str(s string) Hash {
-	x := uint64(h)
-	for i := 0; i < len(s); i++ {
-		x ^= uint64(s[i])
-		x *= fnvPrime
-	}
-	// A separator, so that concatenations do not collide.
-	x ^= 0xff
-	x *= fnvPrime
-	return Hash(x)
+	// A separator after it, so that concatenations do not collide.
+	return Hash(fnv.Byte(fnv.String(uint64(h), s), 0xff))
 }
 
 // Bytes extends h with b, as Str does with a string.
-func (h Hash) Bytes(b []byte) Hash {
-	x := uint64(h)
-	for _, c := range b {
-		x ^= uint64(c)
-		x *= fnvPrime
-	}
-	x ^= 0xff
-	x *= fnvPrime
-	return Hash(x)
-}
+func (h Hash) Bytes(b []byte) Hash { return Hash(fnv.Byte(fnv.Bytes(uint64(h), b), 0xff)) }
 
 // Int extends h with v.
 func (h Hash) Int(v int64) Hash {
 	x := uint64(h)
 	for i := 0; i < 8; i++ {
-		x ^= uint64(v) >> (8 * i) & 0xff
-		x *= fnvPrime
+		x = fnv.Byte(x, byte(uint64(v)>>(8*i)))
 	}
 	return Hash(x)
 }
@@ -59,27 +39,17 @@ func (h Hash) Int(v int64) Hash {
 // Cross combines two keys into the key of their conjunction. It is not
 // symmetric: a.Cross(b) and b.Cross(a) differ.
 func (h Hash) Cross(o Hash) Hash {
-	return Hash(mix(uint64(h)*31 ^ mix(uint64(o))))
+	return Hash(fnv.Mix(uint64(h)*31 ^ fnv.Mix(uint64(o))))
 }
 
 // Key folds h into a feature key.
 func (h Hash) Key() uint32 {
-	x := mix(uint64(h))
+	x := fnv.Mix(uint64(h))
 	return uint32(x) ^ uint32(x>>32)
 }
 
 // Feature returns the feature with key h and value v.
 func (h Hash) Feature(v float32) Feature { return Feature{Key: h.Key(), Value: v} }
-
-// mix is the finalizer of SplitMix64: every input bit affects every output bit.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
 
 // Bias is the key of the intercept, a feature every example should carry
 // with value 1.

@@ -383,3 +383,23 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+// TestKeysAreStable pins feature keys: a learned model is stored by key, so
+// a key that changed would silently unlearn what it names.
+func TestKeysAreStable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		got  uint32
+		want uint32
+	}{
+		{`NS("f").Str("co_visit")`, NS("f").Str("co_visit").Key(), 364254580},
+		{"Bias", Bias.Key, 602799309},
+		{"Position(3)", Position(3).Key, 4198471151},
+		{`NS("item").Bytes("shoe-1")`, NS("item").Bytes([]byte("shoe-1")).Key(), 247030992},
+		{`NS("x").Str("a").Cross(NS("y").Int(-7))`, NS("x").Str("a").Cross(NS("y").Int(-7)).Key(), 2625947221},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s.Key() = %d, want %d", tc.name, tc.got, tc.want)
+		}
+	}
+}
