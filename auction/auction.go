@@ -3,6 +3,7 @@ package auction
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -364,7 +365,7 @@ func (a *Auction) Run(req *BidRequest, res *BidResult) {
 			return
 		}
 	}
-	if len(req.WSeat) > 0 && !contains(req.WSeat, a.opts.Seat) {
+	if len(req.WSeat) > 0 && !slices.Contains(req.WSeat, a.opts.Seat) {
 		worse(NoBidSeat)
 		return
 	}
@@ -635,15 +636,6 @@ func (sc *auctionScratch) keep(cd adCand, k int) {
 	}
 	copy(sc.top[i+1:], sc.top[i:])
 	sc.top[i] = cd
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // hash64 is FNV-1a over the strings, each followed by a zero byte, continuing

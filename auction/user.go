@@ -168,7 +168,7 @@ func (a *Auction) features(sc *auctionScratch, req *BidRequest, imp *Imp, cd *ad
 	if len(c.Items) > 0 {
 		rw := 1.0
 		for _, id := range sc.recentItems {
-			if contains(c.Items, id) {
+			if slices.Contains(c.Items, id) {
 				f[FeatHistory] = math.Max(f[FeatHistory], rw)
 				break
 			}
@@ -202,7 +202,7 @@ func (sc *auctionScratch) affinity(a *Auction, d *index.Doc) float64 {
 // subset reports whether every term of ph is in terms.
 func subset(ph, terms []string) bool {
 	for _, t := range ph {
-		if !contains(terms, t) {
+		if !slices.Contains(terms, t) {
 			return false
 		}
 	}

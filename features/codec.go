@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"slices"
+
+	"github.com/tailor-dev/tailor/internal/wire"
 )
 
 // codecVersion is the first byte of every encoded profile. A decoder refuses
@@ -150,194 +152,107 @@ func Decode(buf []byte) (*Profile, error) {
 	if len(buf) == 0 || buf[0] != codecVersion {
 		return nil, ErrCorrupt
 	}
-	d := decoder{s: string(buf[1:])}
+	d := wire.Reader{S: string(buf[1:])}
 	p := &Profile{}
-	p.User = d.str()
-	p.Version = d.uvarint()
-	p.FirstSeen = d.varint()
-	p.LastSeen = d.varint()
-	p.Events = d.uvarint()
+	p.User = d.Str()
+	p.Version = d.Uvarint()
+	p.FirstSeen = d.Varint()
+	p.LastSeen = d.Varint()
+	p.Events = d.Uvarint()
 	for i := range p.Counts {
-		p.Counts[i] = uint32(d.uvarint())
+		p.Counts[i] = uint32(d.Uvarint())
 	}
-	p.DecayedAt = d.varint()
+	p.DecayedAt = d.Varint()
 	for _, list := range [...]*[]Weighted{&p.Categories, &p.Brands, &p.Terms} {
-		n := d.count(5)
+		n := d.Count(5)
 		if n > 0 {
 			*list = make([]Weighted, n)
 		}
 		for i := range *list {
-			(*list)[i] = Weighted{Key: d.str(), Weight: math.Float32frombits(d.uint32())}
+			(*list)[i] = Weighted{Key: d.Str(), Weight: math.Float32frombits(d.Uint32())}
 		}
 	}
-	if n := d.count(3); n > 0 {
+	if n := d.Count(3); n > 0 {
 		p.Recent = make([]Action, n)
 		prev, session := p.LastSeen, ""
 		for i := range p.Recent {
 			a := &p.Recent[i]
-			t := d.byte()
+			t := d.Byte()
 			a.Type = EventType(t &^ sameSession)
-			a.Target = d.str()
-			a.TS = prev + d.varint()
+			a.Target = d.Str()
+			a.TS = prev + d.Varint()
 			prev = a.TS
 			if t&sameSession == 0 {
-				session = d.str()
+				session = d.Str()
 			} else if i == 0 {
-				d.err = true
+				d.Err = true
 			}
 			a.Session = session
 			if a.Type == 0 || int(a.Type) >= numEventTypes {
-				d.err = true
+				d.Err = true
 			}
 		}
 	}
-	if n := d.count(1); n > 0 {
+	if n := d.Count(1); n > 0 {
 		p.Purchased = make([]string, n)
 		for i := range p.Purchased {
-			p.Purchased[i] = d.str()
+			p.Purchased[i] = d.Str()
 		}
 	}
-	p.Purchases = uint32(d.uvarint())
-	p.Monetary = math.Float64frombits(d.uint64())
-	p.FirstPurchase = d.varint()
-	p.LastPurchase = d.varint()
+	p.Purchases = uint32(d.Uvarint())
+	p.Monetary = math.Float64frombits(d.Uint64())
+	p.FirstPurchase = d.Varint()
+	p.LastPurchase = d.Varint()
 
 	a := &p.Attrs
-	a.Region, a.Country, a.AgeBand, a.Gender = d.str(), d.str(), d.str(), d.str()
-	a.Tier = int(d.uvarint())
-	if n := d.count(1); n > 0 {
+	a.Region, a.Country, a.AgeBand, a.Gender = d.Str(), d.Str(), d.Str(), d.Str()
+	a.Tier = int(d.Uvarint())
+	if n := d.Count(1); n > 0 {
 		a.Channels = make([]string, n)
 		for i := range a.Channels {
-			a.Channels[i] = d.str()
+			a.Channels[i] = d.Str()
 		}
 	}
-	if n := d.count(2); n > 0 {
+	if n := d.Count(2); n > 0 {
 		a.Labels = make([]Label, n)
 		for i := range a.Labels {
-			a.Labels[i] = Label{Key: d.str(), Value: d.str()}
+			a.Labels[i] = Label{Key: d.Str(), Value: d.Str()}
 		}
 	}
-	if n := d.count(6); n > 0 {
+	if n := d.Count(6); n > 0 {
 		p.Orders = make([]Order, n)
 		var prevTS int64
 		for i := range p.Orders {
 			o := &p.Orders[i]
-			o.TS = prevTS + d.varint()
+			o.TS = prevTS + d.Varint()
 			prevTS = o.TS
-			o.Amount = fromMicros(d.uvarint())
-			o.Session = d.uint32()
+			o.Amount = fromMicros(d.Uvarint())
+			o.Session = d.Uint32()
 		}
 	}
-	if n := d.count(5); n > 0 {
+	if n := d.Count(5); n > 0 {
 		p.Repurchases = make([]Repurchase, n)
 		for i := range p.Repurchases {
 			r := &p.Repurchases[i]
-			r.Key, r.Item = d.str(), d.str()
-			r.First = d.varint()
-			r.Last = r.First + d.varint()
-			r.Count = uint32(d.uvarint())
+			r.Key, r.Item = d.Str(), d.Str()
+			r.First = d.Varint()
+			r.Last = r.First + d.Varint()
+			r.Count = uint32(d.Uvarint())
 		}
 	}
-	p.PriceLog = math.Float32frombits(d.uint32())
-	p.PriceWeight = math.Float32frombits(d.uint32())
+	p.PriceLog = math.Float32frombits(d.Uint32())
+	p.PriceWeight = math.Float32frombits(d.Uint32())
 	for i := range p.Hours {
-		p.Hours[i] = uint32(d.uvarint())
+		p.Hours[i] = uint32(d.Uvarint())
 	}
-	if n := d.count(5); n > 0 {
+	if n := d.Count(5); n > 0 {
 		p.Channels = make([]Weighted, n)
 		for i := range p.Channels {
-			p.Channels[i] = Weighted{Key: d.str(), Weight: math.Float32frombits(d.uint32())}
+			p.Channels[i] = Weighted{Key: d.Str(), Weight: math.Float32frombits(d.Uint32())}
 		}
 	}
-	if d.err || len(d.s) != 0 {
+	if d.Err || len(d.S) != 0 {
 		return nil, ErrCorrupt
 	}
 	return p, nil
-}
-
-// decoder reads from s, recording the first error and returning zero values
-// after it, so that Decode can check once at the end.
-type decoder struct {
-	s   string
-	err bool
-}
-
-func (d *decoder) uvarint() uint64 {
-	var x uint64
-	var shift uint
-	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
-		b := d.s[i]
-		if b < 0x80 {
-			if i == binary.MaxVarintLen64-1 && b > 1 {
-				break
-			}
-			d.s = d.s[i+1:]
-			return x | uint64(b)<<shift
-		}
-		x |= uint64(b&0x7f) << shift
-		shift += 7
-	}
-	d.err = true
-	d.s = ""
-	return 0
-}
-
-func (d *decoder) varint() int64 {
-	ux := d.uvarint()
-	x := int64(ux >> 1)
-	if ux&1 != 0 {
-		x = ^x
-	}
-	return x
-}
-
-// count reads a list length, refusing one that could not fit in what is left
-// when each element takes at least min bytes.
-func (d *decoder) count(min int) int {
-	n := d.uvarint()
-	if n > uint64(len(d.s)/min) {
-		d.err = true
-		d.s = ""
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) str() string {
-	n := d.uvarint()
-	if n > uint64(len(d.s)) {
-		d.err = true
-		d.s = ""
-		return ""
-	}
-	s := d.s[:n]
-	d.s = d.s[n:]
-	return s
-}
-
-func (d *decoder) byte() byte {
-	if len(d.s) < 1 {
-		d.err = true
-		return 0
-	}
-	b := d.s[0]
-	d.s = d.s[1:]
-	return b
-}
-
-func (d *decoder) uint32() uint32 {
-	if len(d.s) < 4 {
-		d.err = true
-		d.s = ""
-		return 0
-	}
-	v := uint32(d.s[0]) | uint32(d.s[1])<<8 | uint32(d.s[2])<<16 | uint32(d.s[3])<<24
-	d.s = d.s[4:]
-	return v
-}
-
-func (d *decoder) uint64() uint64 {
-	lo := uint64(d.uint32())
-	hi := uint64(d.uint32())
-	return lo | hi<<32
 }

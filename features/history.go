@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"github.com/tailor-dev/tailor/internal/kv"
+
+	"github.com/tailor-dev/tailor/internal/wire"
 )
 
 // HistoryEvent is one event as kept in a user's durable history.
@@ -40,13 +42,13 @@ func decodeHistory(v []byte, ts int64) (HistoryEvent, bool) {
 	if len(v) < 2 || v[0] != historyVersion {
 		return HistoryEvent{}, false
 	}
-	d := decoder{s: string(v[2:])}
+	d := wire.Reader{S: string(v[2:])}
 	h := HistoryEvent{Type: EventType(v[1]), TS: ts}
-	h.Target = d.str()
-	h.Amount = math.Float64frombits(d.uint64())
-	h.Session = d.str()
-	h.ID = d.str()
-	if d.err || len(d.s) != 0 || h.Type == 0 || int(h.Type) >= numEventTypes {
+	h.Target = d.Str()
+	h.Amount = math.Float64frombits(d.Uint64())
+	h.Session = d.Str()
+	h.ID = d.Str()
+	if d.Err || len(d.S) != 0 || h.Type == 0 || int(h.Type) >= numEventTypes {
 		return HistoryEvent{}, false
 	}
 	return h, true

@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/tailor-dev/tailor/internal/kv"
+	"github.com/tailor-dev/tailor/internal/wire"
 )
 
 // Keys under kv.PrefixModel: 'w', then for a named model 'n' and the
@@ -186,35 +187,35 @@ type checkpoint struct {
 
 // decodeCheckpoint reads what appendCheckpointLocked wrote.
 func decodeCheckpoint(b []byte) (*checkpoint, error) {
-	d := reader{b: b}
-	if d.byte() != checkpointFormat {
+	d := wire.Reader{S: string(b)}
+	if d.Byte() != checkpointFormat {
 		return nil, ErrCorrupt
 	}
-	c := &checkpoint{bits: d.byte()}
+	c := &checkpoint{bits: d.Byte()}
 	if c.bits == 0 || c.bits > 28 {
 		return nil, ErrCorrupt
 	}
-	c.version, c.labels, c.clicks, c.seq = d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint()
-	n := d.uvarint()
-	if d.err || n > uint64(len(d.b))/17 || n > 1<<c.bits {
+	c.version, c.labels, c.clicks, c.seq = d.Uvarint(), d.Uvarint(), d.Uvarint(), d.Uvarint()
+	n := d.Uvarint()
+	if d.Err || n > uint64(len(d.S))/17 || n > 1<<c.bits {
 		return nil, ErrCorrupt
 	}
 	c.coords = make([]coord, 0, n)
 	key := uint64(0)
 	for i := uint64(0); i < n; i++ {
-		delta := d.uvarint()
+		delta := d.Uvarint()
 		if i > 0 && delta == 0 {
 			return nil, ErrCorrupt
 		}
 		key += delta
-		z := math.Float64frombits(d.uint64())
-		nn := math.Float64frombits(d.uint64())
-		if d.err || key >= 1<<c.bits || math.IsNaN(z) || math.IsInf(z, 0) || !(nn >= 0) || math.IsInf(nn, 0) {
+		z := math.Float64frombits(d.Uint64())
+		nn := math.Float64frombits(d.Uint64())
+		if d.Err || key >= 1<<c.bits || math.IsNaN(z) || math.IsInf(z, 0) || !(nn >= 0) || math.IsInf(nn, 0) {
 			return nil, ErrCorrupt
 		}
 		c.coords = append(c.coords, coord{key: uint32(key), z: z, n: nn})
 	}
-	if len(d.b) != 0 {
+	if len(d.S) != 0 {
 		return nil, ErrCorrupt
 	}
 	return c, nil
@@ -251,12 +252,12 @@ func DecodeLabel(b []byte) (Label, error) {
 
 // decodeLabelInto decodes into l, reusing its Features.
 func decodeLabelInto(l *Label, b []byte) error {
-	d := reader{b: b}
-	if d.byte() != labelFormat {
+	d := wire.Reader{S: string(b)}
+	if d.Byte() != labelFormat {
 		return ErrCorrupt
 	}
-	l.TS = d.varint()
-	switch d.byte() {
+	l.TS = d.Varint()
+	switch d.Byte() {
 	case 0:
 		l.Click = false
 	case 1:
@@ -264,22 +265,22 @@ func decodeLabelInto(l *Label, b []byte) error {
 	default:
 		return ErrCorrupt
 	}
-	l.RecID = d.uvarint()
-	l.Item, l.Experiment, l.Arm = d.str(), d.str(), d.str()
-	n := d.uvarint()
-	if d.err || n > uint64(len(d.b))/8 {
+	l.RecID = d.Uvarint()
+	l.Item, l.Experiment, l.Arm = d.Str(), d.Str(), d.Str()
+	n := d.Uvarint()
+	if d.Err || n > uint64(len(d.S))/8 {
 		return ErrCorrupt
 	}
 	l.Features = l.Features[:0]
 	for i := uint64(0); i < n; i++ {
-		k := d.uint32()
-		v := math.Float32frombits(d.uint32())
+		k := d.Uint32()
+		v := math.Float32frombits(d.Uint32())
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return ErrCorrupt
 		}
 		l.Features = append(l.Features, Feature{Key: k, Value: v})
 	}
-	if d.err || len(d.b) != 0 {
+	if d.Err || len(d.S) != 0 {
 		return ErrCorrupt
 	}
 	return nil
@@ -304,76 +305,4 @@ func EachLabel(db *pebble.DB, name string, fn func(seq uint64, l *Label) error) 
 		}
 	}
 	return it.Error()
-}
-
-// reader decodes, remembering the first error.
-type reader struct {
-	b   []byte
-	err bool
-}
-
-func (r *reader) byte() byte {
-	if len(r.b) < 1 {
-		r.err = true
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = true
-		r.b = nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = true
-		r.b = nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) uint32() uint32 {
-	if len(r.b) < 4 {
-		r.err = true
-		r.b = nil
-		return 0
-	}
-	v := binary.LittleEndian.Uint32(r.b)
-	r.b = r.b[4:]
-	return v
-}
-
-func (r *reader) uint64() uint64 {
-	if len(r.b) < 8 {
-		r.err = true
-		r.b = nil
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
-
-func (r *reader) str() string {
-	n := r.uvarint()
-	if r.err || n > uint64(len(r.b)) {
-		r.err = true
-		r.b = nil
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -554,7 +555,7 @@ func (b *bidder) fillImps(sc *bidScratch, req *openrtb2.BidRequest) {
 			ri.Private = pmp.PrivateAuction == 1
 			s := len(sc.deals)
 			for _, d := range pmp.Deals {
-				if d.ID == "" || len(d.WSeat) > 0 && !containsString(d.WSeat, seat) {
+				if d.ID == "" || len(d.WSeat) > 0 && !slices.Contains(d.WSeat, seat) {
 					continue
 				}
 				sc.deals = append(sc.deals, auction.Deal{ID: d.ID, Floor: d.BidFloor, FloorCur: d.BidFloorCur, AT: int(d.AT)})
@@ -564,13 +565,4 @@ func (b *bidder) fillImps(sc *bidScratch, req *openrtb2.BidRequest) {
 		sc.imps = append(sc.imps, ri)
 	}
 	sc.breq.Imps = sc.imps
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -150,7 +151,7 @@ func checkAnswer(t *testing.T, name string, req *openrtb2.BidRequest, code int, 
 	if resp.ID != req.ID || resp.BidID == "" {
 		fail("response id %q bidid %q, want id %q", resp.ID, resp.BidID, req.ID)
 	}
-	if len(req.Cur) > 0 && !containsString(req.Cur, resp.Cur) || len(req.Cur) == 0 && resp.Cur != "USD" {
+	if len(req.Cur) > 0 && !slices.Contains(req.Cur, resp.Cur) || len(req.Cur) == 0 && resp.Cur != "USD" {
 		fail("currency %q not among %v", resp.Cur, req.Cur)
 	}
 	if len(resp.SeatBid) != 1 || len(resp.SeatBid[0].Bid) == 0 {
@@ -232,7 +233,7 @@ func checkAnswer(t *testing.T, name string, req *openrtb2.BidRequest, code int, 
 				}
 			}
 		}
-		if b.Bundle != "" && containsString(req.BApp, b.Bundle) {
+		if b.Bundle != "" && slices.Contains(req.BApp, b.Bundle) {
 			fail("bundle %q is blocked", b.Bundle)
 		}
 		// The format offered, its size, duration and blocked attributes.
