@@ -15,6 +15,7 @@ import (
 	"github.com/tailor-dev/tailor/internal/deadline"
 	"github.com/tailor-dev/tailor/internal/fnv"
 	"github.com/tailor-dev/tailor/ledger"
+	"github.com/tailor-dev/tailor/ranker"
 )
 
 // Rates converts money between currencies. The zero value knows only USD.
@@ -95,9 +96,16 @@ type Options struct {
 	// the next can bid when the best one's budget cannot take the price.
 	// Fewer runners let the walk over candidates stop sooner. Default 2.
 	Runners int
+	// Items are the ranker's weights a sponsored product is scored with for
+	// the user (see bestItem). Default ranker.DefaultWeights: the same
+	// weights the recommendation ranker starts from.
+	Items ranker.Weights
 }
 
 func (o *Options) setDefaults() {
+	if o.Items == (ranker.Weights{}) {
+		o.Items = ranker.DefaultWeights
+	}
 	if o.Seat == "" {
 		o.Seat = "tailor"
 	}
@@ -337,39 +345,81 @@ type adCand struct {
 // Run holds the auction for req into res. Bids it returns hold budget
 // reservations (unless req.Test); give them back with Release when the
 // answer is not sent.
+//
+// The steps: check the request may get a bid from us at all (seat,
+// currency, time); match the campaigns the request's targeting allows; then
+// for each imp, settle its floors and deals, walk the campaigns that match
+// it in decreasing order of their largest possible bid, keeping the best
+// few that fit, pass their budget, pacing and frequency cap and clear the
+// floor, and bid with the best of them whose budget takes the price. When
+// nothing bids, res.NoBid says the furthest stage any imp reached.
 func (a *Auction) Run(req *BidRequest, res *BidResult) {
 	res.Bids = res.Bids[:0]
 	res.NoBid = NoBidNone
 	res.Matched = 0
 	res.Cur = ""
-	reason := NoBidNone
-	worse := func(r NoBidReason) {
-		if r > reason {
-			reason = r
-		}
-	}
+	var why reasons
 	defer func() {
 		if len(res.Bids) == 0 {
-			// An auction that met no obstacle found no campaign to match.
-			if reason == NoBidNone {
-				reason = NoBidTargeting
-			}
-			res.NoBid = reason
+			res.NoBid = why.final()
 		} else {
 			res.ID = a.seq.Add(1)
 		}
 	}()
-	for _, s := range req.BSeat {
-		if s == a.opts.Seat {
-			worse(NoBidSeat)
-			return
-		}
-	}
-	if len(req.WSeat) > 0 && !slices.Contains(req.WSeat, a.opts.Seat) {
-		worse(NoBidSeat)
+	if r := a.admit(req, res); r != NoBidNone {
+		why.worse(r)
 		return
 	}
-	// The response currency: the first acceptable one we trade.
+
+	sc := a.scratch.Get().(*auctionScratch)
+	defer a.scratch.Put(sc)
+	sc.reset(a, req)
+	set := a.camps.Snapshot()
+	sc.q = campaign.Query{
+		Country: req.Country, Region: req.Region, DeviceType: req.DeviceType, OS: req.OS,
+		Site: req.Site, App: req.App, Segments: req.Segments, Interests: sc.strong, Terms: sc.terms,
+		BlockedDomains: req.BAdv, BlockedApps: req.BApp, Now: req.Now,
+	}
+	set.MatchRequest(&sc.q, &sc.m)
+	accts := a.accounts(set)
+	sc.accts, sc.userHash = accts, HashUser(req.User)
+	for ii := range req.Imps {
+		if req.Deadline.Exceeded() {
+			why.worse(NoBidDeadline)
+			break
+		}
+		if !a.rank(sc, req, ii, set, res, &why) {
+			continue
+		}
+		a.award(sc, req, ii, accts, res, &why)
+	}
+}
+
+// reasons keeps the furthest stage a no-bid reached.
+type reasons struct{ r NoBidReason }
+
+func (w *reasons) worse(r NoBidReason) {
+	if r > w.r {
+		w.r = r
+	}
+}
+
+// final is the reason reported: an auction that met no obstacle found no
+// campaign to match.
+func (w *reasons) final() NoBidReason {
+	if w.r == NoBidNone {
+		return NoBidTargeting
+	}
+	return w.r
+}
+
+// admit checks that req may get a bid from us at all: our seat is allowed,
+// we trade one of its currencies (res.Cur is set to the first), and there is
+// time left. It returns why not, or NoBidNone.
+func (a *Auction) admit(req *BidRequest, res *BidResult) NoBidReason {
+	if slices.Contains(req.BSeat, a.opts.Seat) || len(req.WSeat) > 0 && !slices.Contains(req.WSeat, a.opts.Seat) {
+		return NoBidSeat
+	}
 	rates := a.opts.Rates
 	if len(req.Cur) == 0 {
 		if rates.Known("USD") {
@@ -384,188 +434,199 @@ func (a *Auction) Run(req *BidRequest, res *BidResult) {
 		}
 	}
 	if res.Cur == "" {
-		worse(NoBidCurrency)
-		return
+		return NoBidCurrency
 	}
 	if req.Deadline.Exceeded() {
-		worse(NoBidDeadline)
-		return
+		return NoBidDeadline
 	}
+	return NoBidNone
+}
 
-	sc := a.scratch.Get().(*auctionScratch)
-	defer a.scratch.Put(sc)
-	sc.reset(a, req)
-	set := a.camps.Snapshot()
-	accts := a.accounts(set)
-	q := &sc.q
-	*q = campaign.Query{
-		Country: req.Country, Region: req.Region, DeviceType: req.DeviceType, OS: req.OS,
-		Site: req.Site, App: req.App, Segments: req.Segments, Interests: sc.strong, Terms: sc.terms,
-		BlockedDomains: req.BAdv, BlockedApps: req.BApp, Now: req.Now,
+// floors settles imp's floor and its deals open to us, each in the response
+// currency, into sc.dealIDs and sc.dealFloors. It returns the imp's floor
+// and the least floor any campaign may bid at (the imp's, unless only deals
+// may bid, and each deal's), and false when no campaign may bid.
+func (a *Auction) floors(sc *auctionScratch, imp *Imp, cur string, why *reasons) (impFloor, minFloor float64, ok bool) {
+	impFloor, ok = a.convert(imp.Floor, imp.FloorCur, cur)
+	if !ok {
+		why.worse(NoBidCurrency)
+		return 0, 0, false
 	}
-	set.MatchRequest(q, &sc.m)
-	now := req.Now.UnixMilli()
-	userHash := HashUser(req.User)
-	ordered := set.Ordered()
-
-	for ii := range req.Imps {
-		imp := &req.Imps[ii]
-		if req.Deadline.Exceeded() {
-			worse(NoBidDeadline)
-			break
+	sc.dealIDs = sc.dealIDs[:0]
+	sc.dealFloors = sc.dealFloors[:0]
+	minFloor = impFloor
+	if imp.Private {
+		minFloor = math.Inf(1)
+	}
+	for _, d := range imp.Deals {
+		dcur := d.FloorCur
+		if dcur == "" {
+			dcur = imp.FloorCur
 		}
-		impFloor, ok := a.convert(imp.Floor, imp.FloorCur, res.Cur)
+		f, ok := a.convert(d.Floor, dcur, cur)
 		if !ok {
-			worse(NoBidCurrency)
 			continue
 		}
-		// Deals open to us, with floors in the response currency.
-		sc.dealIDs = sc.dealIDs[:0]
-		sc.dealFloors = sc.dealFloors[:0]
-		// The least floor any campaign may bid at: the imp's, unless only
-		// deals may bid, and each deal's.
-		minFloor := impFloor
-		if imp.Private {
-			minFloor = math.Inf(1)
-		}
-		for _, d := range imp.Deals {
-			cur := d.FloorCur
-			if cur == "" {
-				cur = imp.FloorCur
-			}
-			f, ok := a.convert(d.Floor, cur, res.Cur)
-			if !ok {
-				continue
-			}
-			sc.dealIDs = append(sc.dealIDs, d.ID)
-			sc.dealFloors = append(sc.dealFloors, f)
-			minFloor = math.Min(minFloor, f)
-		}
-		if imp.Private && len(sc.dealIDs) == 0 {
-			worse(NoBidTargeting)
-			continue
-		}
-		formats := uint8(0)
-		if imp.Banner != nil {
-			formats |= campaign.FormatBanner.Bit()
-		}
-		if imp.Video != nil {
-			formats |= campaign.FormatVideo.Bit()
-		}
-		if imp.Audio != nil {
-			formats |= campaign.FormatAudio.Bit()
-		}
-		if imp.Native != nil {
-			formats |= campaign.FormatNative.Bit()
-		}
-		set.MatchImp(formats, sc.dealIDs, !imp.Private, &sc.m)
-		matched := sc.m.Matched()
-		res.Matched += matched
-		if matched == 0 {
-			worse(NoBidTargeting)
-			continue
-		}
-		sc.top = sc.top[:0]
-		n := 0
-		for ord := sc.m.Next(-1); ord >= 0; ord = sc.m.Next(ord) {
-			if n++; n%16 == 0 && req.Deadline.Exceeded() {
-				worse(NoBidDeadline)
-				break
-			}
-			c := set.At(ord)
-			factor, ok := rates.Factor(c.Currency, res.Cur)
-			if !ok {
-				worse(NoBidCurrency)
-				continue
-			}
-			upper := float64(c.MaxCPM) / 1e6 * factor
-			if ordered && (upper < minFloor || len(sc.top) == a.opts.Runners && upper <= sc.top[len(sc.top)-1].value) {
-				// Campaigns come in decreasing upper bound: none after this
-				// one can clear the floor or beat the runners kept.
-				worse(NoBidFloor)
-				break
-			}
-			if !c.Flight(now) {
-				worse(NoBidTargeting)
-				continue
-			}
-			cd := adCand{ord: ord, c: c, factor: factor, floor: impFloor, at: req.AT}
-			if len(c.Targeting.Deals) > 0 {
-				cd.deal = campaign.DealFor(c, sc.dealIDs)
-				if cd.deal == "" {
-					continue
-				}
-				for k, id := range sc.dealIDs {
-					if id == cd.deal {
-						cd.floor = sc.dealFloors[k]
-						if at := imp.Deals[dealIndex(imp.Deals, id)].AT; at != 0 {
-							cd.at = at
-						}
-						break
-					}
-				}
-			}
-			if upper < cd.floor {
-				worse(NoBidFloor)
-				continue
-			}
-			if !a.fitCreative(&cd, imp, req) {
-				worse(NoBidCreative)
-				continue
-			}
-			if len(c.Items) > 0 {
-				cd.item, cd.itemScore = a.bestItem(sc, req, c)
-				if cd.item == nil {
-					worse(NoBidCreative)
-					continue
-				}
-			}
-			lim := Limits(c)
-			switch a.ledger.Admit(accts[ord], &lim, userHash, sc.pending[int32(ord)], hash64(hash64(0, req.ID, imp.ID), c.ID)) {
-			case ledger.OverBudget:
-				worse(NoBidBudget)
-				continue
-			case ledger.Paced:
-				worse(NoBidPacing)
-				continue
-			case ledger.Capped, ledger.NoUser:
-				worse(NoBidFrequency)
-				continue
-			}
-			a.features(sc, req, imp, &cd)
-			cd.pctr = a.opts.Model.PCTR(&sc.f)
-			value := float64(c.MaxCPM)
-			if c.CPC > 0 {
-				value = math.Min(cd.pctr*float64(c.CPC)*1000, value)
-			}
-			cd.value = value / 1e6 * factor
-			if cd.value < cd.floor || cd.value <= 0 {
-				worse(NoBidFloor)
-				continue
-			}
-			sc.keep(cd, a.opts.Runners)
-		}
-		// The best candidate whose budget takes the price bids.
-		for k := range sc.top {
-			cd := &sc.top[k]
-			price := a.price(cd)
-			bid := Bid{Imp: ii, ID: a.seq.Add(1), Campaign: cd.c, Creative: cd.cr, Item: cd.item, Price: price,
-				PriceCampaign: int64(math.Ceil(price / cd.factor * 1e6)), DealID: cd.deal, W: cd.w, H: cd.h, Dur: cd.du,
-				PCTR: cd.pctr, account: accts[cd.ord]}
-			if !req.Test {
-				lim := Limits(cd.c)
-				// A CPM is per thousand impressions: one costs a thousandth.
-				amount := (bid.PriceCampaign + 999) / 1000
-				if !a.ledger.Reserve(bid.account, &lim, bid.ID, amount, a.ledger.ReserveUntil(imp.Exp)) {
-					worse(NoBidBudget)
-					continue
-				}
-				bid.Reserved = true
-			}
-			sc.pending[int32(cd.ord)]++
-			res.Bids = append(res.Bids, bid)
+		sc.dealIDs = append(sc.dealIDs, d.ID)
+		sc.dealFloors = append(sc.dealFloors, f)
+		minFloor = math.Min(minFloor, f)
+	}
+	if imp.Private && len(sc.dealIDs) == 0 {
+		why.worse(NoBidTargeting)
+		return 0, 0, false
+	}
+	return impFloor, minFloor, true
+}
+
+// formats returns the bits of the creative formats imp accepts.
+func formats(imp *Imp) uint8 {
+	f := uint8(0)
+	if imp.Banner != nil {
+		f |= campaign.FormatBanner.Bit()
+	}
+	if imp.Video != nil {
+		f |= campaign.FormatVideo.Bit()
+	}
+	if imp.Audio != nil {
+		f |= campaign.FormatAudio.Bit()
+	}
+	if imp.Native != nil {
+		f |= campaign.FormatNative.Bit()
+	}
+	return f
+}
+
+// deadlineEvery is how many campaigns the walk of one imp considers between
+// two looks at the deadline.
+const deadlineEvery = 16
+
+// rank walks the campaigns that match imp ii, in decreasing order of their
+// largest possible bid, and keeps in sc.top the best Runners of those that
+// can bid on it. It reports whether any was kept.
+func (a *Auction) rank(sc *auctionScratch, req *BidRequest, ii int, set *campaign.Set, res *BidResult, why *reasons) bool {
+	imp := &req.Imps[ii]
+	impFloor, minFloor, ok := a.floors(sc, imp, res.Cur, why)
+	if !ok {
+		return false
+	}
+	set.MatchImp(formats(imp), sc.dealIDs, !imp.Private, &sc.m)
+	matched := sc.m.Matched()
+	res.Matched += matched
+	if matched == 0 {
+		why.worse(NoBidTargeting)
+		return false
+	}
+	sc.top = sc.top[:0]
+	ordered := set.Ordered()
+	n := 0
+	for ord := sc.m.Next(-1); ord >= 0; ord = sc.m.Next(ord) {
+		if n++; n%deadlineEvery == 0 && req.Deadline.Exceeded() {
+			why.worse(NoBidDeadline)
 			break
 		}
+		c := set.At(ord)
+		factor, ok := a.opts.Rates.Factor(c.Currency, res.Cur)
+		if !ok {
+			why.worse(NoBidCurrency)
+			continue
+		}
+		upper := float64(c.MaxCPM) / 1e6 * factor
+		if ordered && (upper < minFloor || len(sc.top) == a.opts.Runners && upper <= sc.top[len(sc.top)-1].value) {
+			// Campaigns come in decreasing upper bound: none after this
+			// one can clear the floor or beat the runners kept.
+			why.worse(NoBidFloor)
+			break
+		}
+		cd := adCand{ord: ord, c: c, factor: factor, floor: impFloor, at: req.AT}
+		if ok, r := a.value(sc, req, imp, &cd, upper); !ok {
+			why.worse(r)
+			continue
+		}
+		sc.keep(cd, a.opts.Runners)
+	}
+	return len(sc.top) > 0
+}
+
+// value decides whether campaign cd.c can bid on imp and, if it can, sets
+// its deal, floor, creative, sponsored item, pCTR and value (its eCPM in the
+// response currency). When it cannot, it says why (NoBidNone for a deal
+// campaign none of the imp's deals is for: not a reason worth a no-bid).
+func (a *Auction) value(sc *auctionScratch, req *BidRequest, imp *Imp, cd *adCand, upper float64) (bool, NoBidReason) {
+	c := cd.c
+	if !c.Flight(req.Now.UnixMilli()) {
+		return false, NoBidTargeting
+	}
+	if len(c.Targeting.Deals) > 0 {
+		cd.deal = campaign.DealFor(c, sc.dealIDs)
+		if cd.deal == "" {
+			return false, NoBidNone
+		}
+		for k, id := range sc.dealIDs {
+			if id == cd.deal {
+				cd.floor = sc.dealFloors[k]
+				if at := imp.Deals[dealIndex(imp.Deals, id)].AT; at != 0 {
+					cd.at = at
+				}
+				break
+			}
+		}
+	}
+	if upper < cd.floor {
+		return false, NoBidFloor
+	}
+	if !a.fitCreative(cd, imp, req) {
+		return false, NoBidCreative
+	}
+	if len(c.Items) > 0 {
+		if cd.item, cd.itemScore = a.bestItem(sc, req, c); cd.item == nil {
+			return false, NoBidCreative
+		}
+	}
+	lim := Limits(c)
+	switch a.ledger.Admit(sc.accts[cd.ord], &lim, sc.userHash, sc.pending[int32(cd.ord)], hash64(hash64(0, req.ID, imp.ID), c.ID)) {
+	case ledger.OverBudget:
+		return false, NoBidBudget
+	case ledger.Paced:
+		return false, NoBidPacing
+	case ledger.Capped, ledger.NoUser:
+		return false, NoBidFrequency
+	}
+	a.features(sc, req, imp, cd)
+	cd.pctr = a.opts.Model.PCTR(&sc.f)
+	value := float64(c.MaxCPM)
+	if c.CPC > 0 {
+		value = math.Min(cd.pctr*float64(c.CPC)*1000, value)
+	}
+	cd.value = value / 1e6 * cd.factor
+	if cd.value < cd.floor || cd.value <= 0 {
+		return false, NoBidFloor
+	}
+	return true, NoBidNone
+}
+
+// award bids on imp ii with the best candidate in sc.top whose budget takes
+// the price, reserving it (unless req.Test).
+func (a *Auction) award(sc *auctionScratch, req *BidRequest, ii int, accts []*ledger.Account, res *BidResult, why *reasons) {
+	imp := &req.Imps[ii]
+	for k := range sc.top {
+		cd := &sc.top[k]
+		price := a.price(cd)
+		bid := Bid{Imp: ii, ID: a.seq.Add(1), Campaign: cd.c, Creative: cd.cr, Item: cd.item, Price: price,
+			PriceCampaign: int64(math.Ceil(price / cd.factor * 1e6)), DealID: cd.deal, W: cd.w, H: cd.h, Dur: cd.du,
+			PCTR: cd.pctr, account: accts[cd.ord]}
+		if !req.Test {
+			lim := Limits(cd.c)
+			// A CPM is per thousand impressions: one costs a thousandth.
+			amount := (bid.PriceCampaign + 999) / 1000
+			if !a.ledger.Reserve(bid.account, &lim, bid.ID, amount, a.ledger.ReserveUntil(imp.Exp)) {
+				why.worse(NoBidBudget)
+				continue
+			}
+			bid.Reserved = true
+		}
+		sc.pending[int32(cd.ord)]++
+		res.Bids = append(res.Bids, bid)
+		return
 	}
 }
 

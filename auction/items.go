@@ -7,26 +7,24 @@ import (
 	"github.com/tailor-dev/tailor/index"
 )
 
-// Weights of a sponsored product's score for a user, summed and scaled to
-// [0, 1] by itemScoreMax. They are the signals of the recommendation ranker
-// that cost a map lookup each: the user's searches reach items through their
-// category interests (a search adds weight to the categories of what it
-// finds), so no text search runs on the bid path.
-const (
-	itemCoVisit    = 1.0 // seen together with the user's latest items, or one of them
-	itemCategory   = 0.8 // in the user's strong categories
-	itemPopularity = 0.3 // popular lately
-	itemScoreMax   = itemCoVisit + itemCategory + itemPopularity
-	// maxItemsScored bounds the items of one campaign scored per bid: those
-	// listed first.
-	maxItemsScored = 100
-)
+// maxItemsScored bounds the items of one campaign scored per bid: those
+// listed first.
+const maxItemsScored = 100
 
 // bestItem returns the sponsored product of c to show the user: the best
-// scored of its available items the user has not bought, or nil. Ties go to
-// the item listed first.
+// scored of its available items the user has not bought, or nil, with its
+// score in [0, 1]. Ties go to the item listed first.
+//
+// The score sums the recommendation ranker's signals that cost a map lookup
+// each, with its weights (Options.Items): co-visitation with the user's
+// latest items (CoVisit), popularity (Popularity), and the user's category
+// interests, weighted as searches (Search) because on the bid path the
+// user's searches reach items through them (a search adds weight to the
+// categories of what it finds), so that no text search runs per bid.
 func (a *Auction) bestItem(sc *auctionScratch, req *BidRequest, c *campaign.Live) (*index.Doc, float64) {
 	sc.itemSignals(a, req)
+	w := &a.opts.Items
+	maxScore := w.CoVisit + w.Search + w.Popularity
 	var best *index.Doc
 	bestScore := -1.0
 	now := req.Now.UnixMilli()
@@ -42,12 +40,12 @@ func (a *Auction) bestItem(sc *auctionScratch, req *BidRequest, c *campaign.Live
 		if _, bought := sc.purchased[id]; bought {
 			continue
 		}
-		s := itemCoVisit * sc.covis[d.Ord]
+		s := w.CoVisit * sc.covis[d.Ord]
 		if sc.known {
-			s += itemCategory * sc.affinity(a, d)
+			s += w.Search * sc.affinity(a, d)
 		}
 		if sc.maxPop > 0 {
-			s += itemPopularity * math.Log1p(a.idx.Popularity(d.Ord, now)) / math.Log1p(sc.maxPop)
+			s += w.Popularity * math.Log1p(a.idx.Popularity(d.Ord, now)) / math.Log1p(sc.maxPop)
 		}
 		if s > bestScore {
 			best, bestScore = d, s
@@ -56,7 +54,10 @@ func (a *Auction) bestItem(sc *auctionScratch, req *BidRequest, c *campaign.Live
 	if best == nil {
 		return nil, 0
 	}
-	return best, math.Min(bestScore/itemScoreMax, 1)
+	if maxScore <= 0 {
+		return best, 0
+	}
+	return best, math.Min(bestScore/maxScore, 1)
 }
 
 // itemSignals computes, once per request, what scores sponsored products:

@@ -7,6 +7,7 @@ import (
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/ledger"
 )
 
 // auctionScratch is the working memory of one auction, pooled.
@@ -17,7 +18,9 @@ type auctionScratch struct {
 	top        []adCand
 	dealIDs    []string
 	dealFloors []float64
-	pending    map[int32]int // bids in this request by campaign ordinal
+	pending    map[int32]int     // bids in this request by campaign ordinal
+	accts      []*ledger.Account // by campaign ordinal, of the Set matched
+	userHash   uint64            // the user's frequency-cap hash
 
 	// What the profile says, read once per request.
 	known       bool
