@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tailor-dev/tailor/internal/jsonw"
 )
 
 // Error codes of the API.
@@ -38,12 +40,12 @@ func badRequest(code, field, message string) *apiError {
 func writeError(ctx *fasthttp.RequestCtx, e *apiError) {
 	b := make([]byte, 0, 128)
 	b = append(b, `{"error":{"code":`...)
-	b = appendString(b, e.code)
+	b = jsonw.AppendString(b, e.code)
 	b = append(b, `,"message":`...)
-	b = appendString(b, e.message)
+	b = jsonw.AppendString(b, e.message)
 	if e.field != "" {
 		b = append(b, `,"field":`...)
-		b = appendString(b, e.field)
+		b = jsonw.AppendString(b, e.field)
 	}
 	if e.index >= 0 {
 		b = append(b, `,"index":`...)

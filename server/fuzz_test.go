@@ -190,25 +190,3 @@ func FuzzParseAuth(f *testing.F) {
 		}
 	})
 }
-
-// FuzzNoticeToken: any string given as a notice token is refused or read
-// back as a token the bidder signed; tokens it signs read back the same.
-func FuzzNoticeToken(f *testing.F) {
-	b := &bidder{key: []byte("fuzz key")}
-	var scratch []byte
-	good := b.appendToken(nil, &scratch, &noticeToken{bid: 7, auction: 9, user: 3, bidAt: 1_700_000_000_000,
-		priceResp: 4_000_000, priceCamp: 3_600_000, respCur: "USD", campCur: "EUR", campaign: "c1"})
-	f.Add(string(good))
-	f.Add("")
-	f.Add("AAAA")
-	f.Fuzz(func(t *testing.T, s string) {
-		tok, ok := b.parseToken([]byte(s))
-		if !ok {
-			return
-		}
-		again := b.appendToken(nil, &scratch, &tok)
-		if back, ok := b.parseToken(again); !ok || back != tok {
-			t.Fatalf("token %+v does not read back: %+v %v", tok, back, ok)
-		}
-	})
-}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tailor-dev/tailor/internal/jsonw"
 	"github.com/tailor-dev/tailor/internal/kv"
 )
 
@@ -17,10 +18,10 @@ import (
 func (s *Server) handleReady(ctx *fasthttp.RequestCtx) {
 	state, reason := s.disk.Status()
 	b := append(make([]byte, 0, 256), `{"status":`...)
-	b = appendString(b, state)
+	b = jsonw.AppendString(b, state)
 	if reason != "" {
 		b = append(b, `,"reason":`...)
-		b = appendString(b, reason)
+		b = jsonw.AppendString(b, reason)
 	}
 	b = append(b, "}\n"...)
 	if state == "failed" {

@@ -7,26 +7,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/prebid/openrtb/v20/adcom1"
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fastjson"
 
 	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
-	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/deadline"
 	"github.com/tailor-dev/tailor/internal/kv"
 	"github.com/tailor-dev/tailor/ledger"
+	"github.com/tailor-dev/tailor/server/openrtb"
 )
 
 // BidderOptions configures the OpenRTB bidder. Zero fields take their
@@ -101,14 +98,24 @@ func (o *BidderOptions) setDefaults(now func() time.Time) {
 // and the notice endpoints.
 type bidder struct {
 	opts    BidderOptions
+	codec   openrtb.Options
+	notices *openrtb.Notices
 	camps   *campaign.Store
 	ledger  *ledger.Ledger
 	auction *auction.Auction
 	m       *bidMetrics
-	key     []byte
 	scratch sync.Pool // *bidScratch
 	gzips   sync.Pool // *gzip.Reader
-	macs    sync.Pool // *noticeMAC
+}
+
+// bidScratch is the pooled working memory of one bid request: the codec's,
+// and the server's for the body and the user's segments.
+type bidScratch struct {
+	openrtb.Request
+	inflated []byte
+	out      []byte
+	ind      features.Indicators
+	subj     audience.Subject
 }
 
 // noticeKeyName is the meta key the generated notice key is kept under.
@@ -132,7 +139,9 @@ func (s *Server) openBidder() error {
 		}
 	}
 	b := &s.bid
-	*b = bidder{opts: *o, camps: camps, ledger: l, key: key, m: newBidMetrics(s.reg)}
+	*b = bidder{opts: *o, camps: camps, ledger: l, m: newBidMetrics(s.reg),
+		codec:   openrtb.Options{MaxImps: o.MaxImps, Seat: o.Auction.Seat, GDPRVendorID: o.GDPRVendorID},
+		notices: openrtb.NewNotices(key, o.PublicURL)}
 	if o.Auction.Model == nil {
 		o.Auction.Model = s.adCTR()
 	}
@@ -171,33 +180,6 @@ func loadNoticeKey(db *pebble.DB) ([]byte, error) {
 	return key, nil
 }
 
-// bidScratch is the pooled working memory of one bid request.
-type bidScratch struct {
-	breq     auction.BidRequest
-	res      auction.BidResult
-	imps     []auction.Imp
-	banners  []auction.BannerSlot
-	videos   []auction.MediaSlot
-	audios   []auction.MediaSlot
-	natives  []auction.NativeSlot
-	sizes    []auction.Size
-	ints     []int
-	deals    []auction.Deal
-	terms    []string
-	segs     []string
-	badv     []string
-	bapp     []string
-	inflated []byte
-	out      []byte
-	tok      []byte
-	raw      []byte
-	adm      []byte
-	crid     []byte
-	ind      features.Indicators
-	subj     audience.Subject
-	ext      extSignals
-}
-
 func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	b := &s.bid
@@ -212,7 +194,7 @@ func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	var req openrtb2.BidRequest
-	if !utf8.Valid(body) || json.Unmarshal(body, &req) != nil || !b.valid(&req) {
+	if !utf8.Valid(body) || json.Unmarshal(body, &req) != nil || !b.codec.Valid(&req) {
 		b.m.invalid.Inc()
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return
@@ -229,8 +211,9 @@ func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
 	}
 	dl := deadline.At(start.Add(budget))
 	now := s.opts.Now()
-	personal := b.fill(sc, &req, dl, now)
-	br := &sc.breq
+	personal := b.codec.Fill(&sc.Request, &req, dl, now)
+	b.m.supply(&sc.Signals)
+	br := &sc.Bid
 	if personal && br.User != "" {
 		p, err := s.store.Get(br.User)
 		switch {
@@ -240,17 +223,17 @@ func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
 			// Bid on what the request says rather than not at all.
 			b.m.profileErrors.Inc()
 		}
-		sc.segs = s.bidSegments(sc, &req, br.Profile, now.UnixMilli())
-		br.Segments = sc.segs
+		sc.Segments = s.bidSegments(sc, &req, br.Profile, now.UnixMilli())
+		br.Segments = sc.Segments
 	}
 	b.m.privacy[boolIndex(personal)].Inc()
-	b.auction.Run(br, &sc.res)
-	res := &sc.res
+	b.auction.Run(br, &sc.Result)
+	res := &sc.Result
 	if len(res.Bids) == 0 {
 		b.noBid(ctx, int(res.NoBid))
 		return
 	}
-	sc.out = b.appendResponse(sc.out[:0], sc, &req, now)
+	sc.out = b.notices.AppendResponse(sc.out[:0], &sc.Request, &req, b.opts.Auction.Seat, now)
 	if dl.Exceeded() {
 		// Too late to be of use: better no answer than one the exchange
 		// discards after holding our budget.
@@ -324,245 +307,4 @@ func inflate(dst, src []byte, limit int, zr **gzip.Reader) ([]byte, error) {
 		return dst, err
 	}
 	return readLimited(dst, *zr, limit)
-}
-
-// valid checks what OpenRTB requires of a request's structure; a request
-// that fails is answered 400.
-func (b *bidder) valid(r *openrtb2.BidRequest) bool {
-	if r.ID == "" || len(r.Imp) == 0 || len(r.Imp) > b.opts.MaxImps {
-		return false
-	}
-	places := 0
-	for _, p := range []bool{r.Site != nil, r.App != nil, r.DOOH != nil} {
-		if p {
-			places++
-		}
-	}
-	if places > 1 {
-		return false
-	}
-	for i := range r.Imp {
-		imp := &r.Imp[i]
-		if imp.ID == "" || imp.Banner == nil && imp.Video == nil && imp.Audio == nil && imp.Native == nil {
-			return false
-		}
-		if imp.BidFloor < 0 {
-			return false
-		}
-		for j := range r.Imp[:i] {
-			if r.Imp[j].ID == imp.ID {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// fill converts the decoded request into the auction's plain values and
-// reports whether the user's profile may be used.
-func (b *bidder) fill(sc *bidScratch, req *openrtb2.BidRequest, dl deadline.Deadline, now time.Time) bool {
-	br := &sc.breq
-	*br = auction.BidRequest{ID: req.ID, Test: req.Test == 1, AT: int(req.AT), Cur: req.Cur, Now: now, Deadline: dl,
-		WSeat: req.WSeat, BSeat: req.BSeat, BCat: req.BCat, ACat: req.ACat, CatTax: int(req.CatTax)}
-	if br.AT == 0 {
-		br.AT = 2 // OpenRTB's default: second price plus
-	}
-	// Where.
-	var geo *openrtb2.Geo
-	if d := req.Device; d != nil {
-		geo = d.Geo
-		br.DeviceType = int(d.DeviceType)
-		br.OS = campaign.CanonicalOS(d.OS)
-		if br.OS == "" && d.SUA != nil && d.SUA.Platform != nil {
-			br.OS = campaign.CanonicalOS(d.SUA.Platform.Brand)
-		}
-		br.DeviceW, br.DeviceH = int(d.W), int(d.H)
-	}
-	if geo == nil && req.User != nil {
-		geo = req.User.Geo
-	}
-	if geo != nil {
-		br.Country, _ = campaign.CanonicalCountry(geo.Country)
-		br.Region, _ = campaign.CanonicalRegion(geo.Country, geo.Region)
-	}
-	if req.DOOH != nil && br.DeviceType == 0 {
-		br.DeviceType = int(adcom1.DeviceOOH)
-	}
-	sc.terms = sc.terms[:0]
-	keywords := func(kw string, arr []string) {
-		sc.terms = index.AppendTerms(sc.terms, kw)
-		for _, k := range arr {
-			sc.terms = index.AppendTerms(sc.terms, k)
-		}
-	}
-	var content *openrtb2.Content
-	switch {
-	case req.Site != nil:
-		br.Site = campaign.CanonicalDomain(req.Site.Domain)
-		if br.Site == "" {
-			br.Site = campaign.CanonicalDomain(req.Site.Page)
-		}
-		keywords(req.Site.Keywords, req.Site.KwArray)
-		content = req.Site.Content
-	case req.App != nil:
-		br.App = strings.ToLower(req.App.Bundle)
-		keywords(req.App.Keywords, req.App.KwArray)
-		content = req.App.Content
-	case req.DOOH != nil:
-		keywords(req.DOOH.Keywords, nil)
-		content = req.DOOH.Content
-	}
-	if content != nil {
-		keywords(content.Keywords, content.KwArray)
-	}
-	br.PageTerms = sc.terms
-	sc.badv = sc.badv[:0]
-	for _, d := range req.BAdv {
-		if cd := campaign.CanonicalDomain(d); cd != "" {
-			sc.badv = append(sc.badv, cd)
-		}
-	}
-	br.BAdv = sc.badv
-	sc.bapp = sc.bapp[:0]
-	for _, a := range req.BApp {
-		sc.bapp = append(sc.bapp, strings.ToLower(a))
-	}
-	br.BApp = sc.bapp
-	b.fillImps(sc, req)
-
-	// Who, and what privacy rules allow about them.
-	sc.ext.read(req)
-	b.m.supply(&sc.ext)
-	personal := b.personal(&sc.ext, br.Country)
-	if personal && req.User != nil {
-		br.User = req.User.BuyerUID
-		if br.User == "" {
-			br.User = req.User.ID
-		}
-	}
-	sc.segs = sc.segs[:0]
-	return personal
-}
-
-func (b *bidder) fillImps(sc *bidScratch, req *openrtb2.BidRequest) {
-	n := len(req.Imp)
-	grow := func(s []auction.BannerSlot) []auction.BannerSlot {
-		if cap(s) < n {
-			return make([]auction.BannerSlot, n)
-		}
-		return s[:n]
-	}
-	sc.banners = grow(sc.banners)
-	growM := func(s []auction.MediaSlot) []auction.MediaSlot {
-		if cap(s) < n {
-			return make([]auction.MediaSlot, n)
-		}
-		return s[:n]
-	}
-	sc.videos, sc.audios = growM(sc.videos), growM(sc.audios)
-	if cap(sc.natives) < n {
-		sc.natives = make([]auction.NativeSlot, n)
-	}
-	sc.natives = sc.natives[:n]
-	// Sizes, attributes, durations and deals go into shared buffers; count
-	// first so that they never move while imps point into them.
-	nsizes, nints, ndeals := 0, 0, 0
-	for i := range req.Imp {
-		imp := &req.Imp[i]
-		if bn := imp.Banner; bn != nil {
-			nsizes += len(bn.Format) + 1
-			nints += len(bn.BAttr)
-		}
-		if v := imp.Video; v != nil {
-			nints += len(v.BAttr) + len(v.RqdDurs)
-		}
-		if a := imp.Audio; a != nil {
-			nints += len(a.BAttr) + len(a.RqdDurs)
-		}
-		if nt := imp.Native; nt != nil {
-			nints += len(nt.BAttr)
-		}
-		if imp.PMP != nil {
-			ndeals += len(imp.PMP.Deals)
-		}
-	}
-	if cap(sc.sizes) < nsizes {
-		sc.sizes = make([]auction.Size, 0, nsizes)
-	}
-	if cap(sc.ints) < nints {
-		sc.ints = make([]int, 0, nints)
-	}
-	if cap(sc.deals) < ndeals {
-		sc.deals = make([]auction.Deal, 0, ndeals)
-	}
-	sc.sizes, sc.ints, sc.deals = sc.sizes[:0], sc.ints[:0], sc.deals[:0]
-	attrs := func(in []adcom1.CreativeAttribute) []int {
-		s := len(sc.ints)
-		for _, a := range in {
-			sc.ints = append(sc.ints, int(a))
-		}
-		return sc.ints[s:len(sc.ints):len(sc.ints)]
-	}
-	durs := func(in []int64) []int {
-		s := len(sc.ints)
-		for _, d := range in {
-			sc.ints = append(sc.ints, int(d))
-		}
-		return sc.ints[s:len(sc.ints):len(sc.ints)]
-	}
-	sc.imps = sc.imps[:0]
-	seat := b.opts.Auction.Seat
-	for i := range req.Imp {
-		imp := &req.Imp[i]
-		ri := auction.Imp{ID: imp.ID, Floor: imp.BidFloor, FloorCur: imp.BidFloorCur,
-			Secure: imp.Secure != nil && *imp.Secure == 1, Interstitial: imp.Instl == 1, Exp: imp.Exp}
-		if bn := imp.Banner; bn != nil {
-			bs := &sc.banners[i]
-			s := len(sc.sizes)
-			if bn.W != nil && bn.H != nil && *bn.W > 0 && *bn.H > 0 {
-				sc.sizes = append(sc.sizes, auction.Size{W: int(*bn.W), H: int(*bn.H)})
-			}
-			for _, f := range bn.Format {
-				if f.W > 0 && f.H > 0 {
-					sc.sizes = append(sc.sizes, auction.Size{W: int(f.W), H: int(f.H)})
-				}
-			}
-			*bs = auction.BannerSlot{Sizes: sc.sizes[s:len(sc.sizes):len(sc.sizes)], Mimes: bn.MIMEs, BAttr: attrs(bn.BAttr)}
-			ri.Banner = bs
-		}
-		if v := imp.Video; v != nil {
-			ms := &sc.videos[i]
-			*ms = auction.MediaSlot{Mimes: v.MIMEs, MinDur: int(v.MinDuration), MaxDur: int(v.MaxDuration),
-				RqdDurs: durs(v.RqdDurs), PodDur: int(v.PodDur), BAttr: attrs(v.BAttr)}
-			if v.W != nil && v.H != nil {
-				ms.W, ms.H = int(*v.W), int(*v.H)
-			}
-			ri.Video = ms
-		}
-		if a := imp.Audio; a != nil {
-			ms := &sc.audios[i]
-			*ms = auction.MediaSlot{Mimes: a.MIMEs, MinDur: int(a.MinDuration), MaxDur: int(a.MaxDuration),
-				RqdDurs: durs(a.RqdDurs), PodDur: int(a.PodDur), BAttr: attrs(a.BAttr)}
-			ri.Audio = ms
-		}
-		// A native imp whose request is not JSON cannot be answered.
-		if nt := imp.Native; nt != nil && nt.Request != "" && fastjson.Validate(nt.Request) == nil {
-			ns := &sc.natives[i]
-			*ns = auction.NativeSlot{BAttr: attrs(nt.BAttr)}
-			ri.Native = ns
-		}
-		if pmp := imp.PMP; pmp != nil {
-			ri.Private = pmp.PrivateAuction == 1
-			s := len(sc.deals)
-			for _, d := range pmp.Deals {
-				if d.ID == "" || len(d.WSeat) > 0 && !slices.Contains(d.WSeat, seat) {
-					continue
-				}
-				sc.deals = append(sc.deals, auction.Deal{ID: d.ID, Floor: d.BidFloor, FloorCur: d.BidFloorCur, AT: int(d.AT)})
-			}
-			ri.Deals = sc.deals[s:len(sc.deals):len(sc.deals)]
-		}
-		sc.imps = append(sc.imps, ri)
-	}
-	sc.breq.Imps = sc.imps
 }

@@ -322,32 +322,6 @@ func containsInt(list []int64, v int64) bool {
 	return false
 }
 
-func TestPrivacySignalsInBothPlaces(t *testing.T) {
-	reqs := exampleRequests(t)
-	var signals [2]extSignals
-	for i, name := range []string{"req-pbs-privacy-signals-ortb25-ext-locations.json", "req-pbs-privacy-signals-ortb26-locations.json"} {
-		var req openrtb2.BidRequest
-		if err := json.Unmarshal(reqs[name], &req); err != nil {
-			t.Fatal(err)
-		}
-		signals[i].read(&req)
-	}
-	a, b := &signals[0], &signals[1]
-	if a.gdpr != 1 || a.usPrivacy != "1YYY" || a.consent == "" || a.eids == 0 || a.schain == nil {
-		t.Errorf("2.5 ext places read as gdpr %d usp %q consent %q eids %d schain %v", a.gdpr, a.usPrivacy, a.consent, a.eids, a.schain)
-	}
-	if a.gdpr != b.gdpr || a.usPrivacy != b.usPrivacy || a.consent != b.consent || a.eids != b.eids ||
-		(a.schain == nil) != (b.schain == nil) || len(a.schain.Nodes) != len(b.schain.Nodes) {
-		t.Errorf("the same auction reads differently in 2.5 and 2.6 form:\n%+v\n%+v", a, b)
-	}
-	var bd bidder
-	for i := range signals {
-		if bd.personal(&signals[i], "") {
-			t.Errorf("form %d: a US privacy opt-out with GDPR and no valid consent allowed the profile", i)
-		}
-	}
-}
-
 func gzipBytes(b []byte) []byte {
 	var buf bytes.Buffer
 	w := gzip.NewWriter(&buf)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/ledger"
+	"github.com/tailor-dev/tailor/server/openrtb"
 )
 
 // Outcomes of a bid request.
@@ -104,16 +105,16 @@ func newBidMetrics(reg prometheus.Registerer) *bidMetrics {
 }
 
 // supply counts a request's supply chain and extended ids.
-func (m *bidMetrics) supply(e *extSignals) {
-	switch {
-	case e.schain == nil:
+func (m *bidMetrics) supply(e *openrtb.Signals) {
+	switch sc := e.SupplyChain(); {
+	case sc == nil:
 		m.schain[0].Inc()
-	case e.schain.Complete == 1:
+	case sc.Complete == 1:
 		m.schain[2].Inc()
 	default:
 		m.schain[1].Inc()
 	}
-	if e.eids > 0 {
+	if e.EIDs() > 0 {
 		m.eids.Inc()
 	}
 }

@@ -26,14 +26,14 @@ const (
 	segStage    = "lifecycle:"
 )
 
-// bidSegments appends to sc.segs the segments the user of req is in, among
+// bidSegments appends to sc.Segments the segments the user of req is in, among
 // those some active campaign targets, and returns them. Only what can matter
 // is worked out: nothing when no campaign targets a segment, and audience
 // expressions only for targeted audiences.
 func (s *Server) bidSegments(sc *bidScratch, req *openrtb2.BidRequest, p *features.Profile, now int64) []string {
 	set := s.bid.camps.Snapshot()
 	targeted := set.TargetedSegments()
-	segs := sc.segs[:0]
+	segs := sc.Segments[:0]
 	if len(targeted) == 0 {
 		return segs
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/internal/ident"
+	"github.com/tailor-dev/tailor/internal/jsonw"
 	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/ranker"
 )
@@ -275,9 +276,9 @@ func appendRecommendation(b []byte, res *ranker.Result, dec *learn.Decision, too
 			b = append(b, ',')
 		}
 		b = append(b, `{"id":`...)
-		b = appendString(b, it.Doc.Item.ID)
+		b = jsonw.AppendString(b, it.Doc.Item.ID)
 		b = append(b, `,"score":`...)
-		b = appendFloat(b, it.Score)
+		b = jsonw.AppendFloat(b, it.Score)
 		b = append(b, `,"reasons":[`...)
 		for j := 0; j < it.NReasons; j++ {
 			r := &it.Reasons[j]
@@ -285,17 +286,17 @@ func appendRecommendation(b []byte, res *ranker.Result, dec *learn.Decision, too
 				b = append(b, ',')
 			}
 			b = append(b, `{"code":`...)
-			b = appendString(b, r.Code)
+			b = jsonw.AppendString(b, r.Code)
 			switch {
 			case r.Item != "":
 				b = append(b, `,"item":`...)
-				b = appendString(b, r.Item)
+				b = jsonw.AppendString(b, r.Item)
 			case r.Query != "":
 				b = append(b, `,"query":`...)
-				b = appendString(b, r.Query)
+				b = jsonw.AppendString(b, r.Query)
 			case r.Category != "":
 				b = append(b, `,"category":`...)
-				b = appendString(b, r.Category)
+				b = jsonw.AppendString(b, r.Category)
 			}
 			b = append(b, '}')
 		}
@@ -307,10 +308,10 @@ func appendRecommendation(b []byte, res *ranker.Result, dec *learn.Decision, too
 		b = append(b, `,"rec_id":"`...)
 		b = dec.RecID.AppendTo(b)
 		b = append(b, `","arm":`...)
-		b = appendString(b, dec.Arm)
+		b = jsonw.AppendString(b, dec.Arm)
 		if dec.Experiment != "" {
 			b = append(b, `,"experiment":`...)
-			b = appendString(b, dec.Experiment)
+			b = jsonw.AppendString(b, dec.Experiment)
 		}
 	}
 	return append(b, "}\n"...)

@@ -1,4 +1,4 @@
-package server
+package openrtb
 
 import (
 	"encoding/json"
@@ -19,12 +19,12 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// extSignals are a request's privacy and supply-chain signals, taken from
+// Signals are a request's privacy and supply-chain signals, taken from
 // their OpenRTB 2.6 places or, when those are empty, from the 2.5 ext places
 // Prebid Server and older exchanges use (regs.ext.gdpr, regs.ext.us_privacy,
 // regs.ext.gpp, regs.ext.gpp_sid, user.ext.consent, user.ext.eids,
 // source.ext.schain).
-type extSignals struct {
+type Signals struct {
 	coppa     bool
 	gdpr      int // -1 when the request does not say
 	consent   string
@@ -36,7 +36,13 @@ type extSignals struct {
 	p         fastjson.Parser
 }
 
-func (e *extSignals) read(req *openrtb2.BidRequest) {
+// SupplyChain returns the request's supply chain, nil when it has none.
+func (e *Signals) SupplyChain() *openrtb2.SupplyChain { return e.schain }
+
+// EIDs returns how many extended user ids the request carries.
+func (e *Signals) EIDs() int { return e.eids }
+
+func (e *Signals) read(req *openrtb2.BidRequest) {
 	e.coppa, e.gdpr, e.consent, e.usPrivacy, e.gpp, e.gppSID, e.schain, e.eids = false, -1, "", "", "", e.gppSID[:0], nil, 0
 	if r := req.Regs; r != nil {
 		e.coppa = r.COPPA == 1
@@ -96,7 +102,7 @@ func (e *extSignals) read(req *openrtb2.BidRequest) {
 
 // object parses an ext; nil unless it is a JSON object. Values are valid
 // until the next call.
-func (e *extSignals) object(ext json.RawMessage) *fastjson.Value {
+func (e *Signals) object(ext json.RawMessage) *fastjson.Value {
 	if len(ext) == 0 {
 		return nil
 	}
@@ -144,16 +150,16 @@ var gdprCountries = map[string]bool{
 	"SVN": true, "ESP": true, "SWE": true, "ISL": true, "LIE": true, "NOR": true, "GBR": true, "CHE": true,
 }
 
-// personal reports whether the request's privacy signals allow using what
+// Personal reports whether the request's privacy signals allow using what
 // tailor knows about the user. Any of these forbids it: COPPA; GDPR applying
 // without a TCF v2 consent string that grants purposes 1 (store and access
 // information on a device), 3 (create a personalised ads profile) and 4
-// (select personalised ads) (and the vendor, when GDPRVendorID is set); a US
+// (select personalised ads) (and vendor, when not 0); a US
 // Privacy string opting out of sale; a GPP string that cannot be read or
 // whose applicable US sections opt out of sale, sharing or targeted
 // advertising, signal Global Privacy Control, or lack consent for a known
 // child's data.
-func (b *bidder) personal(e *extSignals, country string) bool {
+func Personal(e *Signals, country string, vendor uint16) bool {
 	if e.coppa {
 		return false
 	}
@@ -173,7 +179,7 @@ func (b *bidder) personal(e *extSignals, country string) bool {
 		if consent == "" {
 			consent = gppConsent
 		}
-		return b.tcfConsent(consent)
+		return tcfConsent(consent, vendor)
 	}
 	return true
 }
@@ -187,7 +193,7 @@ func usPrivacyOptOut(s string) bool {
 
 // tcfConsent reports whether a TCF v2 consent string grants purposes 1, 3
 // and 4, and the bidder's vendor when it has one.
-func (b *bidder) tcfConsent(s string) bool {
+func tcfConsent(s string, vendor uint16) bool {
 	if s == "" {
 		return false
 	}
@@ -199,7 +205,7 @@ func (b *bidder) tcfConsent(s string) bool {
 		!c.PurposeAllowed(tcf2.PersonalizationSelection) {
 		return false
 	}
-	return b.opts.GDPRVendorID == 0 || c.VendorConsent(b.opts.GDPRVendorID)
+	return vendor == 0 || c.VendorConsent(vendor)
 }
 
 // gppSignals reads a GPP string: whether its applicable sections (those in

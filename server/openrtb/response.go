@@ -1,4 +1,4 @@
-package server
+package openrtb
 
 import (
 	"strconv"
@@ -10,24 +10,25 @@ import (
 	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/jsonw"
 	"github.com/tailor-dev/tailor/ledger"
 )
 
-// appendResponse encodes the bid response of sc.res: one seat, one bid per
-// imp won. Nothing the request sent is reflected except its id and imp ids,
+// AppendResponse encodes the bid response of sc.Result, bidding as seat:
+// one seat, one bid per imp won, each with its notice URLs. Nothing the request sent is reflected except its id and imp ids,
 // escaped as JSON strings; the markup holds only the campaign's own text and
 // the catalog's, escaped for the markup's language.
-func (b *bidder) appendResponse(dst []byte, sc *bidScratch, req *openrtb2.BidRequest, now time.Time) []byte {
-	res := &sc.res
-	br := &sc.breq
+func (n *Notices) AppendResponse(dst []byte, sc *Request, req *openrtb2.BidRequest, seat string, now time.Time) []byte {
+	res := &sc.Result
+	br := &sc.Bid
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, req.ID)
+	dst = jsonw.AppendString(dst, req.ID)
 	dst = append(dst, `,"bidid":"`...)
 	dst = strconv.AppendUint(dst, res.ID, 16)
 	dst = append(dst, `","cur":`...)
-	dst = appendString(dst, res.Cur)
+	dst = jsonw.AppendString(dst, res.Cur)
 	dst = append(dst, `,"seatbid":[{"seat":`...)
-	dst = appendString(dst, b.opts.Auction.Seat)
+	dst = jsonw.AppendString(dst, seat)
 	dst = append(dst, `,"bid":[`...)
 	for i := range res.Bids {
 		bid := &res.Bids[i]
@@ -38,7 +39,7 @@ func (b *bidder) appendResponse(dst []byte, sc *bidScratch, req *openrtb2.BidReq
 		dst = append(dst, `{"id":"`...)
 		dst = strconv.AppendUint(dst, bid.ID, 16)
 		dst = append(dst, `","impid":`...)
-		dst = appendString(dst, br.Imps[bid.Imp].ID)
+		dst = jsonw.AppendString(dst, br.Imps[bid.Imp].ID)
 		dst = append(dst, `,"price":`...)
 		dst = strconv.AppendFloat(dst, bid.Price, 'f', -1, 64)
 		// A sponsored product's markup differs by item: so does its id.
@@ -51,18 +52,18 @@ func (b *bidder) appendResponse(dst []byte, sc *bidScratch, req *openrtb2.BidReq
 		dst = append(dst, `,"crid":`...)
 		dst = appendJSONBytes(dst, sc.crid)
 		dst = append(dst, `,"cid":`...)
-		dst = appendString(dst, c.ID)
+		dst = jsonw.AppendString(dst, c.ID)
 		dst = append(dst, `,"adomain":[`...)
 		for j, d := range c.ADomains {
 			if j > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, d)
+			dst = jsonw.AppendString(dst, d)
 		}
 		dst = append(dst, ']')
 		if len(c.Bundle) > 0 {
 			dst = append(dst, `,"bundle":`...)
-			dst = appendString(dst, c.Bundle)
+			dst = jsonw.AppendString(dst, c.Bundle)
 		}
 		if len(cr.Cat) > 0 {
 			dst = append(dst, `,"cat":[`...)
@@ -70,7 +71,7 @@ func (b *bidder) appendResponse(dst []byte, sc *bidScratch, req *openrtb2.BidReq
 				if j > 0 {
 					dst = append(dst, ',')
 				}
-				dst = appendString(dst, cat)
+				dst = jsonw.AppendString(dst, cat)
 			}
 			dst = append(dst, `],"cattax":`...)
 			dst = strconv.AppendInt(dst, int64(cr.CatTax), 10)
@@ -87,7 +88,7 @@ func (b *bidder) appendResponse(dst []byte, sc *bidScratch, req *openrtb2.BidReq
 		}
 		if cr.IURL != "" {
 			dst = append(dst, `,"iurl":`...)
-			dst = appendString(dst, cr.IURL)
+			dst = jsonw.AppendString(dst, cr.IURL)
 		}
 		if bid.W > 0 && bid.H > 0 {
 			dst = append(dst, `,"w":`...)
@@ -103,17 +104,17 @@ func (b *bidder) appendResponse(dst []byte, sc *bidScratch, req *openrtb2.BidReq
 		dst = strconv.AppendInt(dst, int64(cr.Format), 10)
 		if bid.DealID != "" {
 			dst = append(dst, `,"dealid":`...)
-			dst = appendString(dst, bid.DealID)
+			dst = jsonw.AppendString(dst, bid.DealID)
 		}
 		// The markup, filled in whole and then escaped into the response.
 		sc.adm = appendAdm(sc.adm[:0], bid)
 		dst = append(dst, `,"adm":`...)
 		dst = appendJSONBytes(dst, sc.adm)
-		tok := b.appendToken(sc.tok[:0], &sc.raw, &noticeToken{
-			test: br.Test, bid: bid.ID, auction: auction.HashAuction(req.ID, br.Imps[bid.Imp].ID),
-			user: auction.HashUser(br.User), bidAt: now.UnixMilli(),
-			priceResp: int64(bid.Price*1e6 + 0.5), priceCamp: bid.PriceCampaign,
-			respCur: res.Cur, campCur: c.Currency, campaign: c.ID,
+		tok := n.AppendToken(sc.tok[:0], &sc.raw, &Token{
+			Test: br.Test, Bid: bid.ID, Auction: auction.HashAuction(req.ID, br.Imps[bid.Imp].ID),
+			User: auction.HashUser(br.User), BidAt: now.UnixMilli(),
+			PriceResp: int64(bid.Price*1e6 + 0.5), PriceCamp: bid.PriceCampaign,
+			RespCur: res.Cur, CampCur: c.Currency, Campaign: c.ID,
 		})
 		sc.tok = tok
 		for _, k := range [...]struct {
@@ -121,7 +122,7 @@ func (b *bidder) appendResponse(dst []byte, sc *bidScratch, req *openrtb2.BidReq
 			kind ledger.Kind
 		}{{`,"nurl":"`, ledger.Win}, {`,"burl":"`, ledger.Billing}, {`,"lurl":"`, ledger.Loss}} {
 			dst = append(dst, k.name...)
-			dst = b.appendNoticeURL(dst, k.kind, tok)
+			dst = n.AppendNoticeURL(dst, k.kind, tok)
 			dst = append(dst, '"')
 		}
 		dst = append(dst, '}')
@@ -200,13 +201,13 @@ func appendHTML(dst []byte, s string) []byte {
 // markup is JSON).
 func appendJSONText(dst []byte, s string) []byte {
 	start := len(dst)
-	dst = appendString(dst, s)
-	// Drop the quotes appendString adds.
+	dst = jsonw.AppendString(dst, s)
+	// Drop the quotes AppendString adds.
 	copy(dst[start:], dst[start+1:len(dst)-1])
 	return dst[:len(dst)-2]
 }
 
 // appendJSONBytes appends b as a JSON string without copying it first.
 func appendJSONBytes(dst, b []byte) []byte {
-	return appendString(dst, unsafe.String(unsafe.SliceData(b), len(b))) // appendString only reads it
+	return jsonw.AppendString(dst, unsafe.String(unsafe.SliceData(b), len(b))) // AppendString only reads it
 }

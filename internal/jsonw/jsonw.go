@@ -1,4 +1,6 @@
-package server
+// Package jsonw writes JSON values straight into byte slices, for the
+// answers on the hot paths that are built without encoding/json.
+package jsonw
 
 import (
 	"math"
@@ -6,8 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
-func appendString(dst []byte, s string) []byte {
+// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -50,9 +52,9 @@ func appendString(dst []byte, s string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendFloat appends f as a JSON number; NaN and infinities, which JSON cannot
+// AppendFloat appends f as a JSON number; NaN and infinities, which JSON cannot
 // carry, become 0.
-func appendFloat(dst []byte, f float64) []byte {
+func AppendFloat(dst []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(dst, '0')
 	}
