@@ -20,7 +20,7 @@ var forbidden = map[string][]string{
 	"ranker":         {"ledger", "campaign", "auction", "server", "cmd/tailor", "bench"},
 	"auction":        {"server", "cmd/tailor", "bench"},
 	"learn":          {"server", "auction", "ledger", "campaign", "cmd/tailor", "bench"},
-	"server/openrtb": {"features", "learn", "model", "cmd/tailor", "bench"},
+	"server/openrtb": {"learn", "audience", "trigger", "cmd/tailor", "bench"},
 	"server":         {"cmd/tailor", "bench"},
 	"bench":          {"server", "ranker", "features", "index"},
 	"audience":       {"index", "ranker", "server", "cmd/tailor", "bench", "trigger"},
