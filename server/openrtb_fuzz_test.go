@@ -90,9 +90,12 @@ func FuzzBidRequest(f *testing.F) {
 			// Nothing the request sent leaks into markup or notice URLs.
 			var resp openrtb2.BidResponse
 			json.Unmarshal(out, &resp)
+			// The macros the notice URLs carry for the exchange are ours, not
+			// the request's: an id such as "$" may match them.
+			ours := strings.NewReplacer("${AUCTION_ID}", "", "${AUCTION_IMP_ID}", "", "${AUCTION_PRICE}", "", "${AUCTION_LOSS}", "")
 			for _, b := range resp.SeatBid[0].Bid {
 				for _, s := range []string{b.AdM, b.NURL, b.BURL, b.LURL} {
-					if strings.ContainsAny(br.ID, `<>"$`) && strings.Contains(s, br.ID) {
+					if strings.ContainsAny(br.ID, `<>"$`) && strings.Contains(ours.Replace(s), br.ID) {
 						t.Errorf("request id %q reflected into %q", br.ID, s)
 					}
 				}
