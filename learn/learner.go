@@ -318,18 +318,12 @@ func (l *Learner) Attribute(events []features.Event, applied []features.Applied,
 			continue
 		}
 		for _, item := range ev.Items {
-			pos := -1
-			if o, ok := l.idx.Ord(item); ok {
-				pos = d.position(o)
-			}
+			pos := l.position(d, item)
 			if pos < 0 {
 				unknown++
 				continue
 			}
-			if !d.shown.has(pos) {
-				d.shown.set(pos)
-				d.arm.stats.impressions.Add(1)
-			}
+			d.show(pos)
 		}
 	}
 	for _, a := range applied {
@@ -341,18 +335,12 @@ func (l *Learner) Attribute(events []features.Event, applied []features.Applied,
 			case d == nil:
 				late++
 			default:
-				pos := -1
-				if o, ok := l.idx.Ord(ev.Item); ok {
-					pos = d.position(o)
-				}
+				pos := l.position(d, ev.Item)
 				if pos < 0 {
 					unknown++
 					break
 				}
-				if !d.shown.has(pos) {
-					d.shown.set(pos)
-					d.arm.stats.impressions.Add(1)
-				}
+				d.show(pos) // a click shows what it clicks
 				if !d.clicked.has(pos) {
 					d.clicked.set(pos)
 					d.arm.stats.clicks.Add(1)
@@ -387,6 +375,14 @@ func (l *Learner) Attribute(events []features.Event, applied []features.Applied,
 	l.m.late.Add(float64(late))
 	l.m.unknown.Add(float64(unknown))
 	l.flush()
+}
+
+// position returns where item stands in decision d, -1 when it is not in it.
+func (l *Learner) position(d *decision, item string) int {
+	if o, ok := l.idx.Ord(item); ok {
+		return d.position(o)
+	}
+	return -1
 }
 
 // flush labels the decisions past their window and learns every label

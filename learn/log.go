@@ -46,6 +46,14 @@ func (d *decision) position(ord int32) int {
 	return -1
 }
 
+// show marks the item at pos shown, counting the impression once.
+func (d *decision) show(pos int) {
+	if !d.shown.has(pos) {
+		d.shown.set(pos)
+		d.arm.stats.impressions.Add(1)
+	}
+}
+
 func (d *decision) itemFeatures(i int) []model.Feature {
 	start := int32(0)
 	if i > 0 {

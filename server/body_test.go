@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestBatchRefusedAtRecordLimit: a JSON array past the record limit is
@@ -85,13 +84,7 @@ func TestInflightBodyBudget(t *testing.T) {
 	if _, err := conn.Write([]byte(head + first[:10<<10])); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for ts.srv.inflightBody.Load() < int64(len(first)) {
-		if time.Now().After(deadline) {
-			t.Fatal("the first body was never counted")
-		}
-		runtime.Gosched()
-	}
+	waitFor(t, "the first body counted", func() bool { return ts.srv.inflightBody.Load() >= int64(len(first)) })
 	second := "[" + strings.Repeat(ev+",", 9999) + ev + "]" // 400 KB: with the first, past 1 MiB
 	code, out := ts.post("/v1/events", second)
 	wantError(t, "a body past the in-flight budget", code, out, 503, "overloaded", "")
@@ -101,12 +94,7 @@ func TestInflightBodyBudget(t *testing.T) {
 	if _, err := conn.Write([]byte(first[10<<10:])); err != nil {
 		t.Fatal(err)
 	}
-	for ts.srv.inflightBody.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first body was never released")
-		}
-		runtime.Gosched()
-	}
+	waitFor(t, "the first body released", func() bool { return ts.srv.inflightBody.Load() == 0 })
 	if code, out := ts.post("/v1/events", second); code != 200 {
 		t.Errorf("the second body after the first = %d %s, want 200", code, out)
 	}

@@ -443,9 +443,10 @@ func (s *Server) handler(admin, pprof bool) fasthttp.RequestHandler {
 		if !s.authorize(ctx, need) {
 			return
 		}
-		if c := r.class(); c != classNone && !s.cpu.allow() {
+		class := r.class()
+		if class != classNone && !s.cpu.allow() {
 			s.m.shedCPU.Inc()
-			s.shed(ctx, c)
+			s.shed(ctx, class)
 			return
 		}
 		if r != routeHealth && r != routeReady && r != routeMetrics && !s.storageAllows(ctx, r.writes(method)) {
@@ -460,12 +461,12 @@ func (s *Server) handler(admin, pprof bool) fasthttp.RequestHandler {
 				return
 			}
 		}
-		if c := r.class(); c != classNone {
-			if !s.gates[c].enter() {
-				s.shed(ctx, c)
+		if class != classNone {
+			if !s.gates[class].enter() {
+				s.shed(ctx, class)
 				return
 			}
-			g = s.gates[c]
+			g = s.gates[class]
 		}
 		s.serveRoute(ctx, r)
 	}
