@@ -3,7 +3,7 @@
 //
 // Replay feeds an interaction log to tailor in time order, in process, on a
 // temporary data directory: the same ingest and recommend code a deployment
-// runs (server.Open with a clock set to each event's time). At every
+// runs (service.Open with a clock set to each event's time). At every
 // next-item event it first asks each recommender for its top K for that
 // user, and only then reveals the event to all of them, so no recommender
 // ever sees an event before it is scored on it. tailor is measured next to

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tailor-dev/tailor/datasets"
-	"github.com/tailor-dev/tailor/server"
+	"github.com/tailor-dev/tailor/service"
 )
 
 // Options configures Replay. Zero fields take their defaults.
@@ -43,10 +43,10 @@ type Options struct {
 	// TempDir is where tailor's temporary data directories go. Default the
 	// system's temporary directory.
 	TempDir string
-	// Server holds the options of tailor's servers (ranker weights and
-	// sources, index sizes, ...); the replay sets their clock, logger and
+	// Service holds the options of the tailor under test (ranker weights
+	// and sources, index sizes, ...); the replay sets its clock, logger and
 	// learning.
-	Server server.Options
+	Service service.Options
 	// Progress, when set, is called now and then with the events replayed
 	// and the total.
 	Progress func(done, total int)

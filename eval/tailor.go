@@ -12,7 +12,7 @@ import (
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/ranker"
-	"github.com/tailor-dev/tailor/server"
+	"github.com/tailor-dev/tailor/service"
 )
 
 // tailorRec is tailor itself, in process on a temporary data directory,
@@ -23,7 +23,7 @@ import (
 type tailorRec struct {
 	name  string
 	dir   string
-	srv   *server.Server
+	srv   *service.Service
 	clock atomic.Int64
 	learn bool
 	req   ranker.Request
@@ -44,7 +44,7 @@ func newTailor(name string, l *datasets.Log, opts *Options, learn bool) (*tailor
 	}
 	t := &tailorRec{name: name, dir: dir, learn: learn}
 	t.clock.Store(l.Events[0].TS)
-	so := opts.Server
+	so := opts.Service
 	so.Now = func() time.Time { return time.UnixMilli(t.clock.Load()) }
 	so.Logger = log.New(io.Discard, "", 0)
 	so.Storage.MinFreeBytes = -1 // a replay's scratch directory needs no ballast
@@ -55,7 +55,7 @@ func newTailor(name string, l *datasets.Log, opts *Options, learn bool) (*tailor
 	} else {
 		so.Learning.Disabled = true
 	}
-	if t.srv, err = server.Open(dir, so); err != nil {
+	if t.srv, err = service.Open(dir, so); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func newTailor(name string, l *datasets.Log, opts *Options, learn bool) (*tailor
 	for i, it := range l.Items {
 		items = append(items, index.Item{ID: it.ID, Title: it.Title, Category: it.Category, Tags: it.Tags, Price: it.Price})
 		if len(items) == cap(items) || i == len(l.Items)-1 {
-			if err := t.srv.UpsertItems(items); err != nil {
+			if err := t.srv.Index().Upsert(items); err != nil {
 				t.Close()
 				return nil, fmt.Errorf("loading the catalog: %w", err)
 			}
@@ -95,7 +95,7 @@ func (t *tailorRec) Recommend(q *Query) ([]string, error) {
 	if !q.Repeats {
 		t.req.Exclude = q.Seen
 	}
-	dec, err := t.srv.Recommend(q.User, nil, &t.req, &t.res)
+	dec, err := t.srv.Recommend(q.User, nil, nil, &t.req, &t.res)
 	if err != nil {
 		return nil, err
 	}

@@ -28,8 +28,8 @@ func (s *Server) handleUpsertUsers(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
-	if err := s.UpsertAttributes(updates); err != nil {
-		s.opts.Logger.Printf("users: %v", err)
+	if err := s.svc.UpsertAttributes(updates); err != nil {
+		s.logger.Printf("users: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 			message: "attributes could not be stored; nothing was applied, retry", index: -1})
 		return
@@ -38,19 +38,6 @@ func (s *Server) handleUpsertUsers(ctx *fasthttp.RequestCtx) {
 	b = strconv.AppendInt(b, int64(len(updates)), 10)
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.SetBody(append(b, "}\n"...))
-}
-
-// UpsertAttributes stores validated attribute updates, then evaluates the
-// users against triggered audiences.
-func (s *Server) UpsertAttributes(updates []features.AttributesUpdate) error {
-	if err := s.store.UpdateAttributes(updates); err != nil {
-		return err
-	}
-	users := make([]string, 0, len(updates))
-	for _, u := range updates {
-		users = append(users, u.User)
-	}
-	return s.checkTriggers(users)
 }
 
 const codeInvalidUser = "invalid_user"

@@ -17,6 +17,7 @@ import (
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/synth"
 	"github.com/tailor-dev/tailor/learn"
+	"github.com/tailor-dev/tailor/service"
 )
 
 // The benchmark world's size: TAILOR_BENCH_ITEMS and TAILOR_BENCH_USERS,
@@ -41,20 +42,25 @@ type benchWorld struct {
 }
 
 // loadWorld generates a world and loads it in process through the same
-// Ingest path the API uses, in batches of 1,000 events.
-func loadWorld(b *testing.B, cacheBytes int64) *benchWorld {
+// Ingest path the API uses, in batches of 1,000 events. Each mod, if any,
+// changes the service's options first.
+func loadWorld(b *testing.B, cacheBytes int64, mods ...func(*service.Options)) *benchWorld {
 	b.Helper()
 	w := synth.New(synth.Options{Items: benchItems, Users: benchUsers, Seed: 1})
 	now := w.Start.AddDate(0, 0, w.Days)
-	srv, err := Open(b.TempDir(), Options{
+	opts := Options{Service: service.Options{
 		CacheBytes: cacheBytes,
 		Now:        func() time.Time { return now },
 		Logger:     log.New(io.Discard, "", 0),
-		Storage:    StorageOptions{MinFreeBytes: -1},
+		Storage:    service.StorageOptions{MinFreeBytes: -1},
 		// A decision log that the warm-up of every run fills, so that the
 		// runs measure its steady state: a full log reuses its slots' memory.
-		Learning: LearningOptions{Options: learn.Options{MaxDecisions: benchUsersPerRun}},
-	})
+		Learning: service.LearningOptions{Options: learn.Options{MaxDecisions: benchUsersPerRun}},
+	}}
+	for _, mod := range mods {
+		mod(&opts.Service)
+	}
+	srv, err := Open(b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,7 +82,7 @@ func loadWorld(b *testing.B, cacheBytes int64) *benchWorld {
 	flushItems()
 	events := make([]features.Event, 0, 1000)
 	flush := func() {
-		if _, err := srv.Ingest(events); err != nil {
+		if _, err := srv.svc.Ingest(events); err != nil {
 			b.Fatal(err)
 		}
 		events = events[:0]

@@ -41,7 +41,7 @@ func (s *Server) handleCampaigns(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, e)
 			return
 		}
-		s.opts.Logger.Printf("campaigns: %v", err)
+		s.logger.Printf("campaigns: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 			message: "campaigns could not be stored; nothing was applied, retry", index: -1})
 		return
@@ -122,7 +122,7 @@ func (s *Server) handleDeleteCampaign(ctx *fasthttp.RequestCtx, id string) {
 	case errors.Is(err, campaign.ErrNotFound):
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no campaign with this id", field: "id", index: -1})
 	case err != nil:
-		s.opts.Logger.Printf("campaigns: %v", err)
+		s.logger.Printf("campaigns: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable, message: "campaign could not be deleted, retry", index: -1})
 	default:
 		ctx.Response.Header.SetContentType("application/json")

@@ -47,6 +47,6 @@ func (s *Server) LoadDemo() (bool, error) {
 		}
 		events = append(events, ev)
 	}
-	_, err = s.Ingest(events)
+	_, err = s.svc.Ingest(events)
 	return err == nil, err
 }

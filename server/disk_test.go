@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/tailor-dev/tailor/service"
 )
 
 // faultFS is the operating system's file system with a disk of a set size
@@ -127,8 +129,8 @@ const (
 )
 
 func diskOptions(fs *faultFS, onFailure func(error)) Options {
-	return Options{Storage: StorageOptions{FS: fs, MinFreeBytes: testFloor, BallastBytes: testBallast,
-		CheckEvery: time.Hour, OnFailure: onFailure}}
+	return Options{Service: service.Options{Storage: service.StorageOptions{FS: fs, MinFreeBytes: testFloor, BallastBytes: testBallast,
+		CheckEvery: time.Hour, OnFailure: onFailure}}}
 }
 
 // userEvents returns the number of events in the profile of user, or -1
@@ -167,7 +169,7 @@ func TestFullDiskRefusesWritesAndResumes(t *testing.T) {
 	ts.mustPost("/v1/events", eventsBatch("u1", "a", 20))
 
 	fs.free.Store(testFloor / 2)
-	ts.srv.disk.Check()
+	ts.srv.svc.Disk().Check()
 	for _, c := range []struct{ method, path, body string }{
 		{"POST", "/v1/events", eventsBatch("u1", "b", 2)},
 		{"POST", "/v1/items", `{"id":"x","title":"x"}`},
@@ -199,7 +201,7 @@ func TestFullDiskRefusesWritesAndResumes(t *testing.T) {
 	}
 
 	fs.free.Store(1 << 30)
-	ts.srv.disk.Check()
+	ts.srv.svc.Disk().Check()
 	ts.mustPost("/v1/events", eventsBatch("u1", "b", 2))
 	if n := ts.userEvents("u1"); n != 22 {
 		t.Errorf("after space returned: %d events, want 22", n)

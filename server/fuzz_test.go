@@ -14,6 +14,7 @@ import (
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/service"
 )
 
 // FuzzRouter sends arbitrary methods, paths and bodies through the whole
@@ -42,8 +43,8 @@ func FuzzRouter(f *testing.F) {
 	} {
 		f.Add(s.method, s.path, []byte(s.body))
 	}
-	srv, err := Open(f.TempDir(), Options{Logger: log.New(io.Discard, "", 0), Storage: StorageOptions{MinFreeBytes: -1},
-		Now: newClock().Now})
+	srv, err := Open(f.TempDir(), Options{Service: service.Options{Logger: log.New(io.Discard, "", 0),
+		Storage: service.StorageOptions{MinFreeBytes: -1}, Now: newClock().Now}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // {"status":"failed","reason":...} once the store has failed. /healthz, the
 // liveness check, stays ok in all three.
 func (s *Server) handleReady(ctx *fasthttp.RequestCtx) {
-	state, reason := s.disk.Status()
+	state, reason := s.svc.Disk().Status()
 	b := append(make([]byte, 0, 256), `{"status":`...)
 	b = jsonw.AppendString(b, state)
 	if reason != "" {
@@ -35,19 +35,19 @@ func (s *Server) handleReady(ctx *fasthttp.RequestCtx) {
 // request: any request once the store has failed, a write while the disk is
 // below its free-space floor (507).
 func (s *Server) storageAllows(ctx *fasthttp.RequestCtx, writes bool) bool {
-	err := s.disk.Writable()
+	err := s.svc.Disk().Writable()
 	switch {
 	case err == nil:
 		return true
 	case errors.Is(err, kv.ErrFailed):
-		_, reason := s.disk.Status()
+		_, reason := s.svc.Disk().Status()
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: "storage_failed", message: reason, index: -1})
 		return false
 	case !writes:
 		return true
 	}
-	_, reason := s.disk.Status()
-	if floor := s.disk.Floor(); floor > 0 {
+	_, reason := s.svc.Disk().Status()
+	if floor := s.svc.Disk().Floor(); floor > 0 {
 		reason += " (free-space floor " + strconv.FormatInt(floor>>20, 10) + " MiB, --min-free-mb)"
 	}
 	writeError(ctx, &apiError{status: fasthttp.StatusInsufficientStorage, code: "insufficient_storage", message: reason, index: -1})

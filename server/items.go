@@ -35,7 +35,7 @@ func (s *Server) handleItems(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, e)
 			return
 		}
-		s.opts.Logger.Printf("items: %v", err)
+		s.logger.Printf("items: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 			message: "items could not be stored; nothing was applied, retry", index: -1})
 		return
@@ -111,7 +111,7 @@ func (s *Server) handleDeleteItem(ctx *fasthttp.RequestCtx, id string) {
 	case errors.Is(err, index.ErrNotFound):
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no item with this id", field: "id", index: -1})
 	case err != nil:
-		s.opts.Logger.Printf("items: %v", err)
+		s.logger.Printf("items: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable, message: "item could not be deleted, retry", index: -1})
 	default:
 		ctx.Response.Header.SetContentType("application/json")

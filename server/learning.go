@@ -1,89 +1,13 @@
 package server
 
 import (
-	"errors"
-
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
-	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/internal/ident"
 	"github.com/tailor-dev/tailor/learn"
-	"github.com/tailor-dev/tailor/model"
 )
-
-// LearningOptions configure the decision log, the click models and the
-// experiments (package learn). The ranker settings, clock and logger of
-// learn.Options are the server's.
-type LearningOptions struct {
-	// Disabled turns it all off: answers carry no rec_id, impressions are
-	// accepted and ignored, and the ranker keeps its hand-set weights.
-	Disabled bool
-	learn.Options
-}
-
-// openLearning starts the decision log, the click models and the
-// experiments, unless learning is disabled.
-func (s *Server) openLearning() error {
-	o := s.opts.Learning
-	if o.Disabled {
-		return nil
-	}
-	lo := o.Options
-	lo.Ranker, lo.Now, lo.Logger = s.opts.Ranker, s.opts.Now, s.opts.Logger
-	l, err := learn.Open(s.db, s.idx, lo, s.reg)
-	if err != nil {
-		return err
-	}
-	s.learn = l
-	return nil
-}
-
-// closeLearning learns the labels collected so far and checkpoints the
-// models.
-func (s *Server) closeLearning() error {
-	if s.learn == nil {
-		return nil
-	}
-	return s.learn.Close()
-}
-
-// Model returns the click model, nil when learning is disabled.
-func (s *Server) Model() *model.Model {
-	if s.learn == nil {
-		return nil
-	}
-	return s.learn.Model()
-}
-
-// AdModel returns the bidder's click model, nil when learning is disabled.
-// Ad labels built with auction.CTRVector teach it.
-func (s *Server) AdModel() *model.Model {
-	if s.learn == nil {
-		return nil
-	}
-	return s.learn.AdModel()
-}
-
-// adCTR is the bidder's pCTR: the ads model once warm, the hand-set model
-// before, and always when learning is disabled.
-func (s *Server) adCTR() auction.CTRModel {
-	if s.learn == nil {
-		return auction.DefaultCTRModel
-	}
-	return &auction.LearnedCTR{Model: s.learn.AdModel(), Fallback: auction.DefaultCTRModel}
-}
-
-// SetExperiments validates, stores and applies an experiments
-// configuration. Arms that keep their experiment id and name keep their
-// counters.
-func (s *Server) SetExperiments(c *learn.ExperimentsConfig) error {
-	if s.learn == nil {
-		return errors.New("server: learning is disabled")
-	}
-	return s.learn.SetExperiments(c)
-}
 
 // Limits of attribution fields.
 const maxImpressionItems = 100
@@ -120,7 +44,8 @@ func decodeAttribution(f *fields, t features.EventType, ev *features.Event) {
 // handleExperiments answers GET (the configuration and every arm's
 // counters) and PUT or POST (replace the configuration) on /v1/experiments.
 func (s *Server) handleExperiments(ctx *fasthttp.RequestCtx, method string) {
-	if s.learn == nil {
+	l := s.svc.Learner()
+	if l == nil {
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "learning is disabled", index: -1})
 		return
 	}
@@ -132,8 +57,8 @@ func (s *Server) handleExperiments(ctx *fasthttp.RequestCtx, method string) {
 			writeError(ctx, badRequest(codeInvalidRequest, "", err.Error()))
 			return
 		}
-		if err := s.SetExperiments(c); err != nil {
-			s.opts.Logger.Printf("experiments: %v", err)
+		if err := l.SetExperiments(c); err != nil {
+			s.logger.Printf("experiments: %v", err)
 			writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 				message: "the configuration could not be stored, retry", index: -1})
 			return
@@ -142,8 +67,8 @@ func (s *Server) handleExperiments(ctx *fasthttp.RequestCtx, method string) {
 		methodNotAllowed(ctx, "GET, PUT, POST")
 		return
 	}
-	cfg, arms := s.learn.Experiments()
-	snap := s.learn.Model().Snapshot()
+	cfg, arms := l.Experiments()
+	snap := l.Model().Snapshot()
 	writeJSON(ctx, struct {
 		Experiments []learn.ExperimentConfig `json:"experiments"`
 		Arms        []learn.ArmStats         `json:"arms"`
@@ -169,11 +94,12 @@ func nonNil[T any](s []T) []T {
 // handleExperiment answers GET /v1/experiments/{id}: each arm's counters and
 // rates, and each arm's difference from the first with its interval.
 func (s *Server) handleExperiment(ctx *fasthttp.RequestCtx, id string) {
-	if s.learn == nil {
+	l := s.svc.Learner()
+	if l == nil {
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "learning is disabled", index: -1})
 		return
 	}
-	r, ok := s.learn.Report(id)
+	r, ok := l.Report(id)
 	if !ok {
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no such experiment: " + id, index: -1})
 		return

@@ -8,13 +8,14 @@ import (
 	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/ranker"
+	"github.com/tailor-dev/tailor/service"
 )
 
 // warmModel teaches the server's click model from its own answers to a
 // thousand users, clicking one item in twenty, until it is warm.
 func warmModel(b *testing.B, bw *benchWorld) {
 	b.Helper()
-	m := bw.srv.Model()
+	m := bw.srv.svc.Model()
 	r := rand.New(rand.NewPCG(1, 1))
 	var req ranker.Request
 	var res ranker.Result
@@ -24,7 +25,7 @@ func warmModel(b *testing.B, bw *benchWorld) {
 			b.Fatalf("the model does not warm: %+v", m.Stats())
 		}
 		req = ranker.Request{N: 10, Features: true}
-		if _, err := bw.srv.Recommend(bw.world.UserID(u%benchUsers), nil, &req, &res); err != nil {
+		if _, err := bw.srv.svc.Recommend(bw.world.UserID(u%benchUsers), nil, nil, &req, &res); err != nil {
 			b.Fatal(err)
 		}
 		labels = labels[:0]
@@ -46,21 +47,19 @@ func BenchmarkRecommendLearning(b *testing.B) {
 	bw := loadWorld(b, 1<<30)
 	warmModel(b, bw)
 	body := func(u int) string { return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers)) }
-	l := bw.srv.learn
+	off := loadWorld(b, 1<<30, func(o *service.Options) { o.Learning.Disabled = true })
 	b.Run("off", func(b *testing.B) {
-		bw.srv.learn = nil
-		defer func() { bw.srv.learn = l }()
-		benchRecommend(b, bw, benchUsersPerRun, body)
+		benchRecommend(b, off, benchUsersPerRun, body)
 	})
 	b.Run("hand-set", func(b *testing.B) {
 		// Everyone in one experiment whose only arm keeps the hand-set
 		// weights: the decision log runs as with the model.
 		hand := false
-		if err := bw.srv.SetExperiments(&learn.ExperimentsConfig{Experiments: []learn.ExperimentConfig{
+		if err := bw.srv.svc.SetExperiments(&learn.ExperimentsConfig{Experiments: []learn.ExperimentConfig{
 			{ID: "bench", Arms: []learn.ArmConfig{{Name: "hand", Ranker: learn.RankerConfig{Model: &hand}}}}}}); err != nil {
 			b.Fatal(err)
 		}
-		defer bw.srv.SetExperiments(&learn.ExperimentsConfig{})
+		defer bw.srv.svc.SetExperiments(&learn.ExperimentsConfig{})
 		benchRecommend(b, bw, benchUsersPerRun, body)
 	})
 	b.Run("model", func(b *testing.B) {

@@ -15,13 +15,14 @@ import (
 	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/ranker"
+	"github.com/tailor-dev/tailor/service"
 )
 
 // learningOptions keep the tests deterministic: no background sweeps, and a
 // model that warms after a few labels.
 func learningOptions() Options {
-	return Options{Learning: LearningOptions{Options: learn.Options{SweepEvery: -1, Window: 10 * time.Minute,
-		Model: model.Options{Bits: 16, MinLabels: 20, MinClicks: 5, PublishEvery: 1}}}}
+	return Options{Service: service.Options{Learning: service.LearningOptions{Options: learn.Options{SweepEvery: -1, Window: 10 * time.Minute,
+		Model: model.Options{Bits: 16, MinLabels: 20, MinClicks: 5, PublishEvery: 1}}}}}
 }
 
 type decisionAnswer struct {
@@ -113,7 +114,7 @@ func TestDecisionLoop(t *testing.T) {
 	if got.Decisions != 1 || got.Impressions != 3 || got.Clicks != 1 || got.Conversions != 1 || got.Revenue != 42.5 {
 		t.Errorf("default arm = %+v, want 1 decision, 3 impressions, 1 click, 1 conversion worth 42.5", got)
 	}
-	m := ts.srv.Model()
+	m := ts.srv.svc.Model()
 	if s := m.Stats(); s.Labels != 1 || s.Clicks != 1 {
 		t.Errorf("before the window closes the model learned %d labels (%d clicks), want the click only", s.Labels, s.Clicks)
 	}
@@ -150,7 +151,7 @@ func TestLabelsCarryServedFeatures(t *testing.T) {
 	var req ranker.Request
 	var res ranker.Result
 	req.N = 3
-	dec, err := ts.srv.Recommend("runner", nil, &req, &res)
+	dec, err := ts.srv.svc.Recommend("runner", nil, nil, &req, &res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestModelTakesOverWhenWarm(t *testing.T) {
 		ts.mustPost("/v1/events", "["+event(user, "view", "pan-1", c.Stamp(-time.Minute))+"]")
 		req = ranker.Request{N: 5, ContextItem: "pan-1"}
 		var err error
-		if dec, err = ts.srv.Recommend(user, nil, &req, &res); err != nil {
+		if dec, err = ts.srv.svc.Recommend(user, nil, nil, &req, &res); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -222,9 +223,9 @@ func TestModelTakesOverWhenWarm(t *testing.T) {
 	}
 	recommend("last")
 	if res.Model == 0 || warmAt < 0 {
-		t.Fatalf("the model never warmed: %+v", ts.srv.Model().Stats())
+		t.Fatalf("the model never warmed: %+v", ts.srv.svc.Model().Stats())
 	}
-	t.Logf("warm from round %d, model %+v", warmAt, ts.srv.Model().Stats())
+	t.Logf("warm from round %d, model %+v", warmAt, ts.srv.svc.Model().Stats())
 	if res.Items[0].Doc.Item.ID != liked {
 		t.Errorf("warm model ranks %s first, want %s, the only item ever clicked", res.Items[0].Doc.Item.ID, liked)
 	}

@@ -8,8 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
-
-	"github.com/tailor-dev/tailor/features"
 )
 
 // statusCodes are the codes with their own label; others count as "other".
@@ -18,10 +16,8 @@ var statusCodes = [...]int{200, 204, 400, 401, 403, 404, 405, 413, 429, 500, 503
 // metrics holds the service's metric children, resolved once so that the
 // request path does no label lookups.
 type metrics struct {
-	requests   [numRoutes][len(statusCodes) + 1]prometheus.Counter
-	latency    [numRoutes]prometheus.Observer
-	events     [6]prometheus.Counter
-	duplicates prometheus.Counter
+	requests [numRoutes][len(statusCodes) + 1]prometheus.Counter
+	latency  [numRoutes]prometheus.Observer
 	// shed counts requests turned away by their admission gate, by class;
 	// classNone counts those refused for the in-flight body budget.
 	shed [numClasses]prometheus.Counter
@@ -43,12 +39,6 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Help:    "Time from routing a request to its response, by route.",
 		Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1},
 	}, []string{"route"})
-	events := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tailor_events_ingested_total", Help: "Events accepted, by type.",
-	}, []string{"type"})
-	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "tailor_events_duplicate_total", Help: "Events skipped because their id was seen before.",
-	})
 	shed := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_http_shed_total",
 		Help: "Requests shed at capacity, by admission class (body: refused for the in-flight body budget).",
@@ -56,7 +46,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	auth := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tailor_http_auth_failures_total", Help: "Requests refused for their token: unauthenticated (401) or forbidden (403).",
 	}, []string{"reason"})
-	reg.MustRegister(requests, latency, events, m.duplicates, shed, auth)
+	reg.MustRegister(requests, latency, shed, auth)
 	for c := range numClasses {
 		name := classNames[c]
 		if c == classNone {
@@ -77,9 +67,6 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		m.requests[r][len(statusCodes)] = requests.WithLabelValues(r.name(), "other")
 		m.latency[r] = latency.WithLabelValues(r.name())
 	}
-	for t := features.Search; t <= features.Purchase; t++ {
-		m.events[t] = events.WithLabelValues(t.String())
-	}
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return m
 }
@@ -97,7 +84,7 @@ func (m *metrics) observe(r routeID, status int, d time.Duration) {
 }
 
 // watch registers the gauges read from the server when scraped: work in
-// progress per admission class, request bodies held, and the disk.
+// progress per admission class and request bodies held.
 func (m *metrics) watch(s *Server) {
 	inflight := func(c admitClass, waiting bool) func() float64 {
 		return func() float64 {
@@ -123,18 +110,6 @@ func (m *metrics) watch(s *Server) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_http_inflight_body_bytes", Help: "Bytes of request bodies held now."},
 			func() float64 { return float64(s.inflightBody.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_disk_free_bytes", Help: "Free bytes on the data directory's disk at the last check."},
-			func() float64 { return float64(s.disk.Free()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_disk_state", Help: "0 ok, 1 degraded (below the free-space floor: writes refused), 2 failed."},
-			func() float64 {
-				switch st, _ := s.disk.Status(); st {
-				case "degraded":
-					return 1
-				case "failed":
-					return 2
-				}
-				return 0
-			}),
 	)
 }
 

@@ -75,7 +75,7 @@ func (s *Server) handleNotice(ctx *fasthttp.RequestCtx, kind ledger.Kind) {
 		}
 		out, err := b.ledger.Apply(&n)
 		if err != nil {
-			s.opts.Logger.Printf("notices: %v", err)
+			s.logger.Printf("notices: %v", err)
 			writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 				message: "the notice could not be stored; retry", index: -1})
 			return

@@ -3,16 +3,13 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/valyala/fasthttp"
 
@@ -21,13 +18,13 @@ import (
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/internal/deadline"
-	"github.com/tailor-dev/tailor/internal/kv"
 	"github.com/tailor-dev/tailor/ledger"
 	"github.com/tailor-dev/tailor/server/openrtb"
 )
 
-// BidderOptions configures the OpenRTB bidder. Zero fields take their
-// defaults.
+// BidderOptions configures the OpenRTB endpoint. Zero fields take their
+// defaults. The auction, the ledger and the notice key are the service's
+// (service.BiddingOptions).
 type BidderOptions struct {
 	// PublicURL is where exchanges reach this server: the base of the win,
 	// billing and loss notice URLs in bids. Default "http://127.0.0.1:8080".
@@ -51,19 +48,9 @@ type BidderOptions struct {
 	// set, a TCF consent string must also consent to this vendor for the
 	// user's profile to be used. Default 0: purposes only.
 	GDPRVendorID uint16
-	// NoticeKey signs the notice URLs of bids, so that notices cannot be
-	// forged. Default: a random key made on first start and kept in the data
-	// directory.
-	NoticeKey []byte
-	// Auction configures currency rates, the seat, bid shading and the click
-	// model.
-	Auction auction.Options
-	// Ledger configures budget reservations, pacing and notice memory. Its
-	// clock defaults to the server's.
-	Ledger ledger.Options
 }
 
-func (o *BidderOptions) setDefaults(now func() time.Time) {
+func (o *BidderOptions) setDefaults() {
 	if o.PublicURL == "" {
 		o.PublicURL = "http://127.0.0.1:8080"
 	}
@@ -86,18 +73,13 @@ func (o *BidderOptions) setDefaults(now func() time.Time) {
 	if o.MinWork <= 0 {
 		o.MinWork = time.Millisecond
 	}
-	if o.Ledger.Now == nil {
-		o.Ledger.Now = now
-	}
-	if o.Auction.Seat == "" {
-		o.Auction.Seat = "tailor"
-	}
 }
 
-// bidder is the OpenRTB side of the server: campaigns, money, the auction
-// and the notice endpoints.
+// bidder is the OpenRTB side of the server: the codec, the notice tokens
+// and the bid metrics over the service's campaigns, ledger and auction.
 type bidder struct {
 	opts    BidderOptions
+	seat    string
 	codec   openrtb.Options
 	notices *openrtb.Notices
 	camps   *campaign.Store
@@ -118,66 +100,14 @@ type bidScratch struct {
 	subj     audience.Subject
 }
 
-// noticeKeyName is the meta key the generated notice key is kept under.
-const noticeKeyName = "server/notice-key"
-
-func (s *Server) openBidder() error {
-	o := &s.opts.Bidder
-	o.setDefaults(s.opts.Now)
-	camps, err := campaign.Open(s.db, campaign.Options{Value: o.Auction.Rates.CampaignValue}, s.reg)
-	if err != nil {
-		return err
-	}
-	l, err := ledger.Open(s.db, o.Ledger)
-	if err != nil {
-		return err
-	}
-	key := o.NoticeKey
-	if len(key) == 0 {
-		if key, err = loadNoticeKey(s.db); err != nil {
-			return err
-		}
-	}
-	b := &s.bid
-	*b = bidder{opts: *o, camps: camps, ledger: l, m: newBidMetrics(s.reg),
-		codec:   openrtb.Options{MaxImps: o.MaxImps, Seat: o.Auction.Seat, GDPRVendorID: o.GDPRVendorID},
-		notices: openrtb.NewNotices(key, o.PublicURL)}
-	if o.Auction.Model == nil {
-		o.Auction.Model = s.adCTR()
-	}
-	b.auction = auction.New(s.idx, camps, l, o.Auction)
-	b.scratch.New = func() any { return new(bidScratch) }
-	return nil
-}
-
-func (s *Server) closeBidder() error {
-	if s.bid.ledger == nil {
-		return nil
-	}
-	return s.bid.ledger.Close()
-}
-
-// loadNoticeKey returns the notice signing key kept in db, making one on
-// first use.
-func loadNoticeKey(db *pebble.DB) ([]byte, error) {
-	k := kv.Key(kv.PrefixMeta, noticeKeyName)
-	v, closer, err := db.Get(k)
-	if err == nil {
-		key := bytes.Clone(v)
-		closer.Close()
-		return key, nil
-	}
-	if !errors.Is(err, pebble.ErrNotFound) {
-		return nil, fmt.Errorf("server: cannot read the notice key: %w", err)
-	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	if err := db.Set(k, key, pebble.Sync); err != nil {
-		return nil, fmt.Errorf("server: cannot store the notice key: %w", err)
-	}
-	return key, nil
+func (s *Server) openBidder() {
+	o := s.opts.Bidder
+	seat := s.svc.Seat()
+	s.bid = bidder{opts: o, seat: seat, camps: s.svc.Campaigns(), ledger: s.svc.Ledger(), auction: s.svc.Auction(),
+		m:       newBidMetrics(s.svc.Registry()),
+		codec:   openrtb.Options{MaxImps: o.MaxImps, Seat: seat, GDPRVendorID: o.GDPRVendorID},
+		notices: openrtb.NewNotices(s.svc.NoticeKey(), o.PublicURL)}
+	s.bid.scratch.New = func() any { return new(bidScratch) }
 }
 
 func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
@@ -210,7 +140,7 @@ func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	dl := deadline.At(start.Add(budget))
-	now := s.opts.Now()
+	now := s.svc.Now()
 	personal := b.codec.Fill(&sc.Request, &req, dl, now)
 	b.m.supply(&sc.Signals)
 	br := &sc.Bid
@@ -223,7 +153,12 @@ func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
 			// Bid on what the request says rather than not at all.
 			b.m.profileErrors.Inc()
 		}
-		sc.Segments = s.bidSegments(sc, &req, br.Profile, now.UnixMilli())
+		var data []openrtb2.Data
+		if req.User != nil {
+			data = req.User.Data
+		}
+		sc.subj.Indicators = &sc.ind
+		sc.Segments = s.svc.BidSegments(sc.Segments[:0], &sc.subj, br.Profile, data, now.UnixMilli())
 		br.Segments = sc.Segments
 	}
 	b.m.privacy[boolIndex(personal)].Inc()
@@ -233,7 +168,7 @@ func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
 		b.noBid(ctx, int(res.NoBid))
 		return
 	}
-	sc.out = b.notices.AppendResponse(sc.out[:0], &sc.Request, &req, b.opts.Auction.Seat, now)
+	sc.out = b.notices.AppendResponse(sc.out[:0], &sc.Request, &req, b.seat, now)
 	if dl.Exceeded() {
 		// Too late to be of use: better no answer than one the exchange
 		// discards after holding our budget.

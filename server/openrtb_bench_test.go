@@ -121,9 +121,9 @@ func loadBidWorld(b *testing.B) (*Server, *synth.World) {
 	w := synth.New(synth.Options{Items: benchBidItems, Users: benchBidUsers, Seed: 1})
 	now := w.Start.AddDate(0, 0, w.Days).Add(12 * time.Hour)
 	opts := bidOptions(b, nil)
-	opts.Now = func() time.Time { return now }
-	opts.Logger = log.New(io.Discard, "", 0)
-	opts.Storage.MinFreeBytes = -1
+	opts.Service.Now = func() time.Time { return now }
+	opts.Service.Logger = log.New(io.Discard, "", 0)
+	opts.Service.Storage.MinFreeBytes = -1
 	srv, err := Open(b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)
@@ -139,7 +139,7 @@ func loadBidWorld(b *testing.B) (*Server, *synth.World) {
 	}
 	events := make([]features.Event, 0, 1000)
 	flush := func() {
-		if _, err := srv.Ingest(events); err != nil {
+		if _, err := srv.svc.Ingest(events); err != nil {
 			b.Fatal(err)
 		}
 		events = events[:0]

@@ -47,9 +47,9 @@ func FuzzBidRequest(f *testing.F) {
 	}
 	opts := bidOptions(f, nil)
 	c := newClock()
-	opts.Now = c.Now
-	opts.Logger = log.New(io.Discard, "", 0)
-	opts.Storage.MinFreeBytes = -1
+	opts.Service.Now = c.Now
+	opts.Service.Logger = log.New(io.Discard, "", 0)
+	opts.Service.Storage.MinFreeBytes = -1
 	srv, err := Open(f.TempDir(), opts)
 	if err != nil {
 		f.Fatal(err)

@@ -36,8 +36,9 @@ func bidOptions(t testing.TB, mod func(*Options)) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Bidder: BidderOptions{PublicURL: testPublicURL, NoticeKey: []byte("test notice key")}}
-	opts.Bidder.Auction.Rates = rates
+	opts := Options{Bidder: BidderOptions{PublicURL: testPublicURL}}
+	opts.Service.Bidding.NoticeKey = []byte("test notice key")
+	opts.Service.Bidding.Auction.Rates = rates
 	if mod != nil {
 		mod(&opts)
 	}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"strconv"
 	"time"
 	"unsafe"
@@ -15,6 +14,7 @@ import (
 	"github.com/tailor-dev/tailor/internal/jsonw"
 	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/ranker"
+	"github.com/tailor-dev/tailor/service"
 )
 
 // Limits of a recommend request.
@@ -28,27 +28,13 @@ const (
 type recScratch struct {
 	req     ranker.Request
 	res     ranker.Result
-	aud     Audiences
+	aud     service.Audiences
 	subj    audience.Subject
 	ind     features.Indicators
 	exclude []string
 	ctxCat  []string
 	filter  []string
 	out     []byte
-}
-
-// Audiences are the audience conditions of a recommend request: the slot is
-// only for members of Filter (others get an empty slot), and each boost
-// applies when the user is in its audience.
-type Audiences struct {
-	Filter string
-	Boosts []AudienceBoost
-}
-
-// AudienceBoost raises a category for the members of an audience.
-type AudienceBoost struct {
-	Audience string
-	Boost    ranker.Boost
 }
 
 func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
@@ -68,9 +54,9 @@ func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	sc.subj.Indicators = &sc.ind
-	dec, err := s.recommend(user, &sc.aud, &sc.subj, &sc.req, &sc.res)
+	dec, err := s.svc.Recommend(user, &sc.aud, &sc.subj, &sc.req, &sc.res)
 	if err != nil {
-		s.opts.Logger.Printf("recommend: %v", err)
+		s.logger.Printf("recommend: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 			message: "profile could not be read, retry", index: -1})
 		return
@@ -78,65 +64,6 @@ func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
 	sc.out = appendRecommendation(sc.out[:0], &sc.res, &dec, time.Since(start))
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.SetBody(sc.out)
-}
-
-// Recommend ranks items for user (empty for an anonymous visitor) into res. It
-// reads the user's profile, derives their indicators, resolves the audience
-// conditions in aud (which may be nil), fills req.Profile, req.Indicators,
-// req.Boosts and req.Now, and ranks with the ranker of the user's experiment
-// arm. An unknown user gets what an anonymous one gets. Unless learning is
-// disabled, the answer is logged as a decision, which the Decision returned
-// names for the impressions and clicks that follow (zero when disabled).
-func (s *Server) Recommend(user string, aud *Audiences, req *ranker.Request, res *ranker.Result) (learn.Decision, error) {
-	return s.recommend(user, aud, &audience.Subject{Indicators: new(features.Indicators)}, req, res)
-}
-
-// recommend is Recommend with the caller's memory for the user's indicators.
-func (s *Server) recommend(user string, aud *Audiences, into *audience.Subject, req *ranker.Request, res *ranker.Result) (learn.Decision, error) {
-	req.Profile, req.Indicators = nil, nil
-	req.Now = s.now()
-	var subj *audience.Subject
-	if user != "" {
-		p, err := s.store.Get(user)
-		switch {
-		case err == nil:
-			req.Profile = p
-			s.subjectInto(into, p, req.Now)
-			subj = into
-			req.Indicators = subj.Indicators
-		case !errors.Is(err, features.ErrNotFound):
-			return learn.Decision{}, err
-		}
-	}
-	if aud != nil {
-		if aud.Filter != "" && !s.inAudience(aud.Filter, subj) {
-			res.Items = res.Items[:0]
-			return learn.Decision{}, nil
-		}
-		for _, b := range aud.Boosts {
-			if s.inAudience(b.Audience, subj) {
-				req.Boosts = append(req.Boosts, b.Boost)
-			}
-		}
-	}
-	if s.learn == nil {
-		s.rank.Rank(req, res)
-		return learn.Decision{}, nil
-	}
-	a := s.learn.Arm(user)
-	req.Features = true
-	a.Ranker().Rank(req, res)
-	return s.learn.Record(user, a, req.Now, res), nil
-}
-
-// inAudience reports whether subj (nil for an unknown user) is in the named
-// audience; an unknown audience has no members.
-func (s *Server) inAudience(name string, subj *audience.Subject) bool {
-	if subj == nil {
-		return false
-	}
-	a, err := s.seg.aud.Get(name)
-	return err == nil && a.Expr().Match(subj)
 }
 
 // decodeRecommend reads a recommend request into sc.req. The strings it sets
@@ -147,7 +74,7 @@ func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
 	}
 	req := &sc.req
 	*req = ranker.Request{}
-	sc.aud = Audiences{Boosts: sc.aud.Boosts[:0]}
+	sc.aud = service.Audiences{Boosts: sc.aud.Boosts[:0]}
 	f := fields{v: v, code: codeInvalidRequest}
 	f.known("a recommend request", "user", "n", "exclude", "context", "filter", "boost")
 	user := f.view("user", maxUserBytes)
@@ -206,7 +133,7 @@ func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
 				bf.fail("", "must be an object")
 			}
 			bf.known("a boost", "audience", "category", "weight")
-			ab := AudienceBoost{Audience: bf.view("audience", 128)}
+			ab := service.AudienceBoost{Audience: bf.view("audience", 128)}
 			ab.Boost.Category = bf.views(el.Get("category"), "category", nil, 8)
 			ab.Boost.Weight = bf.num("weight", 1, -MaxWeight, MaxWeight)
 			if bf.err == nil && (ab.Audience == "" || len(ab.Boost.Category) == 0) {

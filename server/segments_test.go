@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/service"
 	"github.com/tailor-dev/tailor/trigger"
 )
 
@@ -427,8 +428,8 @@ const webhookSecret = "server-test-secret-0123"
 
 // webhookOptions deliver fast, to hooks on 127.0.0.1.
 func webhookOptions() Options {
-	return Options{Webhooks: trigger.DeliveryOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
-		Poll: time.Millisecond, AllowPrivate: true}}
+	return Options{Service: service.Options{Webhooks: trigger.DeliveryOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond,
+		Poll: time.Millisecond, AllowPrivate: true}}}
 }
 
 // putHook creates an audience of purchasers POSTed to url.
@@ -501,7 +502,7 @@ func TestWebhookRetries(t *testing.T) {
 		got <- rec
 	}))
 	defer hook.Close()
-	ts := startServer(t, t.TempDir(), nil, Options{Webhooks: trigger.DeliveryOptions{MinBackoff: time.Millisecond, Poll: time.Millisecond, AllowPrivate: true}})
+	ts := startServer(t, t.TempDir(), nil, Options{Service: service.Options{Webhooks: trigger.DeliveryOptions{MinBackoff: time.Millisecond, Poll: time.Millisecond, AllowPrivate: true}}})
 	ts.loadCatalog()
 	ts.putHook("buyers", hook.URL)
 	ts.mustPost("/v1/events", "["+event("w1", "purchase", "pan-1", ts.clock.Stamp(0))+"]")
@@ -561,7 +562,7 @@ func TestWebhookDeleteStopsRetries(t *testing.T) {
 	live, got := recordHook(t, 200)
 	sent := &countingTransport{}
 	opts := webhookOptions()
-	opts.Webhooks.Client = &http.Client{Transport: sent}
+	opts.Service.Webhooks.Client = &http.Client{Transport: sent}
 	ts := startServer(t, t.TempDir(), nil, opts)
 	ts.loadCatalog()
 	ts.putHook("a-dead", dead.URL)
@@ -572,7 +573,7 @@ func TestWebhookDeleteStopsRetries(t *testing.T) {
 	}
 	deadHost := strings.TrimPrefix(dead.URL, "http://")
 	running := func() bool {
-		for _, q := range ts.srv.seg.out.Queues() {
+		for _, q := range ts.srv.svc.Outbox().Queues() {
 			if q.Audience == "a-dead" {
 				return true
 			}
@@ -642,7 +643,7 @@ func TestWebhookSignedSecretNeverShown(t *testing.T) {
 	// The secret survives a restart: the next POST is signed with it. (Wait
 	// for the cursor first: a POST cut short by the stop is sent again.)
 	end := time.Now().Add(30 * time.Second)
-	for q := ts.srv.seg.out.Queues(); len(q) != 1 || q[0].Cursor != 1; q = ts.srv.seg.out.Queues() {
+	for q := ts.srv.svc.Outbox().Queues(); len(q) != 1 || q[0].Cursor != 1; q = ts.srv.svc.Outbox().Queues() {
 		if time.Now().After(end) {
 			t.Fatalf("queues %+v, want buyers past record 1", q)
 		}

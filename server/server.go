@@ -15,24 +15,22 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"github.com/valyala/fastjson"
 
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
-	"github.com/tailor-dev/tailor/internal/kv"
-	"github.com/tailor-dev/tailor/learn"
-	"github.com/tailor-dev/tailor/ranker"
-	"github.com/tailor-dev/tailor/trigger"
+	"github.com/tailor-dev/tailor/service"
 )
 
 // Options configures a Server. Zero fields take their defaults.
 type Options struct {
+	// Service configures the parts behind the endpoints: the stores, the
+	// ranker, learning, the bidder's money, the disk guard, the clock and the
+	// logger.
+	Service service.Options
 	// MaxBodyBytes bounds a request body; larger ones get 413. Default 16 MiB.
 	MaxBodyBytes int
 	// MaxBatch bounds the records of one events or items request. Default 10,000.
@@ -40,30 +38,9 @@ type Options struct {
 	// ReadTimeout, WriteTimeout and IdleTimeout bound a connection's reads,
 	// writes and idle keep-alive time. Defaults 10 s, 10 s and 60 s.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
-	// CacheBytes bounds the profile cache. Default 256 MiB.
-	CacheBytes int64
-	// Profiles bounds each profile; zero fields take their defaults.
-	Profiles features.Limits
-	// Lifecycle sets the windows and thresholds of indicators and lifecycle
-	// stages.
-	Lifecycle features.Rules
-	// Tiers are the value tiers; default features.DefaultTiers.
-	Tiers []features.TierRule
-	// SegmentEvery is how often RFM segments are recomputed and triggers
-	// swept in the background; 0 means only on demand. Default 0.
-	SegmentEvery time.Duration
-	// Webhooks configures the delivery of trigger records to webhooks.
-	Webhooks trigger.DeliveryOptions
-	// Index configures co-visitation and popularity.
-	Index index.Options
-	// Bidder configures the OpenRTB bidder: notice URLs, limits, currency
-	// rates, the auction and the ledger.
+	// Bidder configures the OpenRTB endpoint: notice URLs, limits and
+	// deadlines.
 	Bidder BidderOptions
-	// Ranker configures ranking.
-	Ranker ranker.Options
-	// Learning configures the decision log, the click model and the
-	// experiments.
-	Learning LearningOptions
 	// Auth holds the API tokens; nil serves every route without a token (see
 	// Scope). Replace it at run time with Server.SetAuth.
 	Auth *Auth
@@ -79,36 +56,6 @@ type Options struct {
 	MaxInflightBytes int64
 	// Admission bounds concurrent work per kind of request (load shedding).
 	Admission AdmissionOptions
-	// Storage guards the data directory's disk.
-	Storage StorageOptions
-	// Now is the clock; default time.Now. Tests and replays inject their own.
-	Now func() time.Time
-
-	// openHook, when set, is called before each step of Open with its name;
-	// an error fails Open at that step. Tests use it.
-	openHook func(step string) error
-	// Logger receives operational messages; default the standard logger.
-	Logger *log.Logger
-}
-
-// StorageOptions guard the data directory's disk (see kv.Disk).
-type StorageOptions struct {
-	// MinFreeBytes is the free-space floor: below it writes get 507 while
-	// reads, recommend and bids go on. Default 256 MiB; negative: no floor.
-	MinFreeBytes int64
-	// BallastBytes is the space held in reserve against a full disk.
-	// Default a quarter of the floor, at most 64 MiB.
-	BallastBytes int64
-	// CheckEvery is how often the free space is read. Default 200 ms.
-	CheckEvery time.Duration
-	// FS is the file system of the data directory; default the operating
-	// system's. Tests give one that injects faults.
-	FS vfs.FS
-	// OnFailure is called once when the store fails (a write or sync error
-	// Pebble cannot continue past). From then on every route but the health
-	// checks answers 503; the process should exit so that a restart
-	// recovers from the write-ahead log. Default: nothing more.
-	OnFailure func(error)
 }
 
 func (o *Options) setDefaults() {
@@ -119,6 +66,7 @@ func (o *Options) setDefaults() {
 		o.MaxInflightBytes = defaultInflightMiB << 20
 	}
 	o.Admission.setDefaults()
+	o.Bidder.setDefaults()
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 10000
 	}
@@ -131,32 +79,20 @@ func (o *Options) setDefaults() {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 60 * time.Second
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = log.Default()
-	}
 }
 
-// Server is a running tailor: the store, the index, the ranker and the HTTP
-// endpoints over them.
+// Server is tailor's HTTP API over a service.Service.
 type Server struct {
 	opts      Options
-	db        *pebble.DB
+	svc       *service.Service
 	store     *features.Store
 	idx       *index.Index
-	rank      *ranker.Ranker
-	reg       *prometheus.Registry
+	logger    *log.Logger
 	m         *metrics
 	http      *fasthttp.Server
 	parsers   fastjson.ParserPool
-	recs      sync.Pool      // *recScratch
-	learn     *learn.Learner // nil when learning is disabled
-	closed    bool
-	seg       segments
+	recs      sync.Pool // *recScratch
 	bid       bidder
-	disk      *kv.Disk
 	admin     *fasthttp.Server // the admin listener's server, once ServeAdmin runs
 	adminOnce sync.Once
 
@@ -170,67 +106,22 @@ type Server struct {
 	serveRoute func(*fasthttp.RequestCtx, routeID)
 }
 
-// Open opens (creating if needed) the data directory dir and returns a Server
-// over it, with its in-memory indexes rebuilt from the stored history. It
-// opens the parts in order (disk guard, Pebble, profiles, catalog, segments
-// and triggers, learning, bidder) and, should a step fail, closes what it
-// opened in reverse order, so that nothing is left running.
-func Open(dir string, opts Options) (_ *Server, err error) {
+// Open opens the service over the data directory dir (service.Open: see
+// there for the order of its parts and what is closed when one fails) and
+// returns a Server over it.
+func Open(dir string, opts Options) (*Server, error) {
 	opts.setDefaults()
-	var undo []func()
-	defer func() {
-		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
-			}
-		}
-	}()
-	step := func(name string) error {
-		if opts.openHook != nil {
-			return opts.openHook(name)
-		}
-		return nil
-	}
-
-	st := &opts.Storage
-	disk := kv.NewDisk(kv.DiskOptions{Dir: dir, FS: st.FS, MinFree: st.MinFreeBytes, Ballast: st.BallastBytes,
-		Interval: st.CheckEvery, OnFatal: st.OnFailure, Logf: opts.Logger.Printf})
-	if err := step("pebble"); err != nil {
-		return nil, err
-	}
-	db, err := kv.Open(dir, kv.Options{Disk: disk})
-	if err != nil {
-		return nil, err
-	}
-	undo = append(undo, func() { db.Close() })
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(kv.NewCollector(db))
-	if err := step("profiles"); err != nil {
-		return nil, err
-	}
-	store, err := features.New(db, features.Options{CacheBytes: opts.CacheBytes, Limits: opts.Profiles}, reg)
-	if err != nil {
-		return nil, err
-	}
-	undo = append(undo, store.Close)
-	if err := step("catalog"); err != nil {
-		return nil, err
-	}
-	idx, err := index.New(db, opts.Index, reg)
+	svc, err := service.Open(dir, opts.Service)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		opts:  opts,
-		db:    db,
-		store: store,
-		idx:   idx,
-		rank:  ranker.New(idx, opts.Ranker),
-		reg:   reg,
-		m:     newMetrics(reg),
-		disk:  disk,
+		opts:   opts,
+		svc:    svc,
+		store:  svc.Store(),
+		idx:    svc.Index(),
+		logger: svc.Logger(),
+		m:      newMetrics(svc.Registry()),
 	}
 	s.auth.Store(opts.Auth)
 	a := &opts.Admission
@@ -244,48 +135,14 @@ func Open(dir string, opts Options) (_ *Server, err error) {
 	}
 	s.m.watch(s)
 	s.recs.New = func() any { return new(recScratch) }
+	s.openBidder()
 	s.serveRoute = s.serve
-
-	if err := step("segments"); err != nil {
-		return nil, err
-	}
-	if err := s.openSegments(); err != nil {
-		return nil, err
-	}
-	undo = append(undo, s.stopSegments)
-	if err := step("learning"); err != nil {
-		return nil, err
-	}
-	if err := s.openLearning(); err != nil {
-		return nil, err
-	}
-	undo = append(undo, func() { s.closeLearning() })
-	if err := step("bidder"); err != nil {
-		return nil, err
-	}
-	if err := s.openBidder(); err != nil {
-		return nil, err
-	}
-	undo = append(undo, func() { s.closeBidder() })
-	if err := step("replay"); err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	n := 0
-	err = store.Replay(func(_ string, h features.HistoryEvent, before []string) {
-		idx.Observe(index.Observation{Item: h.Target, Weight: popularityWeight(h.Type), TS: h.TS, Before: before})
-		n++
-	})
-	if err != nil {
-		return nil, fmt.Errorf("server: cannot rebuild indexes: %w", err)
-	}
-	if n > 0 {
-		opts.Logger.Printf("rebuilt co-visitation and popularity from %d events in %v", n, time.Since(start).Round(time.Millisecond))
-	}
 	s.http = s.newHTTPServer(s.Handler())
-	disk.Start()
 	return s, nil
 }
+
+// Service returns the parts behind the endpoints, for work in process.
+func (s *Server) Service() *service.Service { return s.svc }
 
 // newHTTPServer returns a fasthttp server for h with the server's limits.
 func (s *Server) newHTTPServer(h fasthttp.RequestHandler) *fasthttp.Server {
@@ -304,12 +161,12 @@ func (s *Server) newHTTPServer(h fasthttp.RequestHandler) *fasthttp.Server {
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         true,
 		CloseOnShutdown:       true,
-		Logger:                opts.Logger,
+		Logger:                s.logger,
 	}
 }
 
 // Registry returns the Prometheus registry the server's metrics are on.
-func (s *Server) Registry() *prometheus.Registry { return s.reg }
+func (s *Server) Registry() *prometheus.Registry { return s.svc.Registry() }
 
 // Serve answers HTTP requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
@@ -338,33 +195,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close closes the data directory. Use Shutdown for a serving server.
-func (s *Server) Close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	if errors.Is(s.disk.Writable(), kv.ErrFailed) {
-		// Writing to a failed store would fail or hang, and background work
-		// may be stuck in it: close nothing that writes and wait for
-		// nothing. The write-ahead log holds every acknowledged write for
-		// the next start.
-		s.disk.Stop()
-		_, reason := s.disk.Status()
-		return fmt.Errorf("server: closed without writing: %s", reason)
-	}
-	s.stopSegments()
-	if err := s.closeLearning(); err != nil {
-		s.opts.Logger.Printf("%v", err)
-	}
-	berr := s.closeBidder()
-	s.disk.Stop()
-	s.store.Close()
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("server: cannot close data directory: %w", err)
-	}
-	return berr
-}
+// Close closes the service and its data directory. Use Shutdown for a
+// serving server. It may be called twice.
+func (s *Server) Close() error { return s.svc.Close() }
 
 // errorHandler answers requests fasthttp refused before routing them.
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
@@ -404,7 +237,7 @@ func (s *Server) handler(admin, pprof bool) fasthttp.RequestHandler {
 		var g *gate
 		defer func() {
 			if p := recover(); p != nil {
-				s.opts.Logger.Printf("panic serving %s: %v\n%s", r.name(), p, debug.Stack())
+				s.logger.Printf("panic serving %s: %v\n%s", r.name(), p, debug.Stack())
 				ctx.Response.Reset()
 				writeError(ctx, &apiError{status: fasthttp.StatusInternalServerError, code: codeInternal,
 					message: "internal error", index: -1})
@@ -496,19 +329,4 @@ func (s *Server) shed(ctx *fasthttp.RequestCtx, c admitClass) {
 		message: "the server is at capacity; retry after a second", index: -1})
 }
 
-func (s *Server) now() int64 { return s.opts.Now().UnixMilli() }
-
-// popularityWeight is how much an event of type t adds to an item's popularity.
-func popularityWeight(t features.EventType) float64 {
-	switch t {
-	case features.View:
-		return 1
-	case features.Click:
-		return 2
-	case features.Cart:
-		return 3
-	case features.Purchase:
-		return 5
-	}
-	return 0
-}
+func (s *Server) now() int64 { return s.svc.Now().UnixMilli() }

@@ -47,10 +47,10 @@ func startServer(t *testing.T, dir string, c *clock, opts Options) *testServer {
 	if c == nil {
 		c = newClock()
 	}
-	opts.Now = c.Now
-	opts.Logger = log.New(io.Discard, "", 0)
-	if opts.Storage.MinFreeBytes == 0 {
-		opts.Storage.MinFreeBytes = -1 // no floor and no ballast file, but where a test asks
+	opts.Service.Now = c.Now
+	opts.Service.Logger = log.New(io.Discard, "", 0)
+	if opts.Service.Storage.MinFreeBytes == 0 {
+		opts.Service.Storage.MinFreeBytes = -1 // no floor and no ballast file, but where a test asks
 	}
 	if opts.Admission.Runnable == 0 {
 		opts.Admission.Runnable = -1 // a loaded test machine must not shed at random

@@ -105,7 +105,7 @@ func (s *Server) handleGetUser(ctx *fasthttp.RequestCtx, id string) {
 		return
 	}
 	if err != nil {
-		s.opts.Logger.Printf("users: %v", err)
+		s.logger.Printf("users: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable, message: "profile could not be read, retry", index: -1})
 		return
 	}
@@ -118,15 +118,12 @@ func (s *Server) handleGetUser(ctx *fasthttp.RequestCtx, id string) {
 }
 
 func (s *Server) handleDeleteUser(ctx *fasthttp.RequestCtx, id string) {
-	err := s.store.Delete(id)
-	if err == nil {
-		err = s.seg.out.ForgetUser(s.seg.aud.Triggered(), id)
-	}
+	err := s.svc.Erase(id)
 	switch {
 	case errors.Is(err, features.ErrNotFound):
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no user with this id", field: "id", index: -1})
 	case err != nil:
-		s.opts.Logger.Printf("users: %v", err)
+		s.logger.Printf("users: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable, message: "user could not be erased, retry", index: -1})
 	default:
 		ctx.Response.Header.SetContentType("application/json")
@@ -170,10 +167,10 @@ func (s *Server) profileView(p *features.Profile, now int64) profileJSON {
 		return out
 	}
 	out.Interests = interestsJSON{Categories: list(p.Categories), Brands: list(p.Brands), Terms: list(p.Terms)}
-	subj := s.subject(p, now)
+	subj := s.svc.Subject(p, now)
 	ind := subj.Indicators
 	out.RFM = rfmJSON{Frequency: ind.Frequency, Monetary: round(ind.Monetary),
-		WindowDays: s.opts.Lifecycle.WindowOrDefault().Hours() / 24,
+		WindowDays: s.svc.Lifecycle().WindowOrDefault().Hours() / 24,
 		R:          subj.Scores.R, F: subj.Scores.F, M: subj.Scores.M,
 		Purchases: p.Purchases, LifetimeValue: round(p.Monetary)}
 	if p.Purchases > 0 {
@@ -209,7 +206,7 @@ func (s *Server) profileView(p *features.Profile, now int64) profileJSON {
 	if out.Indicators.PreferredBrands == nil {
 		out.Indicators.PreferredBrands = []string{}
 	}
-	out.Audiences = s.seg.aud.MemberOf(subj, []string{})
+	out.Audiences = s.svc.Audiences().MemberOf(subj, []string{})
 	return out
 }
 

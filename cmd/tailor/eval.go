@@ -102,12 +102,12 @@ func evalCmd(args []string) error {
 		if err := dec.Decode(&rc); err != nil {
 			return fmt.Errorf("eval: --ranker: %w", err)
 		}
-		if opts.Server.Ranker, err = rc.Apply(ranker.Options{}); err != nil {
+		if opts.Service.Ranker, err = rc.Apply(ranker.Options{}); err != nil {
 			return fmt.Errorf("eval: --ranker: %w", err)
 		}
 	}
-	opts.Server.Index.NeighborsKept = *neighbors
-	opts.Server.Index.PopularityHalfLife = *halfLife
+	opts.Service.Index.NeighborsKept = *neighbors
+	opts.Service.Index.PopularityHalfLife = *halfLife
 	if opts.SkipFirst == 0 {
 		opts.SkipFirst = -1 // score every point
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/server"
+	"github.com/tailor-dev/tailor/service"
 	"github.com/tailor-dev/tailor/trigger"
 )
 
@@ -80,11 +81,11 @@ func serve(args []string) error {
 	if admission.Runnable <= 0 {
 		admission.Runnable = -1
 	}
-	bidder, err := bidderOptions(*publicURL, *addr, *rates, *margin, *seat, *vendor)
+	bidder, bidding, err := bidderOptions(*publicURL, *addr, *rates, *margin, *seat, *vendor)
 	if err != nil {
 		return err
 	}
-	learnOpts := server.LearningOptions{Disabled: !*learning, Options: learn.Options{Window: *window, HandSet: *handSet}}
+	learnOpts := service.LearningOptions{Disabled: !*learning, Options: learn.Options{Window: *window, HandSet: *handSet}}
 	if *experiments != "" {
 		if learnOpts.Experiments, err = learn.ReadExperiments(*experiments); err != nil {
 			return err
@@ -96,30 +97,33 @@ func serve(args []string) error {
 		minFree = -1
 	}
 	srv, err := server.Open(*data, server.Options{
-		CacheBytes:       int64(*cacheMB) << 20,
+		Service: service.Options{
+			CacheBytes: int64(*cacheMB) << 20,
+			Storage: service.StorageOptions{MinFreeBytes: minFree, OnFailure: func(err error) {
+				// Pebble cannot go on past this in this process; a restart
+				// replays the write-ahead log, which holds every acknowledged
+				// write and no other.
+				logger.Printf("storage failed: %v; exiting (status %d) so that a restart recovers", err, exitStorageFailed)
+				os.Exit(exitStorageFailed)
+			}},
+			Webhooks:     trigger.DeliveryOptions{AllowPrivate: *webhookPrivate},
+			Logger:       logger,
+			Bidding:      bidding,
+			Learning:     learnOpts,
+			SegmentEvery: *segmentEvery,
+			Lifecycle: features.Rules{
+				Window: time.Duration(*rfmWindow) * 24 * time.Hour,
+				AtRisk: time.Duration(*atRisk) * 24 * time.Hour,
+				Lapsed: time.Duration(*lapsed) * 24 * time.Hour,
+			},
+		},
 		MaxBodyBytes:     *maxBodyMB << 20,
 		MaxInflightBytes: int64(*maxInflightMB) << 20,
 		Auth:             auth,
 		BidAllow:         allow,
 		SeparateAdmin:    *adminAddr != "",
 		Admission:        admission,
-		Storage: server.StorageOptions{MinFreeBytes: minFree, OnFailure: func(err error) {
-			// Pebble cannot go on past this in this process; a restart
-			// replays the write-ahead log, which holds every acknowledged
-			// write and no other.
-			logger.Printf("storage failed: %v; exiting (status %d) so that a restart recovers", err, exitStorageFailed)
-			os.Exit(exitStorageFailed)
-		}},
-		Webhooks:     trigger.DeliveryOptions{AllowPrivate: *webhookPrivate},
-		Logger:       logger,
-		Bidder:       bidder,
-		Learning:     learnOpts,
-		SegmentEvery: *segmentEvery,
-		Lifecycle: features.Rules{
-			Window: time.Duration(*rfmWindow) * 24 * time.Hour,
-			AtRisk: time.Duration(*atRisk) * 24 * time.Hour,
-			Lapsed: time.Duration(*lapsed) * 24 * time.Hour,
-		},
+		Bidder:           bidder,
 	})
 	if err != nil {
 		return err
@@ -275,9 +279,9 @@ func admissionOptions(list string, wait time.Duration) (server.AdmissionOptions,
 	return o, nil
 }
 
-// bidderOptions turns the bidder's flags into its options.
-func bidderOptions(publicURL, addr, rates string, margin time.Duration, seat string, vendor uint) (server.BidderOptions, error) {
-	var o server.BidderOptions
+// bidderOptions turns the bidder's flags into the options of its endpoint
+// and of its auction.
+func bidderOptions(publicURL, addr, rates string, margin time.Duration, seat string, vendor uint) (o server.BidderOptions, b service.BiddingOptions, err error) {
 	if publicURL == "" {
 		publicURL = "http://" + addr
 	}
@@ -289,20 +293,20 @@ func bidderOptions(publicURL, addr, rates string, margin time.Duration, seat str
 		cur, v, ok := strings.Cut(kv, "=")
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if !ok || err != nil {
-			return o, fmt.Errorf("--currency-rates: %q is not CUR=units-per-USD", kv)
+			return o, b, fmt.Errorf("--currency-rates: %q is not CUR=units-per-USD", kv)
 		}
 		table[strings.TrimSpace(cur)] = f
 	}
 	r, err := auction.NewRates(table)
 	if err != nil {
-		return o, fmt.Errorf("--currency-rates: %w", err)
+		return o, b, fmt.Errorf("--currency-rates: %w", err)
 	}
 	if vendor > 65535 {
-		return o, fmt.Errorf("--gdpr-vendor-id: %d is not a vendor id", vendor)
+		return o, b, fmt.Errorf("--gdpr-vendor-id: %d is not a vendor id", vendor)
 	}
 	o.PublicURL, o.NetworkMargin, o.GDPRVendorID = publicURL, margin, uint16(vendor)
-	o.Auction.Rates, o.Auction.Seat = r, seat
-	return o, nil
+	b.Auction.Rates, b.Auction.Seat = r, seat
+	return o, b, nil
 }
 
 func printDemo(addr string) {

@@ -1,5 +1,6 @@
 // Package layers holds a test that keeps the dependency direction of the
-// packages honest: cmd -> server -> {ranker, auction, ...} -> {features, index}.
+// packages honest: cmd -> server -> service -> {ranker, auction, learn, ...}
+// -> {features, index}.
 package layers
 
 import (
@@ -14,21 +15,22 @@ const module = "github.com/tailor-dev/tailor/"
 // forbidden lists, for each package, the project packages it must not import
 // (directly or not).
 var forbidden = map[string][]string{
-	"features":       {"index", "ranker", "server", "cmd/tailor", "bench"},
-	"index":          {"features", "campaign", "ranker", "server", "cmd/tailor", "bench"},
-	"campaign":       {"features", "ranker", "ledger", "server", "cmd/tailor", "bench"},
-	"ranker":         {"ledger", "campaign", "auction", "server", "cmd/tailor", "bench"},
-	"auction":        {"server", "cmd/tailor", "bench"},
-	"learn":          {"server", "auction", "ledger", "campaign", "cmd/tailor", "bench"},
+	"features":       {"index", "ranker", "service", "server", "cmd/tailor", "bench"},
+	"index":          {"features", "campaign", "ranker", "service", "server", "cmd/tailor", "bench"},
+	"campaign":       {"features", "ranker", "ledger", "service", "server", "cmd/tailor", "bench"},
+	"ranker":         {"ledger", "campaign", "auction", "service", "server", "cmd/tailor", "bench"},
+	"auction":        {"service", "server", "cmd/tailor", "bench"},
+	"learn":          {"service", "server", "auction", "ledger", "campaign", "cmd/tailor", "bench"},
 	"server/openrtb": {"learn", "audience", "trigger", "cmd/tailor", "bench"},
 	"server":         {"cmd/tailor", "bench"},
+	"service":        {"server", "cmd/tailor", "bench"},
 	"bench":          {"server", "ranker", "features", "index"},
-	"audience":       {"index", "ranker", "server", "cmd/tailor", "bench", "trigger"},
-	"trigger":        {"index", "ranker", "server", "cmd/tailor", "bench"},
+	"audience":       {"index", "ranker", "service", "server", "cmd/tailor", "bench", "trigger"},
+	"trigger":        {"index", "ranker", "service", "server", "cmd/tailor", "bench"},
 	"datasets":       {"features", "index", "ranker", "server", "audience", "trigger"},
-	"ledger":         {"features", "index", "ranker", "server", "cmd/tailor", "bench", "audience", "trigger"},
-	"model":          {"features", "index", "ranker", "server", "cmd/tailor", "bench", "audience", "trigger", "ledger"},
-	"eval":           {"cmd/tailor", "bench"},
+	"ledger":         {"features", "index", "ranker", "service", "server", "cmd/tailor", "bench", "audience", "trigger"},
+	"model":          {"features", "index", "ranker", "service", "server", "cmd/tailor", "bench", "audience", "trigger", "ledger"},
+	"eval":           {"server", "cmd/tailor", "bench"},
 	"internal/kv":    {"features", "index", "ranker", "server"},
 	"internal/synth": {"features", "index", "ranker", "server"},
 }

@@ -1,0 +1,86 @@
+package service
+
+import (
+	"slices"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/learn"
+)
+
+// IngestResult reports what Ingest did.
+type IngestResult struct {
+	Accepted, Duplicates int
+}
+
+// Ingest applies a batch of validated events: it enriches them from the
+// catalog, commits them durably to the users' profiles and history, then
+// teaches the indexes. Either every event is applied or, on error, none is.
+// The users whose profiles changed are checked against the triggered
+// audiences at once. Impressions, and the rec_id of the events applied, are
+// then attributed to their recommendations, and the labels that are ready
+// are learned.
+func (s *Service) Ingest(events []features.Event) (IngestResult, error) {
+	events, imps := learn.SplitImpressions(events)
+	s.enrich(events)
+	res, err := s.store.Apply(events)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	for _, a := range res.Applied {
+		ev := &events[a.Index]
+		s.m.events[ev.Type].Inc()
+		if ev.Type == features.Search {
+			continue
+		}
+		s.idx.Observe(index.Observation{Item: ev.Item, Weight: popularityWeight(ev.Type), TS: ev.TS, Before: a.Before})
+	}
+	s.m.duplicates.Add(float64(res.Duplicates))
+	if len(s.seg.aud.Triggered()) > 0 && len(res.Applied) > 0 {
+		users := make([]string, 0, len(res.Applied))
+		for _, a := range res.Applied {
+			if u := events[a.Index].User; len(users) == 0 || users[len(users)-1] != u {
+				users = append(users, u)
+			}
+		}
+		slices.Sort(users)
+		if err := s.checkTriggers(slices.Compact(users)); err != nil {
+			// The events are stored; the next sweep catches the transition.
+			s.opts.Logger.Printf("triggers: %v", err)
+		}
+	}
+	if s.learn != nil {
+		s.learn.Attribute(events, res.Applied, imps)
+	}
+	return IngestResult{Accepted: res.Accepted + len(imps), Duplicates: res.Duplicates}, nil
+}
+
+// enrich fills in what the catalog knows of each event's item (category,
+// brand, price and its ratio to the category's median) and, for a search,
+// its terms and the categories of its best matches.
+func (s *Service) enrich(events []features.Event) {
+	var terms []string
+	var hits []index.Hit
+	for i := range events {
+		ev := &events[i]
+		if ev.Type == features.Search {
+			terms = index.AppendTerms(terms[:0], ev.Query)
+			ev.Terms = append([]string(nil), terms...)
+			hits = s.idx.Search(terms, 3, hits[:0])
+			for _, h := range hits {
+				if d := s.idx.Doc(h.Ord); d != nil && len(d.Item.Category) > 0 {
+					ev.Matches = append(ev.Matches, d.Item.Category)
+				}
+			}
+			continue
+		}
+		if d, ok := s.idx.Get(ev.Item); ok {
+			ev.Category = d.Item.Category
+			ev.Brand = d.Item.Brand
+			ev.Price = d.Item.Price
+			if med := s.idx.MedianPrice(d.Leaf()); med > 0 && d.Item.Price > 0 {
+				ev.PriceRatio = d.Item.Price / med
+			}
+		}
+	}
+}

@@ -1,0 +1,282 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/kv"
+	"github.com/tailor-dev/tailor/learn"
+	"github.com/tailor-dev/tailor/ranker"
+	"github.com/tailor-dev/tailor/trigger"
+)
+
+// Options configures a Service. Zero fields take their defaults.
+type Options struct {
+	// CacheBytes bounds the profile cache. Default 256 MiB.
+	CacheBytes int64
+	// Profiles bounds each profile; zero fields take their defaults.
+	Profiles features.Limits
+	// Lifecycle sets the windows and thresholds of indicators and lifecycle
+	// stages.
+	Lifecycle features.Rules
+	// Tiers are the value tiers; default features.DefaultTiers.
+	Tiers []features.TierRule
+	// SegmentEvery is how often RFM segments are recomputed and triggers
+	// swept in the background; 0 means only on demand. Default 0.
+	SegmentEvery time.Duration
+	// Webhooks configures the delivery of trigger records to webhooks.
+	Webhooks trigger.DeliveryOptions
+	// Index configures co-visitation and popularity.
+	Index index.Options
+	// Ranker configures ranking.
+	Ranker ranker.Options
+	// Learning configures the decision log, the click model and the
+	// experiments.
+	Learning LearningOptions
+	// Bidding configures the campaigns' money: the auction, the ledger and
+	// the notice signing key.
+	Bidding BiddingOptions
+	// Storage guards the data directory's disk.
+	Storage StorageOptions
+	// Now is the clock; default time.Now. Tests and replays inject their own.
+	Now func() time.Time
+	// Logger receives operational messages; default the standard logger.
+	Logger *log.Logger
+
+	// OpenHook, when set, is called before each step of Open with its name
+	// (pebble, profiles, catalog, segments, learning, bidding, replay); an
+	// error fails Open at that step. Tests use it.
+	OpenHook func(step string) error
+}
+
+// StorageOptions guard the data directory's disk (see kv.Disk).
+type StorageOptions struct {
+	// MinFreeBytes is the free-space floor: below it writes get 507 while
+	// reads, recommend and bids go on. Default 256 MiB; negative: no floor.
+	MinFreeBytes int64
+	// BallastBytes is the space held in reserve against a full disk.
+	// Default a quarter of the floor, at most 64 MiB.
+	BallastBytes int64
+	// CheckEvery is how often the free space is read. Default 200 ms.
+	CheckEvery time.Duration
+	// FS is the file system of the data directory; default the operating
+	// system's. Tests give one that injects faults.
+	FS vfs.FS
+	// OnFailure is called once when the store fails (a write or sync error
+	// Pebble cannot continue past). From then on every route but the health
+	// checks answers 503; the process should exit so that a restart
+	// recovers from the write-ahead log. Default: nothing more.
+	OnFailure func(error)
+}
+
+func (o *Options) setDefaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = log.Default()
+	}
+	o.Bidding.setDefaults(o.Now)
+}
+
+// Service is tailor over one data directory: the profile store, the
+// catalog, the ranker, audiences and triggers, learning and the bidder's
+// campaigns, ledger and auction, with their background work.
+type Service struct {
+	opts   Options
+	db     *pebble.DB
+	disk   *kv.Disk
+	store  *features.Store
+	idx    *index.Index
+	rank   *ranker.Ranker
+	reg    *prometheus.Registry
+	m      *ingestMetrics
+	learn  *learn.Learner // nil when learning is disabled
+	seg    segments
+	bid    bidding
+	closed bool
+}
+
+// Open opens (creating if needed) the data directory dir and returns a
+// Service over it, with its in-memory indexes rebuilt from the stored
+// history. It opens the parts in order (disk guard, Pebble, profiles,
+// catalog, segments and triggers, learning, bidding) and, should a step
+// fail, closes what it opened in reverse order, so that nothing is left
+// running.
+func Open(dir string, opts Options) (_ *Service, err error) {
+	opts.setDefaults()
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	step := func(name string) error {
+		if opts.OpenHook != nil {
+			return opts.OpenHook(name)
+		}
+		return nil
+	}
+
+	st := &opts.Storage
+	disk := kv.NewDisk(kv.DiskOptions{Dir: dir, FS: st.FS, MinFree: st.MinFreeBytes, Ballast: st.BallastBytes,
+		Interval: st.CheckEvery, OnFatal: st.OnFailure, Logf: opts.Logger.Printf})
+	if err := step("pebble"); err != nil {
+		return nil, err
+	}
+	db, err := kv.Open(dir, kv.Options{Disk: disk})
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { db.Close() })
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(kv.NewCollector(db))
+	if err := step("profiles"); err != nil {
+		return nil, err
+	}
+	store, err := features.New(db, features.Options{CacheBytes: opts.CacheBytes, Limits: opts.Profiles}, reg)
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, store.Close)
+	if err := step("catalog"); err != nil {
+		return nil, err
+	}
+	idx, err := index.New(db, opts.Index, reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		opts:  opts,
+		db:    db,
+		disk:  disk,
+		store: store,
+		idx:   idx,
+		rank:  ranker.New(idx, opts.Ranker),
+		reg:   reg,
+		m:     newIngestMetrics(reg),
+	}
+	registerDiskMetrics(reg, disk)
+
+	if err := step("segments"); err != nil {
+		return nil, err
+	}
+	if err := s.openSegments(); err != nil {
+		return nil, err
+	}
+	undo = append(undo, s.stopSegments)
+	if err := step("learning"); err != nil {
+		return nil, err
+	}
+	if err := s.openLearning(); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { s.closeLearning() })
+	if err := step("bidding"); err != nil {
+		return nil, err
+	}
+	if err := s.openBidding(); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { s.closeBidding() })
+	if err := step("replay"); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	n := 0
+	err = store.Replay(func(_ string, h features.HistoryEvent, before []string) {
+		idx.Observe(index.Observation{Item: h.Target, Weight: popularityWeight(h.Type), TS: h.TS, Before: before})
+		n++
+	})
+	if err != nil {
+		return nil, fmt.Errorf("service: cannot rebuild indexes: %w", err)
+	}
+	if n > 0 {
+		opts.Logger.Printf("rebuilt co-visitation and popularity from %d events in %v", n, time.Since(start).Round(time.Millisecond))
+	}
+	disk.Start()
+	return s, nil
+}
+
+// Close stops the background work, learns the labels collected so far,
+// checkpoints the models and the ledger, and closes the data directory. It
+// may be called twice.
+func (s *Service) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if errors.Is(s.disk.Writable(), kv.ErrFailed) {
+		// Writing to a failed store would fail or hang, and background work
+		// may be stuck in it: close nothing that writes and wait for
+		// nothing. The write-ahead log holds every acknowledged write for
+		// the next start.
+		s.disk.Stop()
+		_, reason := s.disk.Status()
+		return fmt.Errorf("service: closed without writing: %s", reason)
+	}
+	s.stopSegments()
+	if err := s.closeLearning(); err != nil {
+		s.opts.Logger.Printf("%v", err)
+	}
+	berr := s.closeBidding()
+	s.disk.Stop()
+	s.store.Close()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("service: cannot close data directory: %w", err)
+	}
+	return berr
+}
+
+// Registry returns the Prometheus registry the service's metrics are on.
+func (s *Service) Registry() *prometheus.Registry { return s.reg }
+
+// Now returns the service's clock reading.
+func (s *Service) Now() time.Time { return s.opts.Now() }
+
+// Logger returns the logger operational messages go to.
+func (s *Service) Logger() *log.Logger { return s.opts.Logger }
+
+// Disk returns the guard of the data directory's disk: its free space,
+// and whether writes are allowed.
+func (s *Service) Disk() *kv.Disk { return s.disk }
+
+// Store returns the profile store.
+func (s *Service) Store() *features.Store { return s.store }
+
+// Index returns the catalog with its text index, co-visitation and
+// popularity.
+func (s *Service) Index() *index.Index { return s.idx }
+
+// Lifecycle returns the rules of indicators and lifecycle stages.
+func (s *Service) Lifecycle() features.Rules { return s.opts.Lifecycle }
+
+func (s *Service) now() int64 { return s.opts.Now().UnixMilli() }
+
+// popularityWeight is how much an event of type t adds to an item's popularity.
+func popularityWeight(t features.EventType) float64 {
+	switch t {
+	case features.View:
+		return 1
+	case features.Click:
+		return 2
+	case features.Cart:
+		return 3
+	case features.Purchase:
+		return 5
+	}
+	return 0
+}
