@@ -192,6 +192,12 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, need Scope) bool {
 		return true
 	}
 	tok, ok := bearer(ctx)
+	if !ok && (need == ScopeIngest || need == ScopeRecommend) {
+		// A page's beacon cannot set headers: the browser routes also take
+		// the token as the access_token query parameter (RFC 6750, 2.3).
+		tok = ctx.QueryArgs().Peek("access_token")
+		ok = len(tok) > 0
+	}
 	if !ok {
 		s.m.authFailures[0].Inc()
 		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="tailor"`)

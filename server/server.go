@@ -56,6 +56,11 @@ type Options struct {
 	MaxInflightBytes int64
 	// Admission bounds concurrent work per kind of request (load shedding).
 	Admission AdmissionOptions
+	// CORSOrigins are the web origins (such as "https://shop.example") whose
+	// pages may call the events and recommend routes from the browser; "*"
+	// allows any. Default none: browsers keep the answers from other
+	// origins' pages.
+	CORSOrigins []string
 }
 
 func (o *Options) setDefaults() {
@@ -219,7 +224,8 @@ func (s *Server) AdminHandler() fasthttp.RequestHandler { return s.handler(true,
 
 // handler admits, authorizes and routes a request. The steps, in order:
 // refuse encoded separators in the path; route; refuse admin routes on the
-// public listener when they have their own; check the token's scope (or the
+// public listener when they have their own; add the CORS headers of a
+// browser route, answering its preflight; check the token's scope (or the
 // bid allow list); shed the request while too many goroutines wait for a
 // CPU; refuse every route but the health checks once the store has failed,
 // and writes while the disk is short of space; read the body within its
@@ -266,6 +272,9 @@ func (s *Server) handler(admin, pprof bool) fasthttp.RequestHandler {
 		if !admin && (need == ScopeAdmin || r == routeMetrics) {
 			writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound,
 				message: "this route is served on the admin listener", index: -1})
+			return
+		}
+		if !s.cors(ctx, r) {
 			return
 		}
 		if r == routeBid && !s.bidAllowed(ctx) {
