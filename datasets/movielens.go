@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,12 +21,12 @@ const DefaultMovieLensDir = "../shared/datasets/movielens-latest-small"
 // interaction: a click for 4 stars or more, a view below, so that liked
 // movies weigh more in a profile. Ratings carry no session.
 func ReadMovieLens(dir string) (*Log, error) {
-	movies, err := os.Open(filepath.Join(dir, "movies.csv"))
+	movies, err := open(filepath.Join(dir, "movies.csv"), sourceMovieLens)
 	if err != nil {
 		return nil, err
 	}
 	defer movies.Close()
-	ratings, err := os.Open(filepath.Join(dir, "ratings.csv"))
+	ratings, err := open(filepath.Join(dir, "ratings.csv"), sourceMovieLens)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +36,7 @@ func (l *RetailLine) Amount() float64 { return float64(l.Quantity) * l.Price }
 // ReadOnlineRetail calls fn with every line of the data set's CSV (gzipped or
 // not), in file order, which is invoice time order.
 func ReadOnlineRetail(path string, fn func(*RetailLine) error) error {
-	f, err := os.Open(path)
+	f, err := open(path, sourceOnlineRetail)
 	if err != nil {
 		return err
 	}

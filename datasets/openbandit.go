@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -36,12 +35,12 @@ type BanditRow struct {
 // item_context.csv beside it. Rows keep the file's order, which is time
 // order.
 func ReadOpenBandit(dir string) ([]BanditRow, error) {
-	log, err := os.Open(filepath.Join(dir, filepath.Base(dir)+".csv"))
+	log, err := open(filepath.Join(dir, filepath.Base(dir)+".csv"), sourceOpenBandit)
 	if err != nil {
 		return nil, err
 	}
 	defer log.Close()
-	items, err := os.Open(filepath.Join(dir, "item_context.csv"))
+	items, err := open(filepath.Join(dir, "item_context.csv"), sourceOpenBandit)
 	if err != nil {
 		return nil, err
 	}

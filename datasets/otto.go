@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 )
 
@@ -17,7 +16,7 @@ const DefaultOTTOPath = "../shared/datasets/otto-sample/train.jsonl"
 // are anonymous, so each session is its own user. clicks are views (a click
 // on a product list opens its page), carts are carts, orders purchases.
 func ReadOTTO(path string) (*Log, error) {
-	f, err := os.Open(path)
+	f, err := open(path, sourceOTTO)
 	if err != nil {
 		return nil, err
 	}
