@@ -10,8 +10,13 @@ import (
 
 // datasetsCmd converts a public data set into API request bodies.
 func datasetsCmd(args []string) error {
+	const usage = "usage: tailor datasets online-retail-ii [--in FILE] --out DIR [--chunk N]"
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Println(usage)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "online-retail-ii" {
-		return errors.New("usage: tailor datasets online-retail-ii [--in FILE] --out DIR [--chunk N]")
+		return errors.New(usage)
 	}
 	fs := flag.NewFlagSet("datasets online-retail-ii", flag.ContinueOnError)
 	in := fs.String("in", datasets.DefaultOnlineRetailPath, "the data set's CSV `file` (.csv or .csv.gz)")

@@ -34,6 +34,10 @@ Run "tailor eval DATASET -h" for the flags.
 
 // evalCmd runs an offline evaluation.
 func evalCmd(args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Print(evalUsage)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprint(os.Stderr, evalUsage)
 		return errors.New("eval: name a data set")

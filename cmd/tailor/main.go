@@ -6,6 +6,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 )
@@ -17,10 +19,16 @@ Usage:
   tailor datasets online-retail-ii --out DIR   convert a public data set into API request bodies
   tailor eval movielens|online-retail|otto|csv|clicks [flags]   replay public logs: tailor against baselines
   tailor bench gen|load|run|sweep|compare|self [flags]   load tests: synthetic worlds, open-loop load, reports
+  tailor version                               the version, the commit it was built from, and Go's
   tailor help
 
 Run "tailor COMMAND -h" for a command's flags.
 `
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
 
 func main() {
 	if len(os.Args) < 2 {
@@ -40,9 +48,15 @@ func main() {
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
+	case "version", "--version":
+		fmt.Println(versionString())
+		return
 	default:
 		fmt.Fprintf(os.Stderr, "tailor: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return // COMMAND -h printed its flags: asked for, not an error
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tailor:", err)
