@@ -225,3 +225,19 @@ func (s *Set) Get(id string) (*Live, bool) {
 
 // Ordered reports whether ordinals follow decreasing Options.Value.
 func (s *Set) Ordered() bool { return s.ordered }
+
+// List returns up to limit campaigns in id order, starting after the id
+// cursor ("" for the first page), and whether more follow.
+func (cs *Store) List(cursor string, limit int) ([]*Live, bool) {
+	all := slices.Clone(cs.Snapshot().live)
+	slices.SortFunc(all, func(a, b *Live) int { return strings.Compare(a.ID, b.ID) })
+	i, _ := slices.BinarySearchFunc(all, cursor, func(c *Live, id string) int { return strings.Compare(c.ID, id) })
+	if i < len(all) && all[i].ID == cursor {
+		i++
+	}
+	all = all[i:]
+	if len(all) > limit {
+		return all[:limit], true
+	}
+	return all, false
+}

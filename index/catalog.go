@@ -279,3 +279,35 @@ func loadItems(db *pebble.DB, fn func(Item) error) error {
 	}
 	return it.Error()
 }
+
+// List returns up to limit items of the stored catalog in id order, starting
+// after the id cursor ("" for the first page), and whether more follow.
+func (x *Index) List(cursor string, limit int) ([]Item, bool, error) {
+	prefix := []byte{kv.PrefixItem}
+	lower := prefix
+	if cursor != "" {
+		// The smallest key after the cursor's own.
+		lower = append(kv.Key(kv.PrefixItem, cursor), 0)
+	}
+	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: kv.PrefixEnd(prefix)})
+	if err != nil {
+		return nil, false, err
+	}
+	defer it.Close()
+	items := []Item{}
+	for it.First(); it.Valid(); it.Next() {
+		if len(items) == limit {
+			return items, true, nil
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, false, err
+		}
+		var item Item
+		if err := json.Unmarshal(v, &item); err != nil {
+			return nil, false, fmt.Errorf("index: corrupt item %q: %w", it.Key()[1:], err)
+		}
+		items = append(items, item)
+	}
+	return items, false, it.Error()
+}

@@ -79,17 +79,6 @@ type audienceBody struct {
 	Trigger     *audience.Trigger `json:"trigger"`
 }
 
-func (s *Server) handleAudiences(ctx *fasthttp.RequestCtx) {
-	list := s.svc.Audiences().List()
-	out := struct {
-		Audiences []*audience.Audience `json:"audiences"`
-	}{Audiences: list}
-	if out.Audiences == nil {
-		out.Audiences = []*audience.Audience{}
-	}
-	writeJSON(ctx, out)
-}
-
 func (s *Server) handleAudience(ctx *fasthttp.RequestCtx, name string) {
 	switch string(ctx.Method()) {
 	case "GET":
