@@ -11,7 +11,7 @@ import (
 )
 
 // statusCodes are the codes with their own label; others count as "other".
-var statusCodes = [...]int{200, 204, 400, 401, 403, 404, 405, 413, 429, 500, 503, 507}
+var statusCodes = [...]int{200, 204, 400, 401, 403, 404, 405, 409, 413, 429, 500, 503, 507}
 
 // metrics holds the service's metric children, resolved once so that the
 // request path does no label lookups.
