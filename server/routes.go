@@ -37,12 +37,15 @@ const (
 	routeCampaign
 	routeCampaignStats
 	routeReady
+	routeOpenAPI
+	routeConsole
+	routeBackup
 	numRoutes
 )
 
 var routeNames = [numRoutes]string{"other", "events", "recommend", "experiments", "experiment", "items", "item", "user", "metrics", "healthz",
 	"users", "segments", "segments_refresh", "audiences", "audience", "audience_users", "triggers",
-	"bid", "win", "billing", "loss", "campaigns", "campaign", "campaign_stats", "readyz"}
+	"bid", "win", "billing", "loss", "campaigns", "campaign", "campaign_stats", "readyz", "openapi", "console", "backup"}
 
 func (r routeID) name() string { return routeNames[r] }
 
@@ -51,7 +54,9 @@ func (r routeID) name() string { return routeNames[r] }
 // The bid route, its notices, the health checks and unknown paths need none.
 func (r routeID) scope(method []byte) Scope {
 	switch r {
-	case routeOther, routeHealth, routeReady, routeBid, routeWin, routeBilling, routeLoss:
+	case routeOther, routeHealth, routeReady, routeBid, routeWin, routeBilling, routeLoss, routeOpenAPI, routeConsole:
+		// The console's pages hold no data: they call the API with the
+		// token the operator enters.
 		return ScopeNone
 	case routeEvents:
 		return ScopeIngest
@@ -75,7 +80,7 @@ func (r routeID) class() admitClass {
 		return classBid
 	case routeEvents:
 		return classEvents
-	case routeOther, routeHealth, routeReady, routeMetrics, routeWin, routeBilling, routeLoss:
+	case routeOther, routeHealth, routeReady, routeMetrics, routeWin, routeBilling, routeLoss, routeOpenAPI, routeConsole:
 		return classNone
 	}
 	return classOther
@@ -87,8 +92,10 @@ func (r routeID) writes(method []byte) bool {
 	switch r {
 	case routeWin, routeBilling, routeLoss:
 		return true
-	case routeOther, routeHealth, routeReady, routeMetrics, routeBid, routeRecommend:
+	case routeOther, routeHealth, routeReady, routeMetrics, routeBid, routeRecommend, routeOpenAPI, routeConsole:
 		return false
+	case routeBackup:
+		return true // a checkpoint fills the disk as much as a write
 	}
 	return string(method) != "GET" && string(method) != "HEAD"
 }
@@ -129,8 +136,16 @@ func route(path []byte) routeID {
 		return routeLoss
 	case "/v1/campaigns":
 		return routeCampaigns
+	case "/openapi.json":
+		return routeOpenAPI
+	case "/v1/admin/backup":
+		return routeBackup
+	case "/console":
+		return routeConsole
 	}
 	switch {
+	case bytes.HasPrefix(path, []byte("/console/")):
+		return routeConsole
 	case bytes.HasPrefix(path, []byte("/v1/campaigns/")) && len(path) > len("/v1/campaigns/"):
 		if bytes.HasSuffix(path, []byte("/stats")) && bytes.Count(path, []byte("/")) == 4 {
 			return routeCampaignStats
@@ -169,8 +184,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 			s.handleExperiment(ctx, id)
 		}
 	case routeItems:
-		if allow(ctx, method, "POST") {
+		switch method {
+		case "GET":
+			s.handleListItems(ctx)
+		case "POST":
 			s.handleItems(ctx)
+		default:
+			methodNotAllowed(ctx, "GET, POST")
 		}
 	case routeItem:
 		id, ok := pathID(ctx, "/v1/items/", "")
@@ -241,8 +261,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 		}
 		s.handleNotice(ctx, noticeKind(r))
 	case routeCampaigns:
-		if allow(ctx, method, "POST") {
+		switch method {
+		case "GET":
+			s.handleListCampaigns(ctx)
+		case "POST":
 			s.handleCampaigns(ctx)
+		default:
+			methodNotAllowed(ctx, "GET, POST")
 		}
 	case routeCampaign:
 		id, ok := pathID(ctx, "/v1/campaigns/", "")
@@ -269,6 +294,18 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 	case routeReady:
 		if allow(ctx, method, "GET") {
 			s.handleReady(ctx)
+		}
+	case routeOpenAPI:
+		if allow(ctx, method, "GET") {
+			s.handleOpenAPI(ctx)
+		}
+	case routeConsole:
+		if allow(ctx, method, "GET") {
+			s.handleConsole(ctx)
+		}
+	case routeBackup:
+		if allow(ctx, method, "POST") {
+			s.handleBackup(ctx)
 		}
 	default:
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound,

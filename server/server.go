@@ -61,6 +61,9 @@ type Options struct {
 	// allows any. Default none: browsers keep the answers from other
 	// origins' pages.
 	CORSOrigins []string
+	// BackupDir is where POST /v1/admin/backup writes backups, one
+	// directory each. Default "": backups through the API are off.
+	BackupDir string
 }
 
 func (o *Options) setDefaults() {
