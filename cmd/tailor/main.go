@@ -19,6 +19,8 @@ Usage:
   tailor datasets online-retail-ii --out DIR   convert a public data set into API request bodies
   tailor eval movielens|online-retail|otto|csv|clicks [flags]   replay public logs: tailor against baselines
   tailor bench gen|load|run|sweep|compare|self [flags]   load tests: synthetic worlds, open-loop load, reports
+  tailor restore --from BACKUP --data DIR      copy a backup (POST /v1/admin/backup) into a new data directory
+  tailor probe [URL]                           exit 0 if URL (default http://127.0.0.1:8080/readyz) answers 200
   tailor version                               the version, the commit it was built from, and Go's
   tailor help
 
@@ -45,6 +47,10 @@ func main() {
 		err = evalCmd(args)
 	case "bench":
 		err = benchCmd(args)
+	case "restore":
+		err = restoreCmd(args)
+	case "probe":
+		err = probeCmd(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -54,6 +54,7 @@ func serve(args []string) error {
 	concurrency := fs.String("max-concurrent", "", "requests handled at once per kind before the rest wait then are shed: `recommend=N,bid=N,events=N,other=N` (default 32 per core, 32 per core, 64, 16)")
 	queueWait := fs.Duration("queue-wait", 10*time.Millisecond, "how long a request past --max-concurrent may wait for a place before it is shed (429, or a no-bid)")
 	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU (0: never)")
+	backupDir := fs.String("backup-dir", "", "`DIR`ectory where POST /v1/admin/backup writes backups (default: backups through the API are off)")
 	corsOrigins := fs.String("cors-origins", "", "web `ORIGINS` whose pages may call /v1/events and /v1/recommend from the browser, such as https://shop.example,https://www.shop.example (* for any)")
 	webhookPrivate := fs.Bool("webhook-allow-private", false, "let audience webhooks reach loopback, private and link-local addresses")
 	if err := fs.Parse(args); err != nil {
@@ -126,6 +127,7 @@ func serve(args []string) error {
 		Admission:        admission,
 		Bidder:           bidder,
 		CORSOrigins:      splitList(*corsOrigins),
+		BackupDir:        *backupDir,
 	})
 	if err != nil {
 		return err
