@@ -27,7 +27,7 @@ func newModelMetrics(reg prometheus.Registerer, name string) *modelMetrics {
 		clicks:   labels.WithLabelValues("click"),
 		noClicks: labels.WithLabelValues("no_click"),
 		logloss: prometheus.NewCounter(prometheus.CounterOpts{
-			Name:        "tailor_model_logloss_sum",
+			Name:        "tailor_model_logloss_total",
 			Help:        "Sum of the log loss of the click model's prediction for each label, made before learning from it; divide by tailor_model_labels_total.",
 			ConstLabels: cl,
 		}),
