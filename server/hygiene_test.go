@@ -25,6 +25,7 @@ func (ts *testServer) raw(request string) (int, string) {
 	if err := resp.Read(bufio.NewReader(conn)); err != nil {
 		ts.t.Fatalf("reading the answer to %q: %v", request, err)
 	}
+	checkRaw(ts.t, request, &resp)
 	return resp.StatusCode(), string(resp.Body())
 }
 

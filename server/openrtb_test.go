@@ -68,6 +68,7 @@ func (ts *testServer) rawBid(body []byte, header ...string) (int, []byte) {
 	if err := ts.client.Do(req, resp); err != nil {
 		ts.t.Fatalf("POST /openrtb2/bid: %v", err)
 	}
+	checkOpenAPI(ts.t, req, resp)
 	return resp.StatusCode(), append([]byte(nil), resp.Body()...)
 }
 

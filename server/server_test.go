@@ -101,6 +101,7 @@ func (ts *testServer) do(method, path, contentType, body string) (int, string) {
 	if err := ts.client.Do(req, resp); err != nil {
 		ts.t.Fatalf("%s %s: %v", method, path, err)
 	}
+	checkOpenAPI(ts.t, req, resp)
 	return resp.StatusCode(), string(resp.Body())
 }
 
