@@ -121,3 +121,17 @@ func (ts *testServer) postJSON(path, body string, v any) int {
 	}
 	return code
 }
+
+// TestAudienceInputsNamed checks two answers that must name the field at
+// fault: an unknown field of an audience, and a members cursor that is no
+// id.
+func TestAudienceInputsNamed(t *testing.T) {
+	ts := newTestServer(t)
+	code, out := ts.post("/v1/audiences/a", `{"expression":"events > 0","colour":"red"}`)
+	wantError(t, "an audience with an unknown field", code, out, 400, "invalid_audience", "colour")
+	ts.mustPost("/v1/audiences/a", `{"expression":"events > 0"}`)
+	code, out = ts.do("GET", "/v1/audiences/a/users?cursor=..", "", "")
+	wantError(t, "a members cursor ..", code, out, 400, "invalid_request", "cursor")
+	code, out = ts.do("GET", "/v1/audiences/a/users?limit=1001", "", "")
+	wantError(t, "a members page of 1001", code, out, 400, "invalid_request", "limit")
+}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -93,6 +93,12 @@ func (s *Server) handleAudience(ctx *fasthttp.RequestCtx, name string) {
 		dec := json.NewDecoder(bytes.NewReader(ctx.PostBody()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&body); err != nil {
+			if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				f = strings.Trim(f, `"`)
+				writeError(ctx, badRequest("invalid_audience", f, "unknown field "+strconv.Quote(f)+
+					": an audience has expression, description and trigger"))
+				return
+			}
 			writeError(ctx, badRequest(codeInvalidJSON, "", "body must be {\"expression\",\"description\",\"trigger\"}: "+err.Error()))
 			return
 		}
@@ -132,12 +138,8 @@ func (s *Server) handleAudience(ctx *fasthttp.RequestCtx, name string) {
 	}
 }
 
-// Limits of a members page.
-const (
-	defaultMembers = 100
-	maxMembers     = 1000
-	maxScanPerCall = 50000
-)
+// maxScanPerCall bounds the profiles one members page looks at.
+const maxScanPerCall = 50000
 
 // handleAudienceUsers lists an audience's members a page at a time, in user
 // id order: each call scans at most maxScanPerCall profiles and returns the
@@ -149,16 +151,12 @@ func (s *Server) handleAudienceUsers(ctx *fasthttp.RequestCtx, name string) {
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no audience with this name", field: "name", index: -1})
 		return
 	}
-	limit := defaultMembers
-	if v := ctx.QueryArgs().Peek("limit"); len(v) > 0 {
-		n, err := strconv.Atoi(string(v))
-		if err != nil || n < 1 || n > maxMembers {
-			writeError(ctx, badRequest(codeInvalidRequest, "limit", fmt.Sprintf("limit must be an integer from 1 to %d", maxMembers)))
-			return
-		}
-		limit = n
+	cursor, limit, e := page(ctx)
+	if e != nil {
+		writeError(ctx, e)
+		return
 	}
-	page, err := s.svc.Members(a, string(ctx.QueryArgs().Peek("cursor")), limit, maxScanPerCall, s.now())
+	members, err := s.svc.Members(a, cursor, limit, maxScanPerCall, s.now())
 	if err != nil {
 		s.logger.Printf("audiences: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable, message: "members could not be read, retry", index: -1})
@@ -169,9 +167,9 @@ func (s *Server) handleAudienceUsers(ctx *fasthttp.RequestCtx, name string) {
 		Users    []string `json:"users"`
 		Next     *string  `json:"next"`
 		Scanned  int      `json:"scanned"`
-	}{Audience: name, Users: page.Users, Scanned: page.Scanned}
-	if page.Next != "" {
-		out.Next = &page.Next
+	}{Audience: name, Users: members.Users, Scanned: members.Scanned}
+	if members.Next != "" {
+		out.Next = &members.Next
 	}
 	writeJSON(ctx, out)
 }

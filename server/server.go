@@ -33,7 +33,8 @@ type Options struct {
 	Service service.Options
 	// MaxBodyBytes bounds a request body; larger ones get 413. Default 16 MiB.
 	MaxBodyBytes int
-	// MaxBatch bounds the records of one events or items request. Default 10,000.
+	// MaxBatch bounds the records of one batch request (events, items, users,
+	// campaigns). Default 10,000.
 	MaxBatch int
 	// ReadTimeout, WriteTimeout and IdleTimeout bound a connection's reads,
 	// writes and idle keep-alive time. Defaults 10 s, 10 s and 60 s.
