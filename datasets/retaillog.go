@@ -9,8 +9,10 @@ import (
 // invoice as session and the line's value as amount. Lines whose stock code
 // does not start with five digits (postage, manual adjustments, bank
 // charges, samples, gift vouchers, ...) are not products and are left out.
-// Items are the products with their description and latest unit price; the
-// data set has no categories.
+// Items are the products with the description and unit price of their
+// first sale: the replay loads the catalog before it starts, so that later
+// descriptions and prices, which would leak what happens next, are left
+// out. The data set has no categories.
 func ReadOnlineRetailLog(path string) (*Log, error) {
 	l := &Log{Name: "online-retail-ii"}
 	index := map[string]int{}
@@ -24,10 +26,12 @@ func ReadOnlineRetailLog(path string) (*Log, error) {
 			index[r.StockCode] = i
 			l.Items = append(l.Items, CatalogItem{ID: r.StockCode})
 		}
-		if r.Description != "" {
-			l.Items[i].Title = r.Description
+		if it := &l.Items[i]; !ok || it.Title == "" {
+			it.Title = r.Description
+			if !ok {
+				it.Price = r.Price
+			}
 		}
-		l.Items[i].Price = r.Price
 		l.Events = append(l.Events, Interaction{User: r.Customer, Item: r.StockCode, TS: r.Time.UnixMilli(),
 			Type: "purchase", Amount: r.Amount(), Session: r.Invoice})
 		return nil

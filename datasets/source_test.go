@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,5 +23,26 @@ func TestMissingFileSaysWhereToGetIt(t *testing.T) {
 		if !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "https://") || !strings.Contains(err.Error(), dir) {
 			t.Errorf("%s on a missing path: %v; want ErrMissing naming the path and a download address", name, err)
 		}
+	}
+}
+
+// TestRetailCatalogAsOfFirstSale checks that a product's catalog facts are
+// those of its first sale, not of a later line that the replay would only
+// reach afterwards.
+func TestRetailCatalogAsOfFirstSale(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "retail.csv")
+	csv := "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n" +
+		"1,10001,,1,2010-01-01 09:00:00,2.50,7,United Kingdom\n" +
+		"2,10001,RED MUG,2,2010-01-02 09:00:00,2.50,8,United Kingdom\n" +
+		"3,10001,RED MUG SALE,1,2010-06-01 09:00:00,1.25,7,United Kingdom\n"
+	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ReadOnlineRetailLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Items) != 1 || l.Items[0].Title != "RED MUG" || l.Items[0].Price != 2.50 {
+		t.Errorf("items = %+v, want one RED MUG at 2.50 (the first description given, the first price)", l.Items)
 	}
 }
