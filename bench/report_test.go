@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tailor-dev/tailor/internal/browsertest"
 )
 
 func TestSweep(t *testing.T) {
@@ -43,14 +45,7 @@ func TestSweep(t *testing.T) {
 // The report opens in a real browser and its plots are drawn: each plot is
 // an SVG with lines of many points.
 func TestReportInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("TAILOR_REQUIRE_BROWSER") == "" {
-			t.Skip("chromium not found: this test renders the report in a headless browser; install Debian's chromium " +
-				"package to run it (CI does, and sets TAILOR_REQUIRE_BROWSER=1 so that a missing browser fails)")
-		}
-		t.Fatal("chromium not found and TAILOR_REQUIRE_BROWSER is set: install Debian's chromium package (apt-get install chromium)")
-	}
+	chromium := browsertest.Chromium(t, "renders the report")
 	target, floor := serve(t, NewFloor().Handler), serve(t, NewFloor().Handler)
 	res, err := RunSweep(context.Background(), testWorkload(), SweepOptions{
 		Options: Options{

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/valyala/fasthttp"
+
+	"github.com/tailor-dev/tailor/internal/browsertest"
 )
 
 // Tokens of the console tests: an operator who may do everything, and an
@@ -240,14 +241,7 @@ type consoleBrowser struct {
 // browser is missing (fails instead with TAILOR_REQUIRE_BROWSER set).
 func newConsoleBrowser(t *testing.T) *consoleBrowser {
 	t.Helper()
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("TAILOR_REQUIRE_BROWSER") == "" {
-			t.Skip("chromium not found: this test renders the console in a headless browser; install Debian's chromium " +
-				"package to run it (CI does, and sets TAILOR_REQUIRE_BROWSER=1 so that a missing browser fails)")
-		}
-		t.Fatal("chromium not found and TAILOR_REQUIRE_BROWSER is set: install Debian's chromium package (apt-get install chromium)")
-	}
+	chromium := browsertest.Chromium(t, "renders the console")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.WindowSize(1280, 900))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

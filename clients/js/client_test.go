@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +26,7 @@ import (
 
 	cdplog "github.com/chromedp/cdproto/log"
 
+	"github.com/tailor-dev/tailor/internal/browsertest"
 	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/server"
@@ -66,7 +66,7 @@ var catalog = []catalogItem{
 // last event to a beacon when the page goes away. The test then reads the
 // user's profile and the experiment's counters through the API.
 func TestClientInChromium(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := browsertest.Chromium(t, "runs the website client")
 
 	pageLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -236,23 +236,6 @@ func checkRendered(t *testing.T, b *browserTab, recID, arm string, ids []string,
 			t.Errorf("item %d href = %v, want the page's URL with %s", i, it.Href, c.URL)
 		}
 	}
-}
-
-// findChromium returns the browser's path, or skips the test without one
-// unless TAILOR_REQUIRE_BROWSER is set.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("TAILOR_REQUIRE_BROWSER") == "" {
-		t.Skip("chromium not found: this test runs the website client in a headless browser; install Debian's " +
-			"chromium package to run it (CI does, and sets TAILOR_REQUIRE_BROWSER=1 so that a missing browser fails)")
-	}
-	t.Fatal("chromium not found and TAILOR_REQUIRE_BROWSER is set: install Debian's chromium package (apt-get install chromium)")
-	return ""
 }
 
 // tailorAPI is a tailor server on loopback, called with the admin token.
