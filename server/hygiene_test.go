@@ -120,7 +120,7 @@ func TestUnknownFieldsRefused(t *testing.T) {
 		{"/v1/recommend", `{"user":"u1","filter":{"categroy":["x"]}}`, "invalid_request", "filter.categroy"},
 		{"/v1/recommend", `{"user":"u1","boost":[{"audience":"a","category":["x"],"wieght":2}]}`, "invalid_request", "boost[0].wieght"},
 		{"/v1/campaigns", `{"id":"c1","budjet":{}}`, "invalid_campaign", "budjet"},
-		{"/v1/audiences/a", `{"expression":"purchases > 0","descr":"x"}`, "invalid_json", ""},
+		{"/v1/audiences/a", `{"expression":"purchases > 0","descr":"x"}`, "invalid_audience", "descr"},
 	} {
 		code, out := ts.post(c.path, c.body)
 		wantError(t, "POST "+c.path+" "+c.body, code, out, 400, c.code, c.field)

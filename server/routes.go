@@ -193,31 +193,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 			methodNotAllowed(ctx, "GET, POST")
 		}
 	case routeItem:
-		id, ok := pathID(ctx, "/v1/items/", "")
-		if !ok {
-			return
-		}
-		switch method {
-		case "GET":
-			s.handleGetItem(ctx, id)
-		case "DELETE":
-			s.handleDeleteItem(ctx, id)
-		default:
-			methodNotAllowed(ctx, "GET, DELETE")
-		}
+		getOrDelete(ctx, method, "/v1/items/", s.handleGetItem, s.handleDeleteItem)
 	case routeUser:
-		id, ok := pathID(ctx, "/v1/users/", "")
-		if !ok {
-			return
-		}
-		switch method {
-		case "GET":
-			s.handleGetUser(ctx, id)
-		case "DELETE":
-			s.handleDeleteUser(ctx, id)
-		default:
-			methodNotAllowed(ctx, "GET, DELETE")
-		}
+		getOrDelete(ctx, method, "/v1/users/", s.handleGetUser, s.handleDeleteUser)
 	case routeMetrics:
 		if allow(ctx, method, "GET") {
 			s.handleMetrics(ctx)
@@ -270,18 +248,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 			methodNotAllowed(ctx, "GET, POST")
 		}
 	case routeCampaign:
-		id, ok := pathID(ctx, "/v1/campaigns/", "")
-		if !ok {
-			return
-		}
-		switch method {
-		case "GET":
-			s.handleGetCampaign(ctx, id)
-		case "DELETE":
-			s.handleDeleteCampaign(ctx, id)
-		default:
-			methodNotAllowed(ctx, "GET, DELETE")
-		}
+		getOrDelete(ctx, method, "/v1/campaigns/", s.handleGetCampaign, s.handleDeleteCampaign)
 	case routeCampaignStats:
 		if id, ok := pathID(ctx, "/v1/campaigns/", "/stats"); ok && allow(ctx, method, "GET") {
 			s.handleCampaignStats(ctx, id)
@@ -310,6 +277,23 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 	default:
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound,
 			message: "no such endpoint: " + string(ctx.Path()), index: -1})
+	}
+}
+
+// getOrDelete serves a record's route: GET reads the record named by the
+// path after prefix, DELETE removes it.
+func getOrDelete(ctx *fasthttp.RequestCtx, method, prefix string, get, del func(*fasthttp.RequestCtx, string)) {
+	id, ok := pathID(ctx, prefix, "")
+	if !ok {
+		return
+	}
+	switch method {
+	case "GET":
+		get(ctx, id)
+	case "DELETE":
+		del(ctx, id)
+	default:
+		methodNotAllowed(ctx, "GET, DELETE")
 	}
 }
 
