@@ -80,7 +80,7 @@ func TestPlantedPattern(t *testing.T) {
 	}
 	for _, r := range rep.Results {
 		t.Logf("%s: HR@5 %.3f", r.Name, r.HR)
-		if r.Name != "popularity" && r.HR < 0.2 {
+		if !strings.HasPrefix(r.Name, "popularity") && r.HR < 0.2 {
 			t.Errorf("%s: HR@5 = %.3f, want at least the B after every A (a fifth of the targets)", r.Name, r.HR)
 		}
 	}
@@ -174,7 +174,7 @@ func TestProfileNeverAhead(t *testing.T) {
 
 func TestPopularityOrder(t *testing.T) {
 	l := &datasets.Log{Items: []datasets.CatalogItem{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d"}}}
-	p := newPopularity(l)
+	p := newPopularity("popularity", l, PopularityOptions{})
 	r := rand.New(rand.NewPCG(3, 4))
 	counts := map[string]int{}
 	ids := []string{"a", "b", "c", "d", "e", "f"}
@@ -204,30 +204,7 @@ func TestPopularityOrder(t *testing.T) {
 	}
 }
 
-func list0(p *popularity) string { return p.items.ids[p.order[0]] }
-
-// TestVSKNN checks the neighbourhood vote on a small example: sessions that
-// share the current session's latest item vote for their other items.
-func TestVSKNN(t *testing.T) {
-	l := &datasets.Log{}
-	ev := func(user, sess, item string, ts int64) datasets.Interaction {
-		return datasets.Interaction{User: user, Item: item, TS: ts, Session: sess}
-	}
-	v := newVSKNN(l, 0, VSKNNOptions{})
-	v.Observe([]datasets.Interaction{
-		ev("x", "s1", "a", 1), ev("x", "s1", "b", 2), ev("x", "s1", "c", 3),
-		ev("y", "s2", "b", 4), ev("y", "s2", "d", 5),
-		ev("z", "s3", "a", 6), ev("z", "s3", "e", 7),
-		ev("w", "s4", "q", 8), ev("w", "s4", "b", 9),
-	}, nil, nil)
-	list, _ := v.Recommend(&Query{User: "w", K: 5, SeenSet: map[string]struct{}{"q": {}, "b": {}}})
-	// b is w's latest item: sessions s1 and s2 hold it (weight 1 of 2 each);
-	// s1 is the more recent tie-break loser but both vote: c, a from s1 and
-	// d from s2 with equal scores, e never (s3 shares nothing).
-	if len(list) != 3 || slices.Contains(list, "e") || !slices.Contains(list, "d") || !slices.Contains(list, "c") {
-		t.Errorf("V-SKNN for w = %v, want a, c and d", list)
-	}
-}
+func list0(p *popularity) string { return p.items.ids[p.rank.order[0]] }
 
 func TestClicksOnAKnownWorld(t *testing.T) {
 	ex := ClickWorld(WorldOptions{Impressions: 60000, Seed: 2})

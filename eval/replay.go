@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/tailor-dev/tailor/datasets"
@@ -34,9 +33,11 @@ type Options struct {
 	// the end of the log). Default 0: no limit.
 	MaxPoints int
 	// Recommenders are the recommenders to measure, by name: tailor,
-	// tailor-learned, popularity, covisit, vsknn. Default all but
-	// tailor-learned.
+	// tailor-learned or one of Baselines. Default all but tailor-learned.
 	Recommenders []string
+	// Params overrides baselines' parameters, by baseline name (see
+	// Baselines). Default none: every baseline takes its defaults.
+	Params map[string]Params
 	// SessionGap splits a user's events into sessions where the log gives
 	// none: a gap longer than this starts a new one. Default 30 minutes.
 	SessionGap time.Duration
@@ -82,11 +83,12 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// DefaultRecommenders are measured when Options.Recommenders is empty.
-var DefaultRecommenders = []string{"tailor", "popularity", "covisit", "vsknn"}
+// DefaultRecommenders are measured when Options.Recommenders is empty:
+// tailor and every baseline.
+var DefaultRecommenders = append([]string{"tailor"}, baselineNames()...)
 
 // AllRecommenders names every recommender Replay knows.
-var AllRecommenders = []string{"tailor", "tailor-learned", "popularity", "covisit", "vsknn"}
+var AllRecommenders = append([]string{"tailor", "tailor-learned"}, baselineNames()...)
 
 // Query is what a recommender is asked at a point.
 type Query struct {
@@ -228,22 +230,6 @@ func Replay(log *datasets.Log, opts Options) (*Report, error) {
 		rep.Results = append(rep.Results, a.result(len(log.Items)))
 	}
 	return rep, nil
-}
-
-func newRecommender(name string, log *datasets.Log, opts *Options) (Recommender, error) {
-	switch name {
-	case "tailor":
-		return newTailor(name, log, opts, false)
-	case "tailor-learned":
-		return newTailor(name, log, opts, true)
-	case "popularity":
-		return newPopularity(log), nil
-	case "covisit":
-		return newCovisit(log, opts.SessionGap), nil
-	case "vsknn":
-		return newVSKNN(log, opts.SessionGap, VSKNNOptions{}), nil
-	}
-	return nil, fmt.Errorf("eval: no recommender %q (one of %s)", name, strings.Join(AllRecommenders, ", "))
 }
 
 // accumulator sums one recommender's metrics.

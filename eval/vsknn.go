@@ -9,48 +9,37 @@ import (
 )
 
 // VSKNNOptions configures the V-SKNN baseline. Zero fields take the
-// defaults of Ludewig and Jannach's evaluation (session-rec).
+// defaults of Ludewig and Jannach's evaluation (session-rec), but for
+// Context.
 type VSKNNOptions struct {
 	// Neighbors is k, the neighbour sessions that vote. Default 100.
 	Neighbors int
 	// Sample is how many of the most recent sessions sharing an item with
-	// the current one are candidates. Default 1000.
+	// the context are candidates. Default 1000.
 	Sample int
-	// Context caps the current session's items used, latest first.
-	// Default 50.
+	// Context is how many of the user's latest distinct items, across
+	// sessions, stand for the current session. Default 20, as many as
+	// tailor seeds from (the paper takes the whole current session).
 	Context int
 }
 
 // vsknn is V-SKNN (Ludewig and Jannach 2018, "Evaluation of session-based
-// recommendation algorithms"): the current session is a vector whose items
-// weigh more the later they came (the i-th of L weighs i/L); candidate
-// neighbours are the most recent past sessions sharing an item with it; a
-// neighbour's similarity is its dot product with that vector over L; the k
-// most similar vote for their items with their similarity, discounted by
-// 1/d where d counts back from the end of the current session to the latest
-// item they share with it.
+// recommendation algorithms"): the context is a vector whose items weigh
+// more the later they came (an item with b context items after it weighs
+// (L-b)/L, so the items of the latest moment weigh 1); candidate
+// neighbours are the most recent past sessions of other users sharing an
+// item with it; a neighbour's similarity is its dot product with that
+// vector over L; the k most similar vote for their items with their
+// similarity, discounted by 1/d, where d-1 counts the context's items after
+// the latest one the neighbour shares.
 //
-// Here a user's current session is their latest one: the session an event
-// continues, or, at the first event of a new session, the one before it.
+// The context is the user's latest items across sessions (their own past
+// sessions are not neighbours: the context already holds them).
 type vsknn struct {
-	opts      VSKNNOptions
-	items     *items
-	sess      *sessions
-	sessItems [][]int32 // session -> its distinct items, in order
-	sessTS    []int64   // session -> time of its latest event
-	itemSess  [][]int32 // item -> the sessions holding it, oldest first
-	userLast  map[string]int32
-
-	gen        uint32
-	sim        []float64
-	simGen     []uint32
-	touched    []int32
-	ctxPos     []int32
-	ctxGen     []uint32
-	score      []float64
-	scoreGen   []uint32
-	candidates []scored
-	out        []string
+	base
+	opts VSKNNOptions
+	idx  sessionIndex
+	w    []float64
 }
 
 func newVSKNN(l *datasets.Log, gap time.Duration, o VSKNNOptions) *vsknn {
@@ -61,114 +50,169 @@ func newVSKNN(l *datasets.Log, gap time.Duration, o VSKNNOptions) *vsknn {
 		o.Sample = 1000
 	}
 	if o.Context <= 0 {
-		o.Context = 50
+		o.Context = 20
 	}
-	return &vsknn{opts: o, items: newItems(l), sess: newSessions(gap), userLast: map[string]int32{}}
+	return &vsknn{base: newBase("vsknn", l), opts: o, idx: newSessionIndex(gap)}
 }
-
-func (v *vsknn) Name() string { return "vsknn" }
 
 func (v *vsknn) Observe(events []datasets.Interaction, _ *Query, _ []string) error {
 	for i := range events {
-		e := &events[i]
-		s, fresh, _ := v.sess.of(e)
-		if fresh {
-			v.sessItems = append(v.sessItems, nil)
-			v.sessTS = append(v.sessTS, 0)
-			v.sim = append(v.sim, 0)
-			v.simGen = append(v.simGen, 0)
-		}
-		o := v.items.get(e.Item)
-		for int(o) >= len(v.itemSess) {
-			v.itemSess = append(v.itemSess, nil)
-			v.ctxPos = append(v.ctxPos, 0)
-			v.ctxGen = append(v.ctxGen, 0)
-			v.score = append(v.score, 0)
-			v.scoreGen = append(v.scoreGen, 0)
-		}
-		if !slices.Contains(v.sessItems[s], o) {
-			v.sessItems[s] = append(v.sessItems[s], o)
-			v.itemSess[o] = append(v.itemSess[o], s)
-		}
-		v.sessTS[s] = e.TS
-		v.userLast[e.User] = s
+		v.idx.add(&events[i], v.observe(&events[i]))
 	}
 	return nil
 }
 
 func (v *vsknn) Recommend(q *Query) ([]string, error) {
-	v.out = v.out[:0]
-	cur, ok := v.userLast[q.User]
-	if !ok {
-		return v.out, nil
+	v.ctx = v.hist.context(q.User, v.opts.Context, 0, v.ctx)
+	L := float64(len(v.ctx))
+	v.w = v.w[:0]
+	for _, x := range v.ctx {
+		v.w = append(v.w, (L-float64(x.back))/L)
 	}
-	ctx := v.sessItems[cur]
-	if len(ctx) > v.opts.Context {
-		ctx = ctx[len(ctx)-v.opts.Context:]
+	idx := &v.idx
+	nbrs := idx.neighbors(q.User, v.ctx, v.w, v.opts.Sample)
+	for _, n := range nbrs {
+		idx.sim[n] /= L
 	}
-	v.gen++
-	L := float64(len(ctx))
-	v.touched = v.touched[:0]
-	for i, it := range ctx {
-		v.ctxPos[it], v.ctxGen[it] = int32(i), v.gen
-		w := float64(i+1) / L
-		list := v.itemSess[it]
-		if len(list) > v.opts.Sample {
-			list = list[len(list)-v.opts.Sample:]
+	nbrs = idx.closest(v.opts.Neighbors)
+	v.tally.reset()
+	for _, n := range nbrs {
+		latest := int32(len(v.ctx))
+		for _, it := range idx.items[n] {
+			if b, ok := idx.inContext(it); ok && b < latest {
+				latest = b
+			}
+		}
+		vote := idx.sim[n] / float64(1+latest)
+		for _, it := range idx.items[n] {
+			v.tally.add(it, vote)
+		}
+	}
+	return v.answer(q), nil
+}
+
+// sessionIndex holds past sessions for the session-based neighbourhoods:
+// each session's distinct items with the moment (counted from 0) of their
+// latest occurrence in it, its user and its latest time, and each item's
+// sessions.
+type sessionIndex struct {
+	sess     *sessions
+	users    map[string]int32
+	items    [][]int32 // session -> its distinct items, in order
+	pos      [][]int32 // session -> the moment of each item's latest occurrence
+	moment   []int32   // session -> its latest moment
+	ts       []int64   // session -> time of its latest event
+	owner    []int32   // session -> its user
+	itemSess [][]int32 // item -> the sessions holding it, oldest first
+
+	gen     uint32
+	sim     []float64 // session -> similarity, valid when simGen is gen
+	simGen  []uint32
+	touched []int32
+	ctxBack []int32 // item -> its back in the context, when ctxGen is gen
+	ctxGen  []uint32
+}
+
+func newSessionIndex(gap time.Duration) sessionIndex {
+	return sessionIndex{sess: newSessions(gap), users: map[string]int32{}}
+}
+
+func (x *sessionIndex) add(e *datasets.Interaction, o int32) {
+	s, fresh, _ := x.sess.of(e)
+	if fresh {
+		u, ok := x.users[e.User]
+		if !ok {
+			u = int32(len(x.users))
+			x.users[e.User] = u
+		}
+		x.items = append(x.items, nil)
+		x.pos = append(x.pos, nil)
+		x.moment = append(x.moment, -1)
+		x.ts = append(x.ts, e.TS)
+		x.owner = append(x.owner, u)
+		x.sim = append(x.sim, 0)
+		x.simGen = append(x.simGen, 0)
+	}
+	if x.moment[s] < 0 || e.TS != x.ts[s] {
+		x.moment[s]++
+	}
+	x.ts[s] = e.TS
+	for int(o) >= len(x.itemSess) {
+		x.itemSess = append(x.itemSess, nil)
+		x.ctxBack = append(x.ctxBack, 0)
+		x.ctxGen = append(x.ctxGen, 0)
+	}
+	if i := slices.Index(x.items[s], o); i >= 0 {
+		x.pos[s][i] = x.moment[s]
+		return
+	}
+	x.items[s] = append(x.items[s], o)
+	x.pos[s] = append(x.pos[s], x.moment[s])
+	x.itemSess[o] = append(x.itemSess[o], s)
+}
+
+// neighbors marks the context's items, gathers the sample most recent
+// sessions of other users than user sharing an item with ctx, and sets
+// each one's sim to the sum of the weights w of the context's items it
+// holds.
+func (x *sessionIndex) neighbors(user string, ctx []ctxItem, w []float64, sample int) []int32 {
+	x.gen++
+	x.touched = x.touched[:0]
+	u, known := x.users[user]
+	if !known {
+		u = -1
+	}
+	for i, c := range ctx {
+		if int(c.item) >= len(x.itemSess) {
+			continue
+		}
+		x.ctxBack[c.item], x.ctxGen[c.item] = c.back, x.gen
+		list := x.itemSess[c.item]
+		if len(list) > sample {
+			list = list[len(list)-sample:]
 		}
 		for _, n := range list {
-			if n == cur {
+			if x.owner[n] == u {
 				continue
 			}
-			if v.simGen[n] != v.gen {
-				v.simGen[n], v.sim[n] = v.gen, 0
-				v.touched = append(v.touched, n)
+			if x.simGen[n] != x.gen {
+				x.simGen[n], x.sim[n] = x.gen, 0
+				x.touched = append(x.touched, n)
 			}
-			v.sim[n] += w
+			x.sim[n] += w[i]
 		}
 	}
-	// The most recent sessions are the candidates.
-	if len(v.touched) > v.opts.Sample {
-		slices.SortFunc(v.touched, func(a, b int32) int {
-			if c := cmp.Compare(v.sessTS[b], v.sessTS[a]); c != 0 {
+	if len(x.touched) > sample {
+		slices.SortFunc(x.touched, func(a, b int32) int {
+			if c := cmp.Compare(x.ts[b], x.ts[a]); c != 0 {
 				return c
 			}
 			return cmp.Compare(b, a)
 		})
-		v.touched = v.touched[:v.opts.Sample]
+		x.touched = x.touched[:sample]
 	}
-	slices.SortFunc(v.touched, func(a, b int32) int {
-		if c := cmp.Compare(v.sim[b], v.sim[a]); c != 0 {
+	return x.touched
+}
+
+// closest keeps the k gathered sessions of the highest sim (ties: the
+// later session).
+func (x *sessionIndex) closest(k int) []int32 {
+	slices.SortFunc(x.touched, func(a, b int32) int {
+		if c := cmp.Compare(x.sim[b], x.sim[a]); c != 0 {
 			return c
 		}
 		return cmp.Compare(b, a)
 	})
-	if len(v.touched) > v.opts.Neighbors {
-		v.touched = v.touched[:v.opts.Neighbors]
+	if len(x.touched) > k {
+		x.touched = x.touched[:k]
 	}
-	v.candidates = v.candidates[:0]
-	for _, n := range v.touched {
-		sim := v.sim[n] / L
-		latest := int32(-1)
-		for _, it := range v.sessItems[n] {
-			if v.ctxGen[it] == v.gen && v.ctxPos[it] > latest {
-				latest = v.ctxPos[it]
-			}
-		}
-		decay := 1 / float64(int32(len(ctx))-latest)
-		for _, it := range v.sessItems[n] {
-			if v.scoreGen[it] != v.gen {
-				v.scoreGen[it], v.score[it] = v.gen, 0
-				v.candidates = append(v.candidates, scored{item: it})
-			}
-			v.score[it] += sim * decay
-		}
-	}
-	for i := range v.candidates {
-		v.candidates[i].score = v.score[v.candidates[i].item]
-	}
-	top(v.candidates, func(s scored) bool { return excluded(q, v.items.ids[s.item]) }, q.K, &v.out, v.items.ids)
-	return v.out, nil
+	return x.touched
 }
 
-func (v *vsknn) Close() error { return nil }
+// inContext returns the back of item it in the context last marked.
+func (x *sessionIndex) inContext(it int32) (int32, bool) {
+	if x.ctxGen[it] != x.gen {
+		return 0, false
+	}
+	return x.ctxBack[it], true
+}
