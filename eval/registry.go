@@ -161,6 +161,15 @@ func newRecommender(name string, log *datasets.Log, opts *Options) (Recommender,
 		return newTailor(name, log, opts, false)
 	case "tailor-learned":
 		return newTailor(name, log, opts, true)
+	case "tailor-tuned":
+		o := *opts
+		for k := range opts.Params[name] {
+			if !slices.ContainsFunc(TailorParams, func(p Param) bool { return p.Name == k }) {
+				return nil, fmt.Errorf("eval: tailor-tuned has no parameter %q", k)
+			}
+		}
+		applyTailor(&o, opts.Params[name])
+		return newTailor(name, log, &o, false)
 	}
 	if b, ok := LookupBaseline(name); ok {
 		return b.New(log, opts, opts.Params[name])

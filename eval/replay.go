@@ -36,8 +36,17 @@ type Options struct {
 	// tailor-learned or one of Baselines. Default all but tailor-learned.
 	Recommenders []string
 	// Params overrides baselines' parameters, by baseline name (see
-	// Baselines). Default none: every baseline takes its defaults.
+	// Baselines), and tailor-tuned's (see TailorParams). Default none: every
+	// baseline takes its defaults.
 	Params map[string]Params
+	// Period is the part of the log scored: PeriodAll (every point from
+	// From on, the default), PeriodTune (the points before the test period;
+	// the replay stops where it begins) or PeriodTest (the points of the
+	// test period).
+	Period Period
+	// TestShare is the share of the log's events, the latest, that make the
+	// test period. Default 0.2.
+	TestShare float64
 	// SessionGap splits a user's events into sessions where the log gives
 	// none: a gap longer than this starts a new one. Default 30 minutes.
 	SessionGap time.Duration
@@ -62,7 +71,20 @@ type preparer interface {
 	prepare(q *Query) error
 }
 
+// Period names a part of a log's points.
+type Period string
+
+// The periods of the protocol (see docs/eval/protocol.md).
+const (
+	PeriodAll  Period = ""     // every point
+	PeriodTune Period = "tune" // the points before the test period
+	PeriodTest Period = "test" // the points of the last TestShare of the log
+)
+
 func (o *Options) setDefaults() {
+	if o.TestShare <= 0 || o.TestShare >= 1 {
+		o.TestShare = 0.2
+	}
 	if o.K <= 0 {
 		o.K = 20
 	}
@@ -88,7 +110,7 @@ func (o *Options) setDefaults() {
 var DefaultRecommenders = append([]string{"tailor"}, baselineNames()...)
 
 // AllRecommenders names every recommender Replay knows.
-var AllRecommenders = append([]string{"tailor", "tailor-learned"}, baselineNames()...)
+var AllRecommenders = append([]string{"tailor", "tailor-learned", "tailor-tuned"}, baselineNames()...)
 
 // Query is what a recommender is asked at a point.
 type Query struct {
@@ -143,7 +165,15 @@ func Replay(log *datasets.Log, opts Options) (*Report, error) {
 	recs = append(recs, opts.extra...)
 	users, items, _ := log.Stats()
 	rep := &Report{Dataset: log.Name, Events: len(log.Events), Users: users, Items: len(log.Items), ItemsWithEvents: items,
-		K: opts.K, NDCGAt: opts.NDCGAt, Repeats: opts.Repeats, SkipFirst: opts.SkipFirst, From: opts.From}
+		K: opts.K, NDCGAt: opts.NDCGAt, Repeats: opts.Repeats, SkipFirst: opts.SkipFirst, From: opts.From, Period: opts.Period}
+	// The test period starts at the time of the first of its events, so that
+	// a point (one moment of one user) is never split between periods.
+	splitTS := log.Events[len(log.Events)-max(1, int(opts.TestShare*float64(len(log.Events))))].TS
+	if opts.Period != PeriodAll {
+		rep.TestShare = opts.TestShare
+		rep.TestFrom = time.UnixMilli(splitTS).UTC().Format(time.RFC3339)
+	}
+	userOrd := map[string]int{} // the users scored, numbered for the bootstrap
 	acc := make([]*accumulator, len(recs))
 	for i, r := range recs {
 		acc[i] = newAccumulator(r.Name(), opts.K, opts.NDCGAt)
@@ -166,6 +196,10 @@ func Replay(log *datasets.Log, opts Options) (*Report, error) {
 			j++
 		}
 		events := log.Events[i:j]
+		inTest := first.TS >= splitTS
+		if opts.Period == PeriodTune && inTest {
+			break
+		}
 		us := state[first.User]
 		if us == nil {
 			us = &userState{set: map[string]struct{}{}}
@@ -178,11 +212,16 @@ func Replay(log *datasets.Log, opts Options) (*Report, error) {
 			}
 		}
 		scored := i >= from && us.points >= opts.SkipFirst && len(targets) > 0 &&
-			(opts.MaxPoints == 0 || rep.Points < opts.MaxPoints)
+			(opts.MaxPoints == 0 || rep.Points < opts.MaxPoints) && (opts.Period != PeriodTest || inTest)
 		var query *Query
 		if scored {
 			*q = Query{User: first.User, TS: first.TS, K: opts.K, Seen: us.seen, SeenSet: us.set, Repeats: opts.Repeats}
 			query = q
+			u, ok := userOrd[first.User]
+			if !ok {
+				u = len(userOrd)
+				userOrd[first.User] = u
+			}
 			for r, rec := range recs {
 				if p, ok := rec.(preparer); ok {
 					if err := p.prepare(q); err != nil {
@@ -198,7 +237,7 @@ func Replay(log *datasets.Log, opts Options) (*Report, error) {
 				if len(list) > opts.K {
 					list = list[:opts.K]
 				}
-				acc[r].score(list, targets, q)
+				acc[r].score(list, targets, u)
 				lists[r] = list
 			}
 			rep.Points++
@@ -226,8 +265,18 @@ func Replay(log *datasets.Log, opts Options) (*Report, error) {
 		i = j
 	}
 	rep.Elapsed = time.Since(start).Round(time.Millisecond).String()
-	for _, a := range acc {
-		rep.Results = append(rep.Results, a.result(len(log.Items)))
+	draws := resamples(len(userOrd))
+	var hr0, mrr0 []float64
+	for i, a := range acc {
+		res := a.result(len(log.Items))
+		hr, mrr := ratios(a.users(len(userOrd)), draws)
+		res.HRInterval, res.MRRInterval = percentile95(hr), percentile95(mrr)
+		if i == 0 {
+			hr0, mrr0 = hr, mrr
+		} else {
+			rep.Lifts = append(rep.Lifts, Lift{Of: acc[0].name, Over: a.name, HR: lift(hr0, hr), MRR: lift(mrr0, mrr)})
+		}
+		rep.Results = append(rep.Results, res)
 	}
 	return rep, nil
 }
@@ -244,6 +293,15 @@ type accumulator struct {
 	latency    []time.Duration
 	empty      int
 	listLength int
+	perUser    []userSums // by the user's number in the replay
+}
+
+// users returns the per-user sums of the n users scored.
+func (a *accumulator) users(n int) []userSums {
+	for len(a.perUser) < n {
+		a.perUser = append(a.perUser, userSums{})
+	}
+	return a.perUser
 }
 
 func newAccumulator(name string, k, ndcgAt int) *accumulator {
@@ -254,7 +312,8 @@ func newAccumulator(name string, k, ndcgAt int) *accumulator {
 // score counts list against targets. Each target is scored on its own (a
 // basket of three new items is three chances), with a single relevant item,
 // so its ideal DCG is 1.
-func (a *accumulator) score(list, targets []string, q *Query) {
+func (a *accumulator) score(list, targets []string, user int) {
+	us := &a.users(user + 1)[user]
 	if len(list) == 0 {
 		a.empty++
 	}
@@ -264,10 +323,15 @@ func (a *accumulator) score(list, targets []string, q *Query) {
 	}
 	for _, t := range targets {
 		a.targets++
+		us.targets++
 		rank := slices.Index(list, t)
 		if rank < 0 {
 			continue
 		}
+		if rank < a.k {
+			us.hits++
+		}
+		us.rr += 1 / float64(rank+1)
 		a.rr += 1 / float64(rank+1)
 		gain := 1 / math.Log2(float64(rank+2))
 		for k := rank; k < a.k; k++ {
@@ -287,7 +351,6 @@ func (a *accumulator) result(catalog int) Result {
 		r.NDCGAt[k] = a.dcgAt[k] / n
 	}
 	r.HR = r.HRAt[a.k-1]
-	r.HRInterval[0], r.HRInterval[1] = wilson(a.hitsAt[a.k-1], float64(a.targets))
 	r.MRR = a.rr / n
 	r.NDCG = r.NDCGAt[a.ndcgAt-1]
 	if catalog > 0 {
@@ -311,15 +374,3 @@ func (a *accumulator) result(catalog int) Result {
 	return r
 }
 
-// wilson is the 95% Wilson score interval of x successes in n trials.
-func wilson(x, n float64) (lo, hi float64) {
-	if n == 0 {
-		return 0, 1
-	}
-	const z = 1.96
-	p := x / n
-	den := 1 + z*z/n
-	mid := (p + z*z/(2*n)) / den
-	half := z * math.Sqrt(p*(1-p)/n+z*z/(4*n*n)) / den
-	return math.Max(0, mid-half), math.Min(1, mid+half)
-}

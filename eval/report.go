@@ -23,21 +23,45 @@ type Report struct {
 	Repeats         bool     `json:"repeats"`
 	SkipFirst       int      `json:"skip_first"`
 	From            float64  `json:"from"`
-	Elapsed         string   `json:"elapsed"`
-	Results         []Result `json:"results"`
+	// Period is the part of the log scored ("" for all of it, "tune" or
+	// "test"), TestShare the share of the events in the test period and
+	// TestFrom the time it starts.
+	Period    Period  `json:"period,omitempty"`
+	TestShare float64 `json:"test_share,omitempty"`
+	TestFrom  string  `json:"test_from,omitempty"`
+	Elapsed   string  `json:"elapsed"`
+	Results   []Result `json:"results"`
+	// Lifts compare the first recommender with each other one.
+	Lifts []Lift `json:"lifts,omitempty"`
+	// Tuned lists the parameters each recommender was scored with, when
+	// they were chosen by Tune.
+	Tuned []Choice `json:"tuned,omitempty"`
+}
+
+// Lift is how far one recommender is ahead of another: the 95% intervals
+// of HR_of/HR_over - 1 and MRR_of/MRR_over - 1, from the same bootstrap
+// resamples of users for both, so that the comparison is paired.
+type Lift struct {
+	Of   string     `json:"of"`
+	Over string     `json:"over"`
+	HR   [2]float64 `json:"hr_ci95"`
+	MRR  [2]float64 `json:"mrr_ci95"`
 }
 
 // Result is one recommender's figures.
 type Result struct {
 	Name    string `json:"name"`
 	Targets int    `json:"targets"`
-	// HR is the share of targets in the top K, HRInterval its 95% Wilson
-	// interval; MRR the mean reciprocal rank (0 beyond K); NDCG the mean
-	// NDCG at NDCGAt with one relevant item per target.
-	HR         float64    `json:"hr"`
-	HRInterval [2]float64 `json:"hr_ci95"`
-	MRR        float64    `json:"mrr"`
-	NDCG       float64    `json:"ndcg"`
+	// HR is the share of targets in the top K; MRR the mean reciprocal rank
+	// (0 beyond K); NDCG the mean NDCG at NDCGAt with one relevant item per
+	// target. HRInterval and MRRInterval are their 95% intervals from a
+	// bootstrap over users (1,000 resamples of the users scored, with
+	// replacement): a user's targets are not independent of each other.
+	HR          float64    `json:"hr"`
+	HRInterval  [2]float64 `json:"hr_ci95"`
+	MRR         float64    `json:"mrr"`
+	MRRInterval [2]float64 `json:"mrr_ci95"`
+	NDCG        float64    `json:"ndcg"`
 	// HRAt and NDCGAt hold HR@k and NDCG@k for k = 1..K.
 	HRAt   []float64 `json:"hr_at"`
 	NDCGAt []float64 `json:"ndcg_at"`
@@ -57,16 +81,27 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Repeats {
 		rep = "repeats count"
 	}
-	fmt.Fprintf(w, "%s: %d events, %d users, %d items (%d with events); %d lists scored against %d targets (%s)\n",
-		r.Dataset, r.Events, r.Users, r.Items, r.ItemsWithEvents, r.Points, r.Targets, rep)
+	period := ""
+	if r.Period != PeriodAll {
+		period = fmt.Sprintf(", %s period (test: the last %.0f%% of events, from %s)", r.Period, 100*r.TestShare, r.TestFrom)
+	}
+	fmt.Fprintf(w, "%s: %d events, %d users, %d items (%d with events); %d lists scored against %d targets (%s)%s\n",
+		r.Dataset, r.Events, r.Users, r.Items, r.ItemsWithEvents, r.Points, r.Targets, rep, period)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "recommender\tHR@%d\t95%% interval\tMRR@%d\tNDCG@%d\tcoverage\tmean µs\tp50 µs\tp99 µs\t\n", r.K, r.K, r.NDCGAt)
+	fmt.Fprintf(tw, "recommender\tHR@%d\t95%% interval\tMRR@%d\t95%% interval\tNDCG@%d\tcoverage\tmean µs\tp50 µs\tp99 µs\t\n", r.K, r.K, r.NDCGAt)
 	for _, x := range r.Results {
-		fmt.Fprintf(tw, "%s\t%.4f\t%.4f–%.4f\t%.4f\t%.4f\t%.3f\t%.0f\t%.0f\t%.0f\t\n", x.Name, x.HR, x.HRInterval[0], x.HRInterval[1],
-			x.MRR, x.NDCG, x.Coverage, x.LatencyMeanUS, x.LatencyP50US, x.LatencyP99US)
+		fmt.Fprintf(tw, "%s\t%.4f\t%.4f–%.4f\t%.4f\t%.4f–%.4f\t%.4f\t%.3f\t%.0f\t%.0f\t%.0f\t\n", x.Name, x.HR, x.HRInterval[0], x.HRInterval[1],
+			x.MRR, x.MRRInterval[0], x.MRRInterval[1], x.NDCG, x.Coverage, x.LatencyMeanUS, x.LatencyP50US, x.LatencyP99US)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, l := range r.Lifts {
+		fmt.Fprintf(w, "%s over %s: HR@%d %+.1f%% to %+.1f%%, MRR@%d %+.1f%% to %+.1f%% (95%%, paired bootstrap over users)\n",
+			l.Of, l.Over, r.K, 100*l.HR[0], 100*l.HR[1], r.K, 100*l.MRR[0], 100*l.MRR[1])
+	}
+	for _, c := range r.Tuned {
+		fmt.Fprintf(w, "%s tuned: %s (best of %d tries on the tuning period)\n", c.Recommender, c.Params, len(c.Tries))
 	}
 	_, err := fmt.Fprintf(w, "replayed in %s\n", r.Elapsed)
 	return err

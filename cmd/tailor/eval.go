@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tailor-dev/tailor/datasets"
@@ -63,6 +64,11 @@ func evalCmd(args []string) error {
 		`(e.g. {"weights":{"co_visit":1.5},"recent_items":20,"sources":["co_visit","trending"]})`)
 	neighbors := fs.Int("neighbors", 0, "co-visited neighbours each item keeps (0: the server's default)")
 	halfLife := fs.Duration("popularity-half-life", 0, "half-life of popularity (0: the server's default)")
+	protocol := fs.Bool("protocol", false, "the held-out protocol (docs/eval/protocol.md): tune every recommender on the tuning period, "+
+		"then score the test period once with the settings chosen; tailor as shipped is scored beside tailor-tuned")
+	period := fs.String("period", "", "score only the `tune` or `test` period (default: every point); --protocol scores test")
+	testShare := fs.Float64("test-share", 0.2, "share of the log's events, the latest, in the test period")
+	budget := fs.Int("budget", 12, "settings each recommender may try when tuning (the same for all)")
 	var cols datasets.Columns
 	fs.StringVar(&cols.User, "user", "", "csv: the user `column`")
 	fs.StringVar(&cols.Item, "item", "", "csv: the item `column`")
@@ -118,9 +124,30 @@ func evalCmd(args []string) error {
 	if !*quiet {
 		opts.Progress = func(done, total int) { fmt.Fprintf(os.Stderr, "\r%d/%d events", done, total) }
 	}
+	opts.Period, opts.TestShare = eval.Period(*period), *testShare
+	if opts.Period != eval.PeriodAll && opts.Period != eval.PeriodTune && opts.Period != eval.PeriodTest {
+		return fmt.Errorf("eval: --period %q: tune or test", *period)
+	}
+	var tuned []eval.Choice
+	if *protocol {
+		if tuned, err = tune(log, opts, *budget, *quiet); err != nil {
+			return err
+		}
+		opts.Period = eval.PeriodTest
+		if !slices.Contains(opts.Recommenders, "tailor-tuned") {
+			opts.Recommenders = append(opts.Recommenders, "tailor-tuned")
+		}
+		opts.Params = map[string]eval.Params{}
+		for _, c := range tuned {
+			opts.Params[c.Recommender] = c.Params
+		}
+	}
 	rep, err := eval.Replay(log, opts)
 	if !*quiet {
 		fmt.Fprintln(os.Stderr)
+	}
+	if err == nil {
+		rep.Tuned = tuned
 	}
 	if err != nil {
 		return err
@@ -129,6 +156,28 @@ func evalCmd(args []string) error {
 		return err
 	}
 	return writeReport(*out, rep.WriteJSON, rep.WriteSVG)
+}
+
+// tune chooses the settings of every recommender of opts that has any
+// (tailor as shipped and tailor-learned keep theirs; tailor-tuned is added)
+// on the tuning period, with the same budget of tries for each.
+func tune(log *datasets.Log, opts eval.Options, budget int, quiet bool) ([]eval.Choice, error) {
+	var names []string
+	for _, n := range opts.Recommenders {
+		if _, ok := eval.LookupBaseline(n); ok {
+			names = append(names, n)
+		}
+	}
+	names = append(names, "tailor-tuned")
+	to := eval.TuneOptions{Budget: budget}
+	if !quiet {
+		to.Progress = func(name string, t eval.Try) {
+			fmt.Fprintf(os.Stderr, "tune %-18s %-60s HR %.4f MRR %.4f (%s)\n", name, t.Params, t.HR, t.MRR, t.Elapsed)
+		}
+	}
+	o := opts
+	o.Recommenders, o.Progress = names, nil
+	return eval.Tune(log, o, to)
 }
 
 func orDefault(s, def string) string {
