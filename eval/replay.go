@@ -373,4 +373,3 @@ func (a *accumulator) result(catalog int) Result {
 	r.EmptyLists = a.empty
 	return r
 }
-

@@ -11,25 +11,25 @@ import (
 
 // Report is the outcome of a replay.
 type Report struct {
-	Dataset         string   `json:"dataset"`
-	Events          int      `json:"events"`
-	Users           int      `json:"users"`
-	Items           int      `json:"items"`             // in the catalog
-	ItemsWithEvents int      `json:"items_with_events"` // named by some event
-	Points          int      `json:"points"`            // lists asked for and scored
-	Targets         int      `json:"targets"`           // items scored against them
-	K               int      `json:"k"`
-	NDCGAt          int      `json:"ndcg_at"`
-	Repeats         bool     `json:"repeats"`
-	SkipFirst       int      `json:"skip_first"`
-	From            float64  `json:"from"`
+	Dataset         string  `json:"dataset"`
+	Events          int     `json:"events"`
+	Users           int     `json:"users"`
+	Items           int     `json:"items"`             // in the catalog
+	ItemsWithEvents int     `json:"items_with_events"` // named by some event
+	Points          int     `json:"points"`            // lists asked for and scored
+	Targets         int     `json:"targets"`           // items scored against them
+	K               int     `json:"k"`
+	NDCGAt          int     `json:"ndcg_at"`
+	Repeats         bool    `json:"repeats"`
+	SkipFirst       int     `json:"skip_first"`
+	From            float64 `json:"from"`
 	// Period is the part of the log scored ("" for all of it, "tune" or
 	// "test"), TestShare the share of the events in the test period and
 	// TestFrom the time it starts.
-	Period    Period  `json:"period,omitempty"`
-	TestShare float64 `json:"test_share,omitempty"`
-	TestFrom  string  `json:"test_from,omitempty"`
-	Elapsed   string  `json:"elapsed"`
+	Period    Period   `json:"period,omitempty"`
+	TestShare float64  `json:"test_share,omitempty"`
+	TestFrom  string   `json:"test_from,omitempty"`
+	Elapsed   string   `json:"elapsed"`
 	Results   []Result `json:"results"`
 	// Lifts compare the first recommender with each other one.
 	Lifts []Lift `json:"lifts,omitempty"`
