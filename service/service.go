@@ -23,6 +23,9 @@ import (
 type Options struct {
 	// CacheBytes bounds the profile cache. Default 256 MiB.
 	CacheBytes int64
+	// BlockCacheBytes is the size of Pebble's block cache, which also holds
+	// its memtables. Default 512 MiB.
+	BlockCacheBytes int64
 	// Profiles bounds each profile; zero fields take their defaults.
 	Profiles features.Limits
 	// Lifecycle sets the windows and thresholds of indicators and lifecycle
@@ -135,7 +138,7 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 	if err := step("pebble"); err != nil {
 		return nil, err
 	}
-	db, err := kv.Open(dir, kv.Options{Disk: disk})
+	db, err := kv.Open(dir, kv.Options{Disk: disk, CacheBytes: opts.BlockCacheBytes})
 	if err != nil {
 		return nil, err
 	}

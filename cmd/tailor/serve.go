@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,7 +28,9 @@ func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "`HOST:PORT` to listen on")
 	data := fs.String("data", "./tailor-data", "data `DIR`ectory (created if missing)")
-	cacheMB := fs.Int("cache-mb", 256, "memory for cached profiles, in `MiB`")
+	cacheMB := fs.Int("cache-mb", 256, "memory for cached profiles, in `MiB` (with --memory-limit: a fifth of it)")
+	memoryLimit := fs.String("memory-limit", "", "the process's memory `SIZE`, such as 4GiB: Go's soft memory limit, with the profile cache (20%) "+
+		"and Pebble's block cache (25%) sized from it; the rest is for the heap")
 	maxBodyMB := fs.Int("max-body-mb", 16, "largest request body, in `MiB`; larger ones get 413")
 	demo := fs.Bool("demo", false, "load a small demo catalog and users into an empty data directory")
 	drain := fs.Duration("drain", 30*time.Second, "how long shutdown may take: requests in flight finish until 5 s before its end, then the data directory is closed")
@@ -94,13 +97,32 @@ func serve(args []string) error {
 		}
 	}
 	logger := log.New(os.Stderr, "tailor: ", log.LstdFlags)
+	profileCache, blockCache := int64(*cacheMB)<<20, int64(0)
+	if *memoryLimit != "" {
+		n, err := parseBytes(*memoryLimit)
+		if err != nil {
+			return fmt.Errorf("--memory-limit: %w", err)
+		}
+		b, err := budgetFor(n)
+		if err != nil {
+			return err
+		}
+		if !flagSet(fs, "cache-mb") {
+			profileCache = b.profiles
+		}
+		blockCache = b.blockCache
+		debug.SetMemoryLimit(b.limit)
+		logger.Printf("memory limit %s: profile cache %s, block cache %s, the rest for the heap",
+			formatBytes(b.limit), formatBytes(profileCache), formatBytes(blockCache))
+	}
 	minFree := int64(*minFreeMB) << 20
 	if minFree <= 0 {
 		minFree = -1
 	}
 	srv, err := server.Open(*data, server.Options{
 		Service: service.Options{
-			CacheBytes: int64(*cacheMB) << 20,
+			CacheBytes:      profileCache,
+			BlockCacheBytes: blockCache,
 			Storage: service.StorageOptions{MinFreeBytes: minFree, OnFailure: func(err error) {
 				// Pebble cannot go on past this in this process; a restart
 				// replays the write-ahead log, which holds every acknowledged
@@ -341,4 +363,11 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// flagSet reports whether the command line gave the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
