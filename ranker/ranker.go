@@ -684,6 +684,17 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 						c.addReason(Reason{Code: ContextItem, Item: req.ContextItem, weight: 0.3 * r.opts.Weights.Context})
 					}
 				}
+				// A leaf nobody has browsed yet, in a new shop, still lists
+				// its own items.
+				if len(s.hits) < per {
+					s.ords = r.idx.CategoryItems(d.Leaf(), per-len(s.hits), s.ords[:0])
+					for _, o := range s.ords {
+						if c := s.get(o); c != nil && c.f[fContext] == 0 {
+							c.f[fContext] += 0.2
+							c.addReason(Reason{Code: ContextItem, Item: req.ContextItem, weight: 0.2 * r.opts.Weights.Context})
+						}
+					}
+				}
 			}
 		}
 	}
