@@ -1,0 +1,54 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// BenchmarkRoutes runs every read route, and the health checks, through the
+// whole handler in process on a loaded world, to report each route's time
+// and allocations per request (recommend, bid and events have benchmarks
+// of their own).
+func BenchmarkRoutes(b *testing.B) {
+	bw := loadWorld(b, 1<<30)
+	user := bw.world.UserID(7)
+	item := bw.world.Items[3].ID
+	h := bw.srv.Handler()
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	ctx.Init(&req, nil, nil)
+	do := func(b *testing.B, method, uri, body string) {
+		ctx.Request.Reset()
+		ctx.Request.Header.SetMethod(method)
+		ctx.Request.SetRequestURI(uri)
+		ctx.Request.SetBodyString(body)
+		ctx.Response.Reset()
+		h(&ctx)
+		if c := ctx.Response.StatusCode(); c != 200 {
+			b.Fatalf("%s %s = %d %s", method, uri, c, ctx.Response.Body())
+		}
+	}
+	do(b, "PUT", "/v1/audiences/active", `{"expression":"events > 2"}`)
+	do(b, "POST", "/v1/segments/refresh", "")
+	for _, r := range []struct{ name, method, uri string }{
+		{"healthz", "GET", "/healthz"},
+		{"readyz", "GET", "/readyz"},
+		{"user", "GET", "/v1/users/" + user},
+		{"item", "GET", "/v1/items/" + item},
+		{"items_page", "GET", "/v1/items?limit=100"},
+		{"segments", "GET", "/v1/segments"},
+		{"audiences", "GET", "/v1/audiences"},
+		{"audience_users", "GET", "/v1/audiences/active/users?limit=100"},
+		{"experiments", "GET", "/v1/experiments"},
+	} {
+		b.Run(r.name, func(b *testing.B) {
+			do(b, r.method, r.uri, "") // warm
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				do(b, r.method, r.uri, "")
+			}
+		})
+	}
+}
