@@ -135,3 +135,21 @@ func TestAudienceInputsNamed(t *testing.T) {
 	code, out = ts.do("GET", "/v1/audiences/a/users?limit=1001", "", "")
 	wantError(t, "a members page of 1001", code, out, 400, "invalid_request", "limit")
 }
+
+// TestHead answers HEAD as GET without a body, as load balancers' health
+// probes and curl -I expect, and 405 where GET is not allowed either.
+func TestHead(t *testing.T) {
+	ts := newTestServer(t)
+	ts.mustPost("/v1/events", `{"user":"u1","type":"view","item":"i1"}`)
+	for _, path := range []string{"/healthz", "/readyz", "/v1/users/u1", "/openapi.json"} {
+		if code, out := ts.do("HEAD", path, "", ""); code != 200 || out != "" {
+			t.Errorf("HEAD %s = %d with %d bytes, want 200 without a body", path, code, len(out))
+		}
+	}
+	if code, _ := ts.do("HEAD", "/v1/users/nobody", "", ""); code != 404 {
+		t.Errorf("HEAD of an unknown user = %d, want 404", code)
+	}
+	if code, _ := ts.do("HEAD", "/v1/recommend", "", ""); code != 405 {
+		t.Errorf("HEAD /v1/recommend = %d, want 405", code)
+	}
+}

@@ -168,6 +168,11 @@ func route(path []byte) routeID {
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx, r routeID) {
 	method := string(ctx.Method())
+	if method == "HEAD" {
+		// HEAD is GET without the body (fasthttp leaves it out), for load
+		// balancers' probes and curl -I.
+		method = "GET"
+	}
 	switch r {
 	case routeEvents:
 		if allow(ctx, method, "POST") {
