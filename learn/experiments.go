@@ -112,50 +112,63 @@ func ReadExperiments(path string) (*ExperimentsConfig, error) {
 	return c, nil
 }
 
-// Validate checks the configuration and names the first thing wrong.
+// FieldError is a configuration's first fault: the field, as a path such
+// as experiments[0].arms[1].weight, and what is wrong with it.
+type FieldError struct {
+	Field, Message string
+}
+
+func (e *FieldError) Error() string { return "experiments: " + e.Field + " " + e.Message }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the configuration and names the first thing wrong, as a
+// *FieldError.
 func (c *ExperimentsConfig) Validate() error {
 	if len(c.Experiments) > maxExperiments {
-		return fmt.Errorf("experiments: at most %d experiments", maxExperiments)
+		return fieldErr("experiments", "holds at most %d experiments", maxExperiments)
 	}
 	total := 0.0
 	ids := map[string]bool{}
 	for i, e := range c.Experiments {
 		at := fmt.Sprintf("experiments[%d]", i)
 		if !validName(e.ID) {
-			return fmt.Errorf("experiments: %s.id must be 1 to 64 letters, digits, '-', '_' or '.', and not \".\" or \"..\"", at)
+			return fieldErr(at+".id", "must be 1 to 64 letters, digits, '-', '_' or '.', and not \".\" or \"..\"")
 		}
 		if ids[e.ID] {
-			return fmt.Errorf("experiments: %s.id %q is used twice", at, e.ID)
+			return fieldErr(at+".id", "%q is used twice", e.ID)
 		}
 		ids[e.ID] = true
 		tr := traffic(e)
 		if !(tr > 0 && tr <= 1) {
-			return fmt.Errorf("experiments: %s.traffic must be in (0, 1]", at)
+			return fieldErr(at+".traffic", "must be in (0, 1]")
 		}
 		total += tr
 		if len(e.Arms) == 0 || len(e.Arms) > maxArms {
-			return fmt.Errorf("experiments: %s needs 1 to %d arms", at, maxArms)
+			return fieldErr(at+".arms", "must hold 1 to %d arms", maxArms)
 		}
 		names := map[string]bool{}
 		for j, a := range e.Arms {
 			at := fmt.Sprintf("%s.arms[%d]", at, j)
 			if !validName(a.Name) {
-				return fmt.Errorf("experiments: %s.name must be 1 to 64 letters, digits, '-', '_' or '.', and not \".\" or \"..\"", at)
+				return fieldErr(at+".name", "must be 1 to 64 letters, digits, '-', '_' or '.', and not \".\" or \"..\"")
 			}
 			if names[a.Name] {
-				return fmt.Errorf("experiments: %s.name %q is used twice", at, a.Name)
+				return fieldErr(at+".name", "%q is used twice", a.Name)
 			}
 			names[a.Name] = true
 			if a.Weight != nil && !(*a.Weight > 0 && *a.Weight < 1e9) {
-				return fmt.Errorf("experiments: %s.weight must be positive", at)
+				return fieldErr(at+".weight", "must be positive")
 			}
 			if _, err := a.Ranker.options(ranker.Options{}, false); err != nil {
-				return fmt.Errorf("experiments: %s.ranker.%w", at, err)
+				return fieldErr(at+".ranker", "%v", err)
 			}
 		}
 	}
 	if total > 1+1e-9 {
-		return fmt.Errorf("experiments: the traffic shares add up to %.4g, more than 1", total)
+		return fieldErr("experiments", "traffic shares add up to %.4g, more than 1", total)
 	}
 	return nil
 }

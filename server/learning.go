@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
@@ -54,7 +56,12 @@ func (s *Server) handleExperiments(ctx *fasthttp.RequestCtx, method string) {
 	case "PUT", "POST":
 		c, err := learn.ParseExperiments(ctx.PostBody())
 		if err != nil {
-			writeError(ctx, badRequest(codeInvalidRequest, "", err.Error()))
+			var fe *learn.FieldError
+			field := ""
+			if errors.As(err, &fe) {
+				field = fe.Field
+			}
+			writeError(ctx, badRequest(codeInvalidRequest, field, err.Error()))
 			return
 		}
 		if err := l.SetExperiments(c); err != nil {

@@ -237,17 +237,20 @@ func TestExperimentsAPI(t *testing.T) {
 	ts := startServer(t, dir, c, learningOptions())
 	ts.loadCatalog()
 	ts.background()
-	for _, bad := range []struct{ body, want string }{
-		{`{"experiments":[{"id":"x","arms":[]}]}`, "needs 1 to 16 arms"},
-		{`{"experiments":[{"id":"x","arms":[{"name":"a","ranker":{"sources":["psychic"]}}]}]}`, "unknown source"},
-		{`{"experiments":[{"id":"x","arms":[{"name":"a","ranker":{"weights":{"colour":1}}}]}]}`, "unknown feature"},
-		{`{"experiments":[{"id":"x","traffic":0.7,"arms":[{"name":"a"}]},{"id":"y","traffic":0.7,"arms":[{"name":"a"}]}]}`, "more than 1"},
-		{`{"experiments":[{"id":"x y","arms":[{"name":"a"}]}]}`, "letters, digits"},
-		{`{"experiments":[],"extra":1}`, "unknown field"},
+	for _, bad := range []struct{ body, want, field string }{
+		{`{"experiments":[{"id":"x","arms":[]}]}`, "1 to 16 arms", "experiments[0].arms"},
+		{`{"experiments":[{"id":"x","arms":[{"name":"a","ranker":{"sources":["psychic"]}}]}]}`, "unknown source", "experiments[0].arms[0].ranker"},
+		{`{"experiments":[{"id":"x","arms":[{"name":"a","ranker":{"weights":{"colour":1}}}]}]}`, "unknown feature", "experiments[0].arms[0].ranker"},
+		{`{"experiments":[{"id":"x","traffic":0.7,"arms":[{"name":"a"}]},{"id":"y","traffic":0.7,"arms":[{"name":"a"}]}]}`, "more than 1", "experiments"},
+		{`{"experiments":[{"id":"x y","arms":[{"name":"a"}]}]}`, "letters, digits", "experiments[0].id"},
+		{`{"experiments":[],"extra":1}`, "unknown field", ""},
 	} {
 		code, out := ts.do("PUT", "/v1/experiments", "", bad.body)
 		if code != 400 || !strings.Contains(out, bad.want) {
 			t.Errorf("PUT %s = %d %s, want 400 with %q", bad.body, code, out, bad.want)
+		}
+		if bad.field != "" {
+			wantError(t, "PUT "+bad.body, code, out, 400, "invalid_request", bad.field)
 		}
 	}
 	cfg := `{"experiments":[{"id":"ranker-v2","arms":[
