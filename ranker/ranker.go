@@ -798,29 +798,35 @@ func (r *Ranker) affinity(c *cand, s *scratch, w *Weights) {
 // choose sorts the candidates and fills res, no leaf category taking more than
 // its share while other candidates remain.
 func (r *Ranker) choose(s *scratch, n int, res *Result) {
-	s.order = s.order[:0]
-	for i := range s.cands {
-		s.order = append(s.order, i)
-	}
-	slices.SortFunc(s.order, func(a, b int) int {
+	// Candidates are taken best first (higher score, then lower id) from a
+	// heap rather than a sorted slice: a slot takes n of hundreds, so
+	// heapifying and popping the few taken costs a fraction of a sort, for
+	// the same order.
+	better := func(a, b int) bool {
 		ca, cb := &s.cands[a], &s.cands[b]
 		if ca.score != cb.score {
-			if ca.score > cb.score {
-				return -1
-			}
-			return 1
+			return ca.score > cb.score
 		}
-		return strings.Compare(ca.it.Doc.Item.ID, cb.it.Doc.Item.ID)
-	})
+		return ca.it.Doc.Item.ID < cb.it.Doc.Item.ID
+	}
+	h := s.order[:0]
+	for i := range s.cands {
+		h = append(h, i)
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		siftDown(h, i, better)
+	}
 	maxLeaf := int(float64(n) * r.opts.MaxPerLeaf)
 	if maxLeaf < 1 {
 		maxLeaf = 1
 	}
 	s.deferred = s.deferred[:0]
-	for _, i := range s.order {
-		if len(res.Items) == n {
-			break
-		}
+	for len(res.Items) < n && len(h) > 0 {
+		i := h[0]
+		last := len(h) - 1
+		h[0] = h[last]
+		h = h[:last]
+		siftDown(h, 0, better)
 		c := &s.cands[i]
 		leaf := c.it.Leaf()
 		if leaf >= 0 && s.leafN[leaf] >= maxLeaf {
@@ -830,12 +836,32 @@ func (r *Ranker) choose(s *scratch, n int, res *Result) {
 		s.leafN[leaf]++
 		res.Items = append(res.Items, scored(c))
 	}
+	s.order = h
 	// Not enough variety: fill with what the cap held back, best first.
 	for _, i := range s.deferred {
 		if len(res.Items) == n {
 			break
 		}
 		res.Items = append(res.Items, scored(&s.cands[i]))
+	}
+}
+
+// siftDown restores the heap property of h below i, the best element (by
+// better) at the top.
+func siftDown(h []int, i int, better func(a, b int) bool) {
+	for {
+		best, l := i, 2*i+1
+		if l < len(h) && better(h[l], h[best]) {
+			best = l
+		}
+		if r := l + 1; r < len(h) && better(h[r], h[best]) {
+			best = r
+		}
+		if best == i {
+			return
+		}
+		h[i], h[best] = h[best], h[i]
+		i = best
 	}
 }
 
