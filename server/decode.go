@@ -265,6 +265,19 @@ func (f *fields) num(key string, def, lo, hi float64) float64 {
 }
 
 // integer returns the integer field key, or def when absent or null.
+// boolean reads a true or false; absent or null is false.
+func (f *fields) boolean(key string) bool {
+	v := f.v.Get(key)
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return false
+	}
+	b, err := v.Bool()
+	if err != nil {
+		f.fail(key, "must be true or false")
+	}
+	return b
+}
+
 func (f *fields) integer(key string, def int) int {
 	v := f.v.Get(key)
 	if v == nil || v.Type() == fastjson.TypeNull {

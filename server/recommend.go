@@ -10,6 +10,7 @@ import (
 
 	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/ident"
 	"github.com/tailor-dev/tailor/internal/jsonw"
 	"github.com/tailor-dev/tailor/learn"
@@ -34,6 +35,7 @@ type recScratch struct {
 	exclude []string
 	ctxCat  []string
 	filter  []string
+	details bool // the answer carries each item's catalog facts
 	out     []byte
 }
 
@@ -61,7 +63,7 @@ func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
 			message: "profile could not be read, retry", index: -1})
 		return
 	}
-	sc.out = appendRecommendation(sc.out[:0], &sc.res, &dec, time.Since(start))
+	sc.out = appendRecommendation(sc.out[:0], &sc.res, &dec, sc.details, time.Since(start))
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.SetBody(sc.out)
 }
@@ -76,7 +78,8 @@ func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
 	*req = ranker.Request{}
 	sc.aud = service.Audiences{Boosts: sc.aud.Boosts[:0]}
 	f := fields{v: v, code: codeInvalidRequest}
-	f.known("a recommend request", "user", "n", "exclude", "context", "filter", "boost")
+	f.known("a recommend request", "user", "n", "exclude", "context", "filter", "boost", "details")
+	sc.details = f.boolean("details")
 	user := f.view("user", maxUserBytes)
 	if f.err == nil && user != "" {
 		if p := ident.Problem(user); p != "" {
@@ -194,8 +197,8 @@ func (f *fields) views(v *fastjson.Value, name string, dst []string, maxLen int)
 }
 
 // appendRecommendation encodes a ranking, and the decision that logged it,
-// as the recommend response.
-func appendRecommendation(b []byte, res *ranker.Result, dec *learn.Decision, took time.Duration) []byte {
+// as the recommend response; with details, each item's catalog facts too.
+func appendRecommendation(b []byte, res *ranker.Result, dec *learn.Decision, details bool, took time.Duration) []byte {
 	b = append(b, `{"items":[`...)
 	for i := range res.Items {
 		it := &res.Items[i]
@@ -206,6 +209,9 @@ func appendRecommendation(b []byte, res *ranker.Result, dec *learn.Decision, too
 		b = jsonw.AppendString(b, it.Doc.Item.ID)
 		b = append(b, `,"score":`...)
 		b = jsonw.AppendFloat(b, it.Score)
+		if details {
+			b = appendItemFacts(b, &it.Doc.Item)
+		}
 		b = append(b, `,"reasons":[`...)
 		for j := 0; j < it.NReasons; j++ {
 			r := &it.Reasons[j]
@@ -242,4 +248,44 @@ func appendRecommendation(b []byte, res *ranker.Result, dec *learn.Decision, too
 		}
 	}
 	return append(b, "}\n"...)
+}
+
+// appendItemFacts appends what a page needs to show an item, as the catalog
+// holds it: ,"item":{"title","category","brand","tags","price","attrs"},
+// leaving out what the item has not. attrs is the stored JSON object as is.
+func appendItemFacts(b []byte, it *index.Item) []byte {
+	b = append(b, `,"item":{"price":`...)
+	b = jsonw.AppendFloat(b, it.Price)
+	if it.Title != "" {
+		b = append(b, `,"title":`...)
+		b = jsonw.AppendString(b, it.Title)
+	}
+	if it.Brand != "" {
+		b = append(b, `,"brand":`...)
+		b = jsonw.AppendString(b, it.Brand)
+	}
+	b = appendStrings(b, "category", it.Category)
+	b = appendStrings(b, "tags", it.Tags)
+	if len(it.Attrs) > 0 {
+		b = append(b, `,"attrs":`...)
+		b = append(b, it.Attrs...)
+	}
+	return append(b, '}')
+}
+
+// appendStrings appends ,"key":[...list] unless list is empty.
+func appendStrings(b []byte, key string, list []string) []byte {
+	if len(list) == 0 {
+		return b
+	}
+	b = append(b, `,"`...)
+	b = append(b, key...)
+	b = append(b, `":[`...)
+	for i, v := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonw.AppendString(b, v)
+	}
+	return append(b, ']')
 }

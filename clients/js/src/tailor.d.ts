@@ -39,8 +39,10 @@ export interface AnswerItem {
 }
 
 /**
- * What a slot template gets per item: the page's details for the item (from
- * SlotOptions.details), then the answer's fields, and its position.
+ * What a slot template gets per item: without SlotOptions.details, the
+ * catalog's facts of the item (its attrs, then title, brand, category, tags,
+ * price); with it, the page's details for the item; then the answer's
+ * fields, and its position.
  */
 export interface SlotItem extends AnswerItem {
   position: number;
@@ -94,8 +96,9 @@ export interface SlotOptions {
   /** How each item is rendered. */
   template: SlotTemplate;
   /**
-   * The page's own details of the items (title, url, image...), by id: the
-   * answer holds only ids and reasons.
+   * The page's own details of the items (title, url, image...), by id.
+   * Without it, the slot asks tailor for the catalog's facts of each item
+   * (recommend's details), its attrs included.
    */
   details?: (ids: string[]) => Record<string, Record<string, unknown>> | Promise<Record<string, Record<string, unknown>>>;
   /** Milliseconds to wait for the answer. Default the client's slotTimeout. */

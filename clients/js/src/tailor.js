@@ -240,6 +240,10 @@ export function createTailor(options) {
         request[k] = so[k];
       }
     }
+    if (!so.details) {
+      // Without the site's own product data, the answer brings the catalog's.
+      request.details = true;
+    }
     const controller = new AbortController();
     const deadline = setTimeout(() => controller.abort(), so.timeout || opts.slotTimeout);
     let resp;
@@ -271,7 +275,10 @@ export function createTailor(options) {
       return result; // A later call on this container renders instead.
     }
     const elements = answer.items.map((it, i) => {
-      const item = { ...details[it.id], id: it.id, score: it.score, reasons: it.reasons, position: i };
+      // Fields a template may name: the item's attrs, its catalog facts
+      // (title, brand, price, ...), the site's details, then the answer's own.
+      const facts = it.item || {};
+      const item = { ...facts.attrs, ...facts, ...details[it.id], id: it.id, score: it.score, reasons: it.reasons, position: i };
       const el = render(item, i);
       if (!(el instanceof Element)) {
         throw new TypeError("tailor: a slot template must give an element per item");

@@ -196,7 +196,8 @@ const tests = {
     };
     const first = t.slot(box, { n: 2, template });
     const second = t.slot(box, { n: 2, template, context: { query: "socks" }, details: () => ({ b: { title: "<b>B</b>" } }) });
-    if (answers.length !== 2 || answers[1].request.user !== "u1" || answers[1].request.context.query !== "socks" || "details" in answers[1].request) {
+    if (answers.length !== 2 || answers[1].request.user !== "u1" || answers[1].request.context.query !== "socks" || "details" in answers[1].request ||
+        answers[0].request.details !== true) {
       fail(`recommend requests = ${JSON.stringify(answers.map((a) => a.request))}`);
     }
     answers[1].release({ items: [{ id: "b", score: 1, reasons: [] }, { id: "c", score: 0.5, reasons: [] }], rec_id: "00000000000000b2", arm: "default" });
@@ -212,10 +213,23 @@ const tests = {
         li.getAttribute("data-tailor-rec-id") !== "00000000000000b2" || box.getAttribute("data-tailor-arm") !== "default") {
       fail(`data attributes: ${li.outerHTML} in ${box.outerHTML.slice(0, 200)}`);
     }
+    // Without a details hook, the catalog's facts fill the template: attrs
+    // first, then the facts.
+    const facts = t.slot(box, { template: (item) => {
+      const li = document.createElement("li");
+      li.textContent = `${item.title}|${item.price}|${item.url}|${item.brand ?? "-"}`;
+      return li;
+    } });
+    answers[2].release({ items: [{ id: "d", score: 1, reasons: [],
+      item: { title: "Dee", price: 9.5, attrs: { url: "https://shop.example/d", title: "not this" } } }], rec_id: "00000000000000d4", arm: "default" });
+    await facts;
+    if (box.textContent !== "Dee|9.5|https://shop.example/d|-") {
+      fail(`a slot from the catalog's facts: ${box.textContent}; want the title and price of the facts and the url of the attrs`);
+    }
     const failed = t.slot(box, { template });
-    answers[2].release({ error: { code: "unavailable", message: "retry" } }, 503);
+    answers[3].release({ error: { code: "unavailable", message: "retry" } }, 503);
     const err = await failed.then(() => null, (e) => e);
-    if (!err || err.name !== "TailorError" || err.status !== 503 || err.code !== "unavailable" || box.children.length !== 2) {
+    if (!err || err.name !== "TailorError" || err.status !== 503 || err.code !== "unavailable" || box.children.length !== 1) {
       fail(`a refused slot: error ${err}, ${box.children.length} items left; want a TailorError 503 unavailable, the slot as it was`);
     }
     box.remove();
