@@ -44,6 +44,12 @@ type Segmentation struct {
 	RSizes [5]int `json:"r_sizes"`
 	FSizes [5]int `json:"f_sizes"`
 	MSizes [5]int `json:"m_sizes"`
+	// RFGrid counts purchasers by R score (row, index 0 for score 1) and F
+	// score (column): the grid marketers read segments from.
+	RFGrid [5][5]int `json:"rf_grid"`
+	// Lifecycle counts the profiles scanned by lifecycle stage (prospect,
+	// new, active, loyal, at_risk, lapsed) as of AsOf.
+	Lifecycle map[string]int `json:"lifecycle"`
 	// Tiers are the value tiers, best first, each with the least R+F+M score
 	// that reaches it and how many purchasers it holds; the last is RestTier.
 	Tiers []TierCut `json:"tiers"`
@@ -117,14 +123,16 @@ func (s *Store) Segment(now int64, rules Rules, tiers []TierRule) (*Segmentation
 	if len(tiers) == 0 {
 		tiers = DefaultTiers
 	}
-	g := &Segmentation{AsOf: now, WindowDays: rules.Window.Hours() / 24}
+	g := &Segmentation{AsOf: now, WindowDays: rules.Window.Hours() / 24, Lifecycle: map[string]int{}}
 	var rec, freq, mon []float64
 	err := s.EachProfile("", func(p *Profile) bool {
 		g.Profiles++
 		if p.Purchases == 0 {
+			g.Lifecycle[StageProspect]++
 			return true
 		}
 		ind := Compute(p, now, rules)
+		g.Lifecycle[ind.Lifecycle]++
 		rec = append(rec, ind.RecencyDays)
 		freq = append(freq, float64(ind.Frequency))
 		mon = append(mon, ind.Monetary)
@@ -145,6 +153,7 @@ func (s *Store) Segment(now int64, rules Rules, tiers []TierRule) (*Segmentation
 		g.RSizes[r-1]++
 		g.FSizes[f-1]++
 		g.MSizes[m-1]++
+		g.RFGrid[r-1][f-1]++
 		byTotal[r+f+m]++
 	}
 	g.Tiers = tierCuts(byTotal, g.Purchasers, tiers)
@@ -211,6 +220,9 @@ func (s *Store) LoadSegmentation() (*Segmentation, error) {
 	g := &Segmentation{}
 	if err := json.Unmarshal(v, g); err != nil {
 		return nil, fmt.Errorf("features: corrupt segmentation: %w", err)
+	}
+	if g.Lifecycle == nil {
+		g.Lifecycle = map[string]int{} // stored by a version that did not count stages
 	}
 	return g, nil
 }
