@@ -467,15 +467,15 @@ func TestConsoleInChromium(t *testing.T) {
 		b.t = t
 		b.open(w.base, "segments"+ops, "segments", "ready")
 		expectConsoleText(t, "purchasers", b.text(`[data-metric="purchasers"] .value`), "2")
-		if b.count(`#sg-heatmap svg rect`) != 15 {
-			t.Errorf("the RFM heat map has %d cells, want 15", b.count(`#sg-heatmap svg rect`))
+		if b.count(`#sg-heatmap svg rect`) != 25 {
+			t.Errorf("the R x F heat map has %d cells, want 25", b.count(`#sg-heatmap svg rect`))
 		}
 		expectConsoleText(t, "runners row", b.text(`tr[data-audience="runners"]`), "runners", `interest("Sports/Running") > 0.3`, "people who run")
 		if got := b.text(`tr[data-audience="runners"] td[data-count]`); got != strconv.Itoa(w.runnerCount) {
 			t.Errorf("runners' member count = %q, want %d", got, w.runnerCount)
 		}
 		if b.count(`#sg-lifecycle svg`) != 1 {
-			t.Errorf("no lifecycle funnel drawn from the stage-new audience: %q", b.text(`#sg-lifecycle`))
+			t.Errorf("no lifecycle funnel drawn from the segmentation's stages: %q", b.text(`#sg-lifecycle`))
 		}
 		b.screenshot("segments")
 

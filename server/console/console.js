@@ -830,14 +830,22 @@
         tile('As of', when(seg.as_of_time), 'window ' + num(seg.window_days, 0) + ' days'),
         h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Refresh'),
           h('button', { type: 'button', class: 'ghost', onclick: () => this.refresh(gen) }, 'Recompute now (admin)'))));
-      const matrix = [seg.r_sizes || [0, 0, 0, 0, 0], seg.f_sizes || [0, 0, 0, 0, 0], seg.m_sizes || [0, 0, 0, 0, 0]];
+      // The R x F grid, best recency on top; a segmentation from before the
+      // grid existed falls back to the sizes of each score.
+      const grid = Array.isArray(seg.rf_grid) && seg.rf_grid.length === 5 ? seg.rf_grid.slice().reverse() : null;
+      const matrix = grid || [seg.r_sizes || [0, 0, 0, 0, 0], seg.f_sizes || [0, 0, 0, 0, 0], seg.m_sizes || [0, 0, 0, 0, 0]];
+      const stages = seg.lifecycle && Object.keys(seg.lifecycle).length ? seg.lifecycle : null;
+      this.stagesFromAPI = !!stages;
       const cuts = (name, c, unit) => h('tr', null, td(name), (c || []).map(x => td(num(x, 2) + unit, true)));
       const good = tiers.filter((t, i) => i < tiers.length - 1).reduce((a, t) => a + t.users, 0);
       const top = tiers.length ? tiers[0] : null;
       body.append(h('div', { class: 'grid wide' },
-        card('RFM grid: purchasers by score', h('div', { id: 'sg-heatmap' },
-          heatmap(['Recency', 'Frequency', 'Monetary'], ['1', '2', '3', '4', '5'], matrix, 'RFM heat map')),
-          h('p', { class: 'muted small' }, 'Each row counts purchasers by that score (5 is best); the API gives each score\'s sizes, not their joint counts.'),
+        card(grid ? 'RFM grid: purchasers by R and F score' : 'RFM grid: purchasers by score', h('div', { id: 'sg-heatmap' },
+          grid ? heatmap(['R 5', 'R 4', 'R 3', 'R 2', 'R 1'], ['F 1', 'F 2', 'F 3', 'F 4', 'F 5'], matrix, 'RFM heat map')
+            : heatmap(['Recency', 'Frequency', 'Monetary'], ['1', '2', '3', '4', '5'], matrix, 'RFM heat map')),
+          h('p', { class: 'muted small' }, grid
+            ? 'Rows: recency score (5: bought most recently); columns: frequency score (5: most orders). Champions sit top right, those slipping away bottom right.'
+            : 'Each row counts purchasers by that score (5 is best).'),
           table(['cut points', '#20%', '#40%', '#60%', '#80%'], [cuts('recency', seg.recency_days_cuts, ' d'),
             cuts('frequency', seg.frequency_cuts, ''), cuts('monetary', seg.monetary_cuts, '')])),
         card('Value tiers', tiers.length ? hbars(tiers.map(t => ({ label: t.name + ' (≥' + t.min_score + ')', value: t.users, text: num(t.users, 0) })),
@@ -846,7 +854,10 @@
         card('Value funnel', funnel([{ label: 'profiles', value: seg.profiles }, { label: 'purchasers', value: seg.purchasers }]
           .concat(top && tiers.length > 1 ? [{ label: tiers.slice(0, -1).map(t => t.name).join(' + '), value: good },
             { label: top.name, value: top.users }] : []), 'value funnel')),
-        h('div', { class: 'card', id: 'sg-lifecycle' }, h('h3', null, 'Lifecycle funnel'), h('p', { class: 'muted' }, 'Counting…'))));
+        h('div', { class: 'card', id: 'sg-lifecycle' }, h('h3', null, 'Lifecycle funnel'), stages
+          ? [funnel(LIFECYCLE.filter(st => st in stages).map(st => ({ label: st, value: stages[st] })), 'lifecycle funnel'),
+            h('p', { class: 'muted small' }, 'Profiles by lifecycle stage at the segmentation\'s time.')]
+          : h('p', { class: 'muted' }, 'Counting…'))));
     },
     async loadAudiences(g) {
       const body = clear($('au-body'));
@@ -888,7 +899,7 @@
     // lifecycle test: the API counts no stages by itself.
     lifecycle(g, counted) {
       const el = $('sg-lifecycle');
-      if (!el || stale(g)) return;
+      if (!el || stale(g) || this.stagesFromAPI) return;
       const byStage = new Map();
       for (const { a, r } of counted || []) {
         const m = /^\s*lifecycle\s*=\s*"?([a-z_]+)"?\s*$/i.exec(a.expression || '');
@@ -898,7 +909,7 @@
       fill(el, h('h3', null, 'Lifecycle funnel'), steps.length ? funnel(steps, 'lifecycle funnel') : null,
         h('p', { class: 'muted small' }, steps.length
           ? 'From the audiences defined as a single lifecycle test.'
-          : 'The API counts no lifecycle stages by itself: define audiences such as "lifecycle = active" (one per stage) and their member counts appear here.'));
+          : 'This segmentation counts no lifecycle stages (it predates them): recompute it, or define audiences such as "lifecycle = active" and their member counts appear here.'));
     },
     edit(a) {
       $('au-name').value = a.name;
