@@ -23,9 +23,8 @@ func (s *Server) handleBackup(ctx *fasthttp.RequestCtx) {
 	}
 	p := s.parsers.Get()
 	defer s.parsers.Put(p)
-	v, err := p.ParseBytes(ctx.PostBody())
-	if err != nil {
-		writeError(ctx, badRequest(codeInvalidJSON, "", "body is not valid JSON: "+err.Error()))
+	v, ok := parseBody(ctx, p)
+	if !ok {
 		return
 	}
 	f := fields{v: v, code: codeInvalidRequest}

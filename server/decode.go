@@ -161,6 +161,17 @@ func nextElement(b []byte) (el, rest []byte, ok bool) {
 	return nil, nil, false
 }
 
+// parseBody parses the request body as one JSON value with p, answering
+// 400 invalid_json and returning false when it is not JSON.
+func parseBody(ctx *fasthttp.RequestCtx, p *fastjson.Parser) (*fastjson.Value, bool) {
+	v, err := p.ParseBytes(ctx.PostBody())
+	if err != nil {
+		writeError(ctx, badRequest(codeInvalidJSON, "", "body is not valid JSON: "+err.Error()))
+		return nil, false
+	}
+	return v, true
+}
+
 func tooMany(max int) *apiError {
 	return badRequest(codeInvalidRequest, "", fmt.Sprintf("a batch holds at most %d records", max))
 }

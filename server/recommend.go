@@ -45,9 +45,8 @@ func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
 	defer s.recs.Put(sc)
 	p := s.parsers.Get()
 	defer s.parsers.Put(p)
-	v, err := p.ParseBytes(ctx.PostBody())
-	if err != nil {
-		writeError(ctx, badRequest(codeInvalidJSON, "", "body is not valid JSON: "+err.Error()))
+	v, ok := parseBody(ctx, p)
+	if !ok {
 		return
 	}
 	user, e := decodeRecommend(v, sc)
