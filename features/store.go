@@ -176,9 +176,27 @@ type Applied struct {
 // commits them with one synced Pebble batch. Events whose id has been applied
 // before (in an earlier batch or earlier in this one) are skipped and counted as
 // duplicates. Either every event is applied or, on error, none is.
-func (s *Store) Apply(events []Event) (Result, error) {
+func (s *Store) Apply(events []Event) (Result, error) { return s.ApplyMarked(events, Mark{}) }
+
+// Mark is a key and value committed in the same batch as a set of events,
+// such as the position in a log the events were read from: recording the
+// progress and applying the events is then one atomic step, so that after a
+// crash a reader resumes exactly after what was applied.
+type Mark struct {
+	Key, Value []byte
+}
+
+// ApplyMarked is Apply that also writes mark (when its key is not empty) in
+// the same synced batch, even when no event is accepted.
+func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 	var res Result
 	if len(events) == 0 {
+		if len(mark.Key) == 0 {
+			return res, nil
+		}
+		if err := s.db.Set(mark.Key, mark.Value, pebble.Sync); err != nil {
+			return res, fmt.Errorf("features: cannot commit mark: %w", err)
+		}
 		return res, nil
 	}
 	// Group by user, keeping input order within a user.
@@ -271,7 +289,11 @@ func (s *Store) Apply(events []Event) (Result, error) {
 		}
 		start = end
 	}
-	if res.Accepted == 0 {
+	if len(mark.Key) > 0 {
+		if err := b.Set(mark.Key, mark.Value, nil); err != nil {
+			return Result{}, err
+		}
+	} else if res.Accepted == 0 {
 		return res, nil
 	}
 	// Apply to the memtable under the users' locks, but wait for the WAL sync

@@ -21,9 +21,18 @@ type IngestResult struct {
 // then attributed to their recommendations, and the labels that are ready
 // are learned.
 func (s *Service) Ingest(events []features.Event) (IngestResult, error) {
+	s.Enrich(events)
+	return s.IngestEnriched(events, features.Mark{})
+}
+
+// IngestEnriched is Ingest for events that Enrich has already seen, such as
+// events read back from a log they were written to enriched: it does not
+// enrich them again. It commits mark in the same batch as the events (see
+// features.Mark), even when none is accepted, so that a reader of a log
+// records how far it has applied atomically with what it applied.
+func (s *Service) IngestEnriched(events []features.Event, mark features.Mark) (IngestResult, error) {
 	events, imps := learn.SplitImpressions(events)
-	s.enrich(events)
-	res, err := s.store.Apply(events)
+	res, err := s.store.ApplyMarked(events, mark)
 	if err != nil {
 		return IngestResult{}, err
 	}
@@ -55,14 +64,18 @@ func (s *Service) Ingest(events []features.Event) (IngestResult, error) {
 	return IngestResult{Accepted: res.Accepted + len(imps), Duplicates: res.Duplicates}, nil
 }
 
-// enrich fills in what the catalog knows of each event's item (category,
+// Enrich fills in what the catalog knows now of each event's item (category,
 // brand, price and its ratio to the category's median) and, for a search,
-// its terms and the categories of its best matches.
-func (s *Service) enrich(events []features.Event) {
+// its terms and the categories of its best matches. Impressions are left as
+// they are.
+func (s *Service) Enrich(events []features.Event) {
 	var terms []string
 	var hits []index.Hit
 	for i := range events {
 		ev := &events[i]
+		if ev.Type == features.Impression {
+			continue
+		}
 		if ev.Type == features.Search {
 			terms = index.AppendTerms(terms[:0], ev.Query)
 			ev.Terms = append([]string(nil), terms...)

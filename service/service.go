@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log"
@@ -282,4 +283,31 @@ func popularityWeight(t features.EventType) float64 {
 		return 5
 	}
 	return 0
+}
+
+// MetaKey returns the key under which a part outside service keeps a small
+// value of its own, named name, in the service's store (see ReadMeta and
+// features.Mark).
+func MetaKey(name string) []byte { return kv.Key(kv.PrefixMeta, name) }
+
+// ReadMeta returns the value kept under MetaKey(name), or nil when there is
+// none.
+func (s *Service) ReadMeta(name string) ([]byte, error) {
+	v, closer, err := s.db.Get(MetaKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("service: cannot read %s: %w", name, err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v), nil
+}
+
+// WriteMeta keeps v under MetaKey(name) with a synced write.
+func (s *Service) WriteMeta(name string, v []byte) error {
+	if err := s.db.Set(MetaKey(name), v, pebble.Sync); err != nil {
+		return fmt.Errorf("service: cannot write %s: %w", name, err)
+	}
+	return nil
 }
