@@ -1,0 +1,34 @@
+// Package cluster runs tailor on several machines: each node is a whole
+// tailor (service.Service over its own Pebble and caches) that writes what it
+// is sent to a shared Kafka log and applies everything in the log to its own
+// state, so that any node can answer for any user.
+//
+// The log: events go to the events' topic keyed by user, so that a user's
+// events stay in order in one partition; catalog changes go to a topic of
+// one partition. A node enriches the events it takes from its catalog before
+// it logs them, so that every node applies the same facts. An append is one
+// Kafka transaction (concurrent appends share one), read back by nodes with
+// read-committed isolation: a batch is visible whole or not at all.
+//
+// Freshness: an append answers with a Token, the offsets of its records, once
+// the node that took it has applied them (or ApplyWait has passed). A request
+// carrying the token, to any node, waits (Node.Wait) until that node has
+// applied at least as far, so that a client reads its own writes on every
+// node. A node starting up reads the catalog to where it stood, then the
+// events; it is Ready once it has applied the log as far as it stood when the
+// node started.
+//
+// Exactly once: a node commits the offsets it has applied in the same Pebble
+// batch as the events they carried (features.Mark), so that a crash neither
+// loses nor repeats an event on that node.
+//
+// Convergence: once two nodes have applied the same offsets, each user's
+// profile is the same on both, to the byte. The shared counts (popularity,
+// co-visitation) are sums over every partition, which nodes add in different
+// orders, so their floating-point values may differ in the last digits; a
+// recommendation then has the same items in the same order, save items whose
+// scores are equal to that rounding.
+//
+// What is not shared through the log yet: campaigns, audiences, the click
+// model and learning state, and the ledger's money; each node keeps its own.
+package cluster

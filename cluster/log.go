@@ -1,0 +1,387 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
+)
+
+// LogOptions configures the connection to the Kafka log. Brokers and Node
+// are required; other zero fields take their defaults.
+type LogOptions struct {
+	// Brokers are seed brokers, host:port.
+	Brokers []string
+	// Topic is the events' topic. Catalog changes go to a topic of one
+	// partition named after it, Topic + "-catalog". Default "tailor-events".
+	Topic string
+	// Partitions is how many partitions the events' topic gets when this node
+	// creates it; an existing topic keeps its own. Default 12.
+	Partitions int32
+	// ReplicationFactor is the topic's replication factor when this node
+	// creates it. Default -1, the brokers' default.
+	ReplicationFactor int16
+	// Node names this node; it must differ between the nodes of a cluster
+	// and stay the same across a node's restarts (it names the node's
+	// transactional producer, so that a restarted node fences off its
+	// previous life).
+	Node string
+	// AppendTimeout bounds one append: its transaction's produce and commit.
+	// Default 10 s.
+	AppendTimeout time.Duration
+	// MaxGroup bounds how many appends one transaction carries. Default 256.
+	MaxGroup int
+}
+
+func (o *LogOptions) setDefaults() error {
+	if len(o.Brokers) == 0 {
+		return errors.New("cluster: no Kafka brokers given")
+	}
+	if o.Node == "" {
+		return errors.New("cluster: the node has no name")
+	}
+	if o.Topic == "" {
+		o.Topic = "tailor-events"
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 12
+	}
+	if o.ReplicationFactor == 0 {
+		o.ReplicationFactor = -1
+	}
+	if o.AppendTimeout <= 0 {
+		o.AppendTimeout = 10 * time.Second
+	}
+	if o.MaxGroup <= 0 {
+		o.MaxGroup = 256
+	}
+	return nil
+}
+
+// Log is the shared, ordered record of every write: events keyed by user (a
+// user's events stay in order in one partition of the events' topic) and
+// catalog changes in the one partition of the catalog's topic. A position
+// in the log names a partition of the events' topic by its number, and the
+// catalog's partition by the number after the last of them. An append is all-or-nothing: the records of one
+// call, and of the calls grouped with it, are one Kafka transaction, and
+// readers see committed transactions only. An append that returns without
+// error is durable as the topic's replication makes it (acks from all
+// in-sync replicas).
+//
+// Concurrent appends are grouped: one goroutine commits one transaction for
+// everything queued while the previous one committed, so that the
+// transaction's round trips are shared.
+type Log struct {
+	opts       LogOptions
+	prod       *kgo.Client
+	admin      *kadm.Client
+	partitions int32 // of the events' topic
+	catalog    string
+	queue      chan *appendCall
+	stop       chan struct{}
+	stopped    chan struct{}
+	stats      logStats
+}
+
+type appendCall struct {
+	recs []*kgo.Record
+	tok  Token
+	err  error
+	done chan struct{}
+}
+
+// logStats are what the log's metrics read.
+type logStats struct {
+	observeCommit func(d time.Duration, calls int)
+}
+
+// OpenLog connects to the brokers, creates the topic if it does not exist and
+// starts the committer.
+func OpenLog(opts LogOptions) (*Log, error) { return openLog(opts, logStats{}) }
+
+func openLog(opts LogOptions, stats logStats) (*Log, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	prod, err := kgo.NewClient(
+		kgo.SeedBrokers(opts.Brokers...),
+		kgo.DefaultProduceTopic(opts.Topic),
+		kgo.TransactionalID("tailor-"+opts.Node),
+		kgo.TransactionTimeout(opts.AppendTimeout),
+		kgo.ProducerLinger(0),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: cannot make a Kafka client: %w", err)
+	}
+	l := &Log{opts: opts, catalog: opts.Topic + "-catalog", prod: prod, admin: kadm.NewClient(prod), queue: make(chan *appendCall, 4096),
+		stop: make(chan struct{}), stopped: make(chan struct{}), stats: stats}
+	ctx, cancel := context.WithTimeout(context.Background(), opts.AppendTimeout)
+	defer cancel()
+	if l.partitions, err = l.ensureTopic(ctx, opts.Topic, opts.Partitions); err == nil {
+		var n int32
+		if n, err = l.ensureTopic(ctx, l.catalog, 1); err == nil && n != 1 {
+			err = fmt.Errorf("cluster: topic %s has %d partitions; the catalog's topic must have one", l.catalog, n)
+		}
+	}
+	if err != nil {
+		prod.Close()
+		return nil, err
+	}
+	go l.commitLoop()
+	return l, nil
+}
+
+// ensureTopic creates topic with partitions partitions unless it exists and
+// returns its partition count.
+func (l *Log) ensureTopic(ctx context.Context, topic string, partitions int32) (int32, error) {
+	_, err := l.admin.CreateTopic(ctx, partitions, l.opts.ReplicationFactor, nil, topic)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return 0, fmt.Errorf("cluster: cannot create topic %s: %w", topic, err)
+	}
+	topics, err := l.admin.ListTopics(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("cluster: cannot describe topic %s: %w", topic, err)
+	}
+	td, ok := topics[topic]
+	if !ok || td.Err != nil || len(td.Partitions) == 0 {
+		return 0, fmt.Errorf("cluster: topic %s has no partitions: %v", topic, td.Err)
+	}
+	if len(td.Partitions) >= MaxPartitions {
+		return 0, fmt.Errorf("cluster: topic %s has %d partitions, more than %d", topic, len(td.Partitions), MaxPartitions-1)
+	}
+	return int32(len(td.Partitions)), nil
+}
+
+// Positions returns how many positions the log has: the partitions of the
+// events' topic and the catalog's.
+func (l *Log) Positions() int { return int(l.partitions) + 1 }
+
+// position returns the position of a topic's partition.
+func (l *Log) position(topic string, partition int32) (int, bool) {
+	switch {
+	case topic == l.catalog && partition == 0:
+		return int(l.partitions), true
+	case topic == l.opts.Topic && partition >= 0 && partition < l.partitions:
+		return int(partition), true
+	}
+	return 0, false
+}
+
+// Ends returns the offset after the last record of each position (the high
+// watermark).
+func (l *Log) Ends(ctx context.Context) ([]int64, error) {
+	listed, err := l.admin.ListEndOffsets(ctx, l.opts.Topic, l.catalog)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: cannot list the log's end offsets: %w", err)
+	}
+	ends := make([]int64, l.Positions())
+	var first error
+	listed.Each(func(o kadm.ListedOffset) {
+		pos, ok := l.position(o.Topic, o.Partition)
+		switch {
+		case o.Err != nil:
+			first = cmpErr(first, o.Err)
+		case ok:
+			ends[pos] = o.Offset
+		}
+	})
+	if first != nil {
+		return nil, fmt.Errorf("cluster: cannot list the log's end offsets: %w", first)
+	}
+	return ends, nil
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// AppendEvents logs a batch of accepted events (one record per user, in the
+// batch's order) and returns the token of their records. Either every event
+// is logged or none is; on an error the events may still have been logged
+// only when the error says the outcome is unknown, and a retry with the same
+// event ids is then applied once.
+func (l *Log) AppendEvents(ctx context.Context, events []features.Event) (Token, error) {
+	var recs []*kgo.Record
+	byUser := make(map[string]int)
+	var groups [][]features.Event
+	for _, e := range events {
+		i, ok := byUser[e.User]
+		if !ok {
+			i = len(groups)
+			byUser[e.User] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], e)
+	}
+	for _, g := range groups {
+		v, err := appendEvents(nil, g)
+		if err != nil {
+			return Token{}, err
+		}
+		recs = append(recs, &kgo.Record{Key: []byte(g[0].User), Value: v})
+	}
+	return l.append(ctx, recs)
+}
+
+// AppendItems logs catalog items as one record of the catalog's topic.
+func (l *Log) AppendItems(ctx context.Context, items []index.Item) (Token, error) {
+	v, err := appendItems(nil, items)
+	if err != nil {
+		return Token{}, err
+	}
+	return l.append(ctx, []*kgo.Record{{Topic: l.catalog, Value: v}})
+}
+
+// ErrUnknownOutcome is wrapped by the error of an append whose transaction's
+// commit was not confirmed: its records may or may not be in the log.
+var ErrUnknownOutcome = errors.New("cluster: the log did not confirm the commit; the records may or may not be logged")
+
+// ErrClosed is returned by appends after Close.
+var ErrClosed = errors.New("cluster: log closed")
+
+func (l *Log) append(ctx context.Context, recs []*kgo.Record) (Token, error) {
+	c := &appendCall{recs: recs, done: make(chan struct{})}
+	select {
+	case l.queue <- c:
+	case <-l.stop:
+		return Token{}, ErrClosed
+	case <-ctx.Done():
+		return Token{}, ctx.Err()
+	}
+	// Once queued, the call's outcome is awaited whatever ctx does: an
+	// answer must not claim failure for records that were committed.
+	<-c.done
+	return c.tok, c.err
+}
+
+// commitLoop commits queued appends, grouped, one transaction at a time.
+func (l *Log) commitLoop() {
+	defer close(l.stopped)
+	group := make([]*appendCall, 0, l.opts.MaxGroup)
+	for {
+		select {
+		case c := <-l.queue:
+			group = append(group[:0], c)
+		case <-l.stop:
+			l.failQueued()
+			return
+		}
+	more:
+		for len(group) < l.opts.MaxGroup {
+			select {
+			case c := <-l.queue:
+				group = append(group, c)
+			default:
+				break more
+			}
+		}
+		start := time.Now()
+		err := l.commit(group)
+		if l.stats.observeCommit != nil {
+			l.stats.observeCommit(time.Since(start), len(group))
+		}
+		for _, c := range group {
+			if err != nil {
+				c.err = err
+			} else {
+				for _, r := range c.recs {
+					if pos, ok := l.position(r.Topic, r.Partition); ok {
+						c.tok.need(int32(pos), r.Offset+1)
+					}
+				}
+			}
+			close(c.done)
+		}
+	}
+}
+
+func (l *Log) failQueued() {
+	for {
+		select {
+		case c := <-l.queue:
+			c.err = ErrClosed
+			close(c.done)
+		default:
+			return
+		}
+	}
+}
+
+// commit writes the records of group as one transaction.
+func (l *Log) commit(group []*appendCall) error {
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.AppendTimeout)
+	defer cancel()
+	if err := l.prod.BeginTransaction(); err != nil {
+		return fmt.Errorf("cluster: cannot begin a transaction: %w", err)
+	}
+	var recs []*kgo.Record
+	for _, c := range group {
+		recs = append(recs, c.recs...)
+	}
+	if err := l.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		_ = l.prod.AbortBufferedRecords(ctx)
+		if aerr := l.prod.EndTransaction(ctx, kgo.TryAbort); aerr != nil {
+			return fmt.Errorf("%w: %v (abort: %v)", ErrUnknownOutcome, err, aerr)
+		}
+		return fmt.Errorf("cluster: cannot log the records: %w", err)
+	}
+	if err := l.prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		_ = l.prod.EndTransaction(ctx, kgo.TryAbort)
+		return fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+	}
+	return nil
+}
+
+// Close stops the committer, failing appends still queued, and closes the
+// connection.
+func (l *Log) Close() error {
+	select {
+	case <-l.stop:
+		return nil
+	default:
+	}
+	close(l.stop)
+	<-l.stopped
+	l.prod.Close()
+	return nil
+}
+
+// consumer returns a client reading the catalog's topic from next (the next
+// offset to read, by position), committed transactions only, with the
+// transactions' markers kept so that a reader can count its position past
+// them. consumeEvents adds the events' topic.
+func (l *Log) consumer(next []int64) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(l.opts.Brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			l.catalog: {0: kgo.NewOffset().At(next[l.partitions])},
+		}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(time.Second),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: cannot make a Kafka consumer: %w", err)
+	}
+	return cl, nil
+}
+
+// consumeEvents makes cl, a client from consumer, read the events' topic too,
+// from next.
+func (l *Log) consumeEvents(cl *kgo.Client, next []int64) {
+	parts := make(map[int32]kgo.Offset, l.partitions)
+	for p := int32(0); p < l.partitions; p++ {
+		parts[p] = kgo.NewOffset().At(next[p])
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{l.opts.Topic: parts})
+}

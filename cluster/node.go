@@ -1,0 +1,445 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/service"
+)
+
+// Names of the values a node keeps in its service's store.
+const (
+	appliedMeta = "cluster-applied" // next offset by partition, committed with what was applied
+	nodeMeta    = "cluster-node"    // the node's name when none is given
+)
+
+// Options configures a Node. Zero fields take their defaults.
+type Options struct {
+	// Log is the connection to the Kafka log. Log.Node defaults to a name
+	// made once and kept in the data directory.
+	Log LogOptions
+	// ApplyWait bounds how long an append waits for this node to apply its
+	// own records before it answers, so that the node that took a write
+	// reads it at once. Default 2 s.
+	ApplyWait time.Duration
+	// RetryEvery is how long the reader waits before it reads records again
+	// after it failed to apply them (a full disk, say). Default 1 s.
+	RetryEvery time.Duration
+}
+
+// Node is one tailor process of a cluster: it logs the writes it takes and
+// applies everything in the log, its own writes and every other node's, to
+// its local state (Pebble and the caches behind service.Service), in each
+// partition's order. Every node holds every user, so any node can serve any
+// request; nodes join and leave without the others noticing.
+//
+// Exactly once: the offsets a node has applied are committed in the same
+// Pebble batch as the events they carried (features.Mark), so a node
+// restarted after a crash resumes after the last batch it committed, applying
+// nothing twice and missing nothing. Catalog records are applied before the
+// events of the same read and are idempotent upserts.
+type Node struct {
+	svc   *service.Service
+	log   *Log
+	cons  *kgo.Client
+	opts  Options
+	start []int64 // the log's ends when the node started: ready once applied past them
+
+	mu      sync.Mutex
+	applied []int64       // next offset to apply, by partition
+	changed chan struct{} // closed and replaced when applied moves
+
+	ready  atomic.Bool
+	hwm    []atomic.Int64 // the last high watermark seen, by position
+	events bool           // reading the events' topic: the catalog has caught up
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	m      nodeMetrics
+}
+
+// Start connects svc to the log: it opens the log, reads where svc's state
+// stands in it, and starts applying from there.
+func Start(svc *service.Service, opts Options) (_ *Node, err error) {
+	if opts.ApplyWait <= 0 {
+		opts.ApplyWait = 2 * time.Second
+	}
+	if opts.RetryEvery <= 0 {
+		opts.RetryEvery = time.Second
+	}
+	if opts.Log.Node == "" {
+		if opts.Log.Node, err = nodeName(svc); err != nil {
+			return nil, err
+		}
+	}
+	n := &Node{svc: svc, opts: opts, changed: make(chan struct{}), done: make(chan struct{})}
+	n.m = newNodeMetrics(svc.Registry(), n)
+	if n.log, err = openLog(opts.Log, logStats{observeCommit: n.m.observeCommit}); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			n.log.Close()
+		}
+	}()
+	n.opts.Log = n.log.opts
+	parts := n.log.Positions()
+	v, err := svc.ReadMeta(appliedMeta)
+	if err != nil {
+		return nil, err
+	}
+	if n.applied, err = decodeOffsets(v); err != nil {
+		return nil, err
+	}
+	if len(n.applied) != 0 && len(n.applied) != parts {
+		return nil, fmt.Errorf("cluster: this data directory applied %d positions of the log, the log has %d", len(n.applied), parts)
+	}
+	n.applied = append(n.applied, make([]int64, parts-len(n.applied))...)
+	n.hwm = make([]atomic.Int64, parts)
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Log.AppendTimeout)
+	n.start, err = n.log.Ends(ctx)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	for p, e := range n.start {
+		n.hwm[p].Store(e)
+	}
+	n.ready.Store(Token{next: n.start}.coveredBy(n.applied))
+	if n.cons, err = n.log.consumer(n.applied); err != nil {
+		return nil, err
+	}
+	n.catalogFirst()
+	ctx, n.cancel = context.WithCancel(context.Background())
+	go n.run(ctx)
+	return n, nil
+}
+
+// nodeName returns the name kept in svc's store, making one the first time.
+func nodeName(svc *service.Service) (string, error) {
+	v, err := svc.ReadMeta(nodeMeta)
+	if err != nil || v != nil {
+		return string(v), err
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("cluster: cannot name the node: %w", err)
+	}
+	name := hex.EncodeToString(b[:])
+	return name, svc.WriteMeta(nodeMeta, []byte(name))
+}
+
+// Name returns the node's name in the cluster.
+func (n *Node) Name() string { return n.opts.Log.Node }
+
+// Close stops applying and closes the log. Appends in flight fail with
+// ErrClosed unless their transaction is already being committed.
+func (n *Node) Close() error {
+	if n.cancel == nil {
+		return nil
+	}
+	n.cancel()
+	n.cons.Close()
+	<-n.done
+	n.cancel = nil
+	return n.log.Close()
+}
+
+// AppendEvents enriches accepted events from this node's catalog, logs them
+// and waits, up to ApplyWait, until this node has applied them. It returns
+// their token, and whether this node has applied them (false when the wait
+// ran out; they are logged all the same).
+func (n *Node) AppendEvents(ctx context.Context, events []features.Event) (Token, bool, error) {
+	n.svc.Enrich(events)
+	tok, err := n.log.AppendEvents(ctx, events)
+	if err != nil {
+		return Token{}, false, err
+	}
+	return tok, n.awaitOwn(ctx, tok), nil
+}
+
+// AppendItems logs catalog items and waits, up to ApplyWait, until this node
+// has applied them, as AppendEvents does.
+func (n *Node) AppendItems(ctx context.Context, items []index.Item) (Token, bool, error) {
+	tok, err := n.log.AppendItems(ctx, items)
+	if err != nil {
+		return Token{}, false, err
+	}
+	return tok, n.awaitOwn(ctx, tok), nil
+}
+
+func (n *Node) awaitOwn(ctx context.Context, tok Token) bool {
+	ctx, cancel := context.WithTimeout(ctx, n.opts.ApplyWait)
+	defer cancel()
+	return n.Wait(ctx, tok) == nil
+}
+
+// Wait returns once this node has applied everything tok names, or ctx's
+// error when ctx ends first.
+func (n *Node) Wait(ctx context.Context, tok Token) error {
+	waited := false
+	for {
+		n.mu.Lock()
+		ok := tok.coveredBy(n.applied)
+		ch := n.changed
+		n.mu.Unlock()
+		if ok {
+			if waited {
+				n.m.waits.WithLabelValues("waited").Inc()
+			} else {
+				n.m.waits.WithLabelValues("fresh").Inc()
+			}
+			return nil
+		}
+		waited = true
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			n.m.waits.WithLabelValues("timeout").Inc()
+			return ctx.Err()
+		}
+	}
+}
+
+// Applied returns the token of everything this node has applied.
+func (n *Node) Applied() Token {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return Token{next: slices.Clone(n.applied)}
+}
+
+// Ready reports whether the node has applied the log as far as it stood when
+// the node started; until then its answers would be older than the
+// cluster's.
+func (n *Node) Ready() bool { return n.ready.Load() }
+
+// Lag returns how many records the node has yet to apply, as of the last
+// high watermarks it saw.
+func (n *Node) Lag() int64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var lag int64
+	for p := range n.applied {
+		lag += max(0, n.hwm[p].Load()-n.applied[p])
+	}
+	return lag
+}
+
+// run applies what the log holds, read by read, until ctx ends.
+func (n *Node) run(ctx context.Context) {
+	defer close(n.done)
+	var events []features.Event
+	var items []index.Item
+	for {
+		fetches := n.cons.PollFetches(ctx)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return
+		}
+		fetches.EachError(func(_ string, _ int32, err error) {
+			n.m.fetchErrors.Inc()
+			n.svc.Logger().Printf("cluster: reading the log: %v", err)
+		})
+		n.mu.Lock()
+		next := slices.Clone(n.applied)
+		n.mu.Unlock()
+		events, items = events[:0], items[:0]
+		records, skipped := 0, 0
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			pos, ok := n.log.position(fp.Topic, fp.Partition)
+			if !ok {
+				return
+			}
+			n.hwm[pos].Store(fp.HighWatermark)
+			for _, r := range fp.Records {
+				if r.Offset < next[pos] {
+					continue
+				}
+				next[pos] = r.Offset + 1
+				if r.Attrs.IsControl() {
+					continue
+				}
+				d, evs, err := decodeRecord(r.Value, events)
+				if err != nil {
+					skipped++
+					n.svc.Logger().Printf("cluster: skipping record %d of partition %d: %v", r.Offset, r.Partition, err)
+					continue
+				}
+				events = evs
+				items = append(items, d.items...)
+				records++
+			}
+		})
+		n.mu.Lock()
+		moved := !slices.Equal(next, n.applied)
+		n.mu.Unlock()
+		if !moved {
+			continue
+		}
+		start := time.Now()
+		if err := n.apply(events, items, next); err != nil {
+			n.m.applyErrors.Inc()
+			n.svc.Logger().Printf("cluster: cannot apply the log, retrying: %v", err)
+			n.rewind(ctx)
+			continue
+		}
+		n.m.applySeconds.Observe(time.Since(start).Seconds())
+		n.m.records.Add(float64(records))
+		n.m.skipped.Add(float64(skipped))
+		n.mu.Lock()
+		n.applied = next
+		close(n.changed)
+		n.changed = make(chan struct{})
+		if !n.ready.Load() && (Token{next: n.start}).coveredBy(next) {
+			n.ready.Store(true)
+		}
+		n.mu.Unlock()
+		n.catalogFirst()
+	}
+}
+
+// catalogFirst starts reading the events once the catalog has been applied
+// as far as it stood when the node started, so that a node that starts
+// afresh gives the catalog's items their places in the order the catalog
+// was written, whatever the events name, as the nodes that saw it live did.
+func (n *Node) catalogFirst() {
+	if n.events {
+		return
+	}
+	cat := n.log.Positions() - 1
+	n.mu.Lock()
+	caught := n.applied[cat] >= n.start[cat]
+	next := slices.Clone(n.applied)
+	n.mu.Unlock()
+	if caught {
+		n.log.consumeEvents(n.cons, next)
+		n.events = true
+	}
+}
+
+// apply applies one read: catalog changes first, then the events, with the
+// offsets it reaches committed alongside them.
+func (n *Node) apply(events []features.Event, items []index.Item, next []int64) error {
+	if len(items) > 0 {
+		if err := n.svc.Index().Upsert(items); err != nil {
+			return err
+		}
+	}
+	mark := features.Mark{Key: service.MetaKey(appliedMeta), Value: encodeOffsets(next)}
+	_, err := n.svc.IngestEnriched(events, mark)
+	return err
+}
+
+// rewind waits RetryEvery and sets the reader back to what was applied, so
+// that the read that failed is read again.
+func (n *Node) rewind(ctx context.Context) {
+	t := time.NewTimer(n.opts.RetryEvery)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return
+	}
+	n.mu.Lock()
+	cat := len(n.applied) - 1
+	set := map[string]map[int32]kgo.EpochOffset{n.log.catalog: {0: {Epoch: -1, Offset: n.applied[cat]}}}
+	if n.events {
+		events := make(map[int32]kgo.EpochOffset, cat)
+		for p, o := range n.applied[:cat] {
+			events[int32(p)] = kgo.EpochOffset{Epoch: -1, Offset: o}
+		}
+		set[n.opts.Log.Topic] = events
+	}
+	n.mu.Unlock()
+	n.cons.SetOffsets(set)
+}
+
+// encodeOffsets writes offsets as a count and one uvarint each.
+func encodeOffsets(offsets []int64) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(offsets)))
+	for _, o := range offsets {
+		b = binary.AppendUvarint(b, uint64(o))
+	}
+	return b
+}
+
+func decodeOffsets(b []byte) ([]int64, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	bad := errors.New("cluster: the applied offsets in the data directory are corrupt")
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > MaxPartitions {
+		return nil, bad
+	}
+	b = b[k:]
+	out := make([]int64, n)
+	for i := range out {
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, bad
+		}
+		out[i], b = int64(v), b[k:]
+	}
+	return out, nil
+}
+
+// nodeMetrics are a node's Prometheus metrics.
+type nodeMetrics struct {
+	waits                               *prometheus.CounterVec
+	records, skipped                    prometheus.Counter
+	applyErrors, fetchErrors            prometheus.Counter
+	applySeconds, commitSeconds, groups prometheus.Histogram
+}
+
+func newNodeMetrics(reg prometheus.Registerer, n *Node) nodeMetrics {
+	m := nodeMetrics{
+		waits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tailor_cluster_waits_total",
+			Help: "Requests that named a token: fresh (already applied), waited, or timeout."}, []string{"result"}),
+		records: prometheus.NewCounter(prometheus.CounterOpts{Name: "tailor_cluster_records_applied_total",
+			Help: "Log records this node applied."}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "tailor_cluster_records_skipped_total",
+			Help: "Log records this node could not read and skipped."}),
+		applyErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "tailor_cluster_apply_errors_total",
+			Help: "Reads of the log this node failed to apply and read again."}),
+		fetchErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "tailor_cluster_fetch_errors_total",
+			Help: "Errors reading the log."}),
+		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_cluster_apply_seconds",
+			Help: "Time to apply one read of the log.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_cluster_append_seconds",
+			Help: "Time to commit one transaction of appends to the log.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		groups: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_cluster_append_group_size",
+			Help: "Appends committed per transaction.", Buckets: prometheus.ExponentialBuckets(1, 2, 9)}),
+	}
+	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_cluster_lag_records",
+		Help: "Records of the log this node has yet to apply."}, func() float64 { return float64(n.Lag()) })
+	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_cluster_ready",
+		Help: "1 once this node has applied the log as it stood at start."}, func() float64 {
+		if n.Ready() {
+			return 1
+		}
+		return 0
+	})
+	for _, c := range []prometheus.Collector{m.waits, m.records, m.skipped, m.applyErrors, m.fetchErrors,
+		m.applySeconds, m.commitSeconds, m.groups, lag, ready} {
+		_ = reg.Register(c)
+	}
+	return m
+}
+
+func (m nodeMetrics) observeCommit(d time.Duration, calls int) {
+	m.commitSeconds.Observe(d.Seconds())
+	m.groups.Observe(float64(calls))
+}

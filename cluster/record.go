@@ -1,0 +1,112 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/index"
+)
+
+// A record's value is a version byte, a kind byte and a JSON body. Events are
+// written as the node that took them accepted and enriched them (validated,
+// stamped with a time, with what its catalog knew of their items then), so
+// that every node applies the same facts, whatever its catalog has applied
+// by the time it reads them.
+const (
+	recordVersion byte = 1
+
+	kindEvents byte = 'e' // a JSON array of wireEvent, all of one user
+	kindItems  byte = 'i' // a JSON array of index.Item
+)
+
+// wireEvent is an event as the log carries it.
+type wireEvent struct {
+	ID      string   `json:"id,omitempty"`
+	User    string   `json:"user,omitempty"`
+	Type    string   `json:"type"`
+	Item    string   `json:"item,omitempty"`
+	Query   string   `json:"query,omitempty"`
+	Amount  float64  `json:"amount,omitempty"`
+	TS      int64    `json:"ts"`
+	Session string   `json:"session,omitempty"`
+	Channel string   `json:"channel,omitempty"`
+	RecID   string   `json:"rec_id,omitempty"`
+	Items   []string `json:"items,omitempty"`
+
+	Category   []string   `json:"category,omitempty"`
+	Brand      string     `json:"brand,omitempty"`
+	Price      float64    `json:"price,omitempty"`
+	PriceRatio float64    `json:"price_ratio,omitempty"`
+	Terms      []string   `json:"terms,omitempty"`
+	Matches    [][]string `json:"matches,omitempty"`
+}
+
+// appendEvents encodes enriched events into dst.
+func appendEvents(dst []byte, events []features.Event) ([]byte, error) {
+	w := make([]wireEvent, len(events))
+	for i := range events {
+		e := &events[i]
+		w[i] = wireEvent{ID: e.ID, User: e.User, Type: e.Type.String(), Item: e.Item, Query: e.Query,
+			Amount: e.Amount, TS: e.TS, Session: e.Session, Channel: e.Channel, RecID: e.RecID, Items: e.Items,
+			Category: e.Category, Brand: e.Brand, Price: e.Price, PriceRatio: e.PriceRatio, Terms: e.Terms, Matches: e.Matches}
+	}
+	return appendRecord(dst, kindEvents, w)
+}
+
+// appendItems encodes catalog items into dst.
+func appendItems(dst []byte, items []index.Item) ([]byte, error) {
+	return appendRecord(dst, kindItems, items)
+}
+
+func appendRecord(dst []byte, kind byte, body any) ([]byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return dst, fmt.Errorf("cluster: cannot encode record: %w", err)
+	}
+	dst = append(dst, recordVersion, kind)
+	return append(dst, b...), nil
+}
+
+// errRecord is wrapped by the errors of records that cannot be read.
+var errRecord = errors.New("cluster: unreadable record")
+
+// decoded is one record read back: its kind and, for the catalog, its
+// items (events are appended to the caller's slice).
+type decoded struct {
+	kind  byte
+	items []index.Item
+}
+
+// decodeRecord reads a record's value, appending its events to events.
+func decodeRecord(v []byte, events []features.Event) (decoded, []features.Event, error) {
+	if len(v) < 2 || v[0] != recordVersion {
+		return decoded{}, events, fmt.Errorf("%w: unknown version", errRecord)
+	}
+	d := decoded{kind: v[1]}
+	switch d.kind {
+	case kindEvents:
+		var w []wireEvent
+		if err := json.Unmarshal(v[2:], &w); err != nil {
+			return decoded{}, events, fmt.Errorf("%w: %v", errRecord, err)
+		}
+		for i := range w {
+			t, ok := features.ParseEventType(w[i].Type)
+			if !ok {
+				return decoded{}, events, fmt.Errorf("%w: event type %q", errRecord, w[i].Type)
+			}
+			events = append(events, features.Event{ID: w[i].ID, User: w[i].User, Type: t, Item: w[i].Item,
+				Query: w[i].Query, Amount: w[i].Amount, TS: w[i].TS, Session: w[i].Session, Channel: w[i].Channel,
+				RecID: w[i].RecID, Items: w[i].Items, Category: w[i].Category, Brand: w[i].Brand, Price: w[i].Price,
+				PriceRatio: w[i].PriceRatio, Terms: w[i].Terms, Matches: w[i].Matches})
+		}
+	case kindItems:
+		if err := json.Unmarshal(v[2:], &d.items); err != nil {
+			return decoded{}, events, fmt.Errorf("%w: %v", errRecord, err)
+		}
+	default:
+		return decoded{}, events, fmt.Errorf("%w: unknown kind %q", errRecord, d.kind)
+	}
+	return d, events, nil
+}
