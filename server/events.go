@@ -34,6 +34,10 @@ func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
+	if s.node != nil {
+		s.logEvents(ctx, events)
+		return
+	}
 	res, err := s.svc.Ingest(events)
 	if err != nil {
 		s.logger.Printf("events: %v", err)

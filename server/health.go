@@ -12,11 +12,16 @@ import (
 
 // handleReady answers /readyz: 200 {"status":"ok"} when every route can be
 // served, 200 {"status":"degraded","reason":...} while writes are refused
-// for want of disk space (reads, recommend and bids go on), and 503
+// for want of disk space (reads, recommend and bids go on), 503
+// {"status":"catching_up","reason":...} while a cluster node has yet to
+// apply the log as it stood when the node started, and 503
 // {"status":"failed","reason":...} once the store has failed. /healthz, the
-// liveness check, stays ok in all three.
+// liveness check, stays ok in all of them.
 func (s *Server) handleReady(ctx *fasthttp.RequestCtx) {
 	state, reason := s.svc.Disk().Status()
+	if ok, why := s.clusterReady(); !ok && state != "failed" {
+		state, reason = "catching_up", why
+	}
 	b := append(make([]byte, 0, 256), `{"status":`...)
 	b = jsonw.AppendString(b, state)
 	if reason != "" {
@@ -24,7 +29,7 @@ func (s *Server) handleReady(ctx *fasthttp.RequestCtx) {
 		b = jsonw.AppendString(b, reason)
 	}
 	b = append(b, "}\n"...)
-	if state == "failed" {
+	if state == "failed" || state == "catching_up" {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 	}
 	ctx.Response.Header.SetContentType("application/json")

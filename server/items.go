@@ -48,8 +48,20 @@ func (s *Server) handleItems(ctx *fasthttp.RequestCtx) {
 }
 
 // UpsertItems validates and stores catalog items; a batch with an invalid item
-// changes nothing.
-func (s *Server) UpsertItems(items []index.Item) error { return s.idx.Upsert(items) }
+// changes nothing. On a cluster node the items are validated here and
+// written to the cluster's log, from which every node applies them.
+func (s *Server) UpsertItems(items []index.Item) error {
+	if s.node == nil {
+		return s.idx.Upsert(items)
+	}
+	for i := range items {
+		if err := items[i].Validate(); err != nil {
+			return &index.ItemError{Index: i, Err: err}
+		}
+	}
+	_, err := s.logItems(items)
+	return err
+}
 
 // decodeItem reads one item object; Item.Validate checks the values.
 func decodeItem(v *fastjson.Value, it *index.Item) *apiError {

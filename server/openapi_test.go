@@ -553,6 +553,7 @@ func TestOpenAPICheckerCatches(t *testing.T) {
 		{"POST", "/v1/events", `{"user":"u1","type":"view","item":"i1"}`, 200, "application/json", `{"accepted":1,"duplicates":0}`, true},
 		{"POST", "/v1/events", `{"user":"u1","type":"view","item":"i1"}`, 200, "application/json", `{"accepted":"1","duplicates":0}`, false},
 		{"POST", "/v1/events", `{"user":"u1","type":"view","item":"i1"}`, 200, "application/json", `{"accepted":1}`, false},
+		{"POST", "/v1/events", `{"user":"u1","type":"view","item":"i1"}`, 200, "application/json", `{"accepted":1,"token":"0:3"}`, true},
 		{"POST", "/v1/events", `{"user":"u1","type":"view","item":"i1"}`, 418, "application/json", `{"error":{"code":"x","message":"y"}}`, false},
 		{"POST", "/v1/events", `{"user":"u1","type":"view"}`, 200, "application/json", `{"accepted":1,"duplicates":0}`, false},
 		{"POST", "/v1/events", `{"user":"u1","type":"view"}`, 400, "application/json", `{"error":{"code":"invalid_event","message":"item is required","field":"item","index":0}}`, true},

@@ -54,6 +54,9 @@ func (s *Server) handleRecommend(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
+	if after := v.GetStringBytes("after"); len(after) > 0 && !s.awaitToken(ctx, string(after)) {
+		return
+	}
 	sc.subj.Indicators = &sc.ind
 	dec, err := s.svc.Recommend(user, &sc.aud, &sc.subj, &sc.req, &sc.res)
 	if err != nil {
@@ -77,7 +80,10 @@ func decodeRecommend(v *fastjson.Value, sc *recScratch) (string, *apiError) {
 	*req = ranker.Request{}
 	sc.aud = service.Audiences{Boosts: sc.aud.Boosts[:0]}
 	f := fields{v: v, code: codeInvalidRequest}
-	f.known("a recommend request", "user", "n", "exclude", "context", "filter", "boost", "details")
+	f.known("a recommend request", "user", "n", "exclude", "context", "filter", "boost", "details", "after")
+	if a := v.Get("after"); a != nil && a.Type() != fastjson.TypeString && a.Type() != fastjson.TypeNull {
+		f.fail("after", "must be a token string from an events answer")
+	}
 	sc.details = f.boolean("details")
 	user := f.view("user", maxUserBytes)
 	if f.err == nil && user != "" {

@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"github.com/valyala/fastjson"
 
+	"github.com/tailor-dev/tailor/cluster"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/service"
@@ -65,9 +66,20 @@ type Options struct {
 	// BackupDir is where POST /v1/admin/backup writes backups, one
 	// directory each. Default "": backups through the API are off.
 	BackupDir string
+	// Cluster, when set, makes this server a node of a cluster: writes go to
+	// the cluster's log and are applied from it (see package cluster).
+	// Default nil: a single node, writing to its data directory.
+	Cluster *cluster.Options
+	// FreshWait bounds how long a request carrying a token ("after") waits
+	// for this node to apply what the token names; past it the request gets
+	// 503 not_caught_up. Default 1 s.
+	FreshWait time.Duration
 }
 
 func (o *Options) setDefaults() {
+	if o.FreshWait <= 0 {
+		o.FreshWait = defaultFreshWait
+	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 16 << 20
 	}
@@ -94,6 +106,7 @@ func (o *Options) setDefaults() {
 type Server struct {
 	opts      Options
 	svc       *service.Service
+	node      *cluster.Node // nil on a single node
 	store     *features.Store
 	idx       *index.Index
 	logger    *log.Logger
@@ -124,9 +137,17 @@ func Open(dir string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var node *cluster.Node
+	if opts.Cluster != nil {
+		if node, err = cluster.Start(svc, *opts.Cluster); err != nil {
+			svc.Close()
+			return nil, err
+		}
+	}
 	s := &Server{
 		opts:   opts,
 		svc:    svc,
+		node:   node,
 		store:  svc.Store(),
 		idx:    svc.Index(),
 		logger: svc.Logger(),
@@ -204,9 +225,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close closes the service and its data directory. Use Shutdown for a
-// serving server. It may be called twice.
-func (s *Server) Close() error { return s.svc.Close() }
+// Close leaves the cluster, if any, and closes the service and its data
+// directory. Use Shutdown for a serving server. It may be called twice.
+func (s *Server) Close() error {
+	var err error
+	if s.node != nil {
+		err = s.node.Close()
+	}
+	if cerr := s.svc.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Node returns the server's cluster node, nil on a single node.
+func (s *Server) Node() *cluster.Node { return s.node }
 
 // errorHandler answers requests fasthttp refused before routing them.
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
