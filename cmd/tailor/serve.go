@@ -59,12 +59,23 @@ func serve(args []string) error {
 	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU (0: never)")
 	backupDir := fs.String("backup-dir", "", "`DIR`ectory where POST /v1/admin/backup writes backups (default: backups through the API are off)")
 	corsOrigins := fs.String("cors-origins", "", "web `ORIGINS` whose pages may call /v1/events and /v1/recommend from the browser, such as https://shop.example,https://www.shop.example (* for any)")
+	clusterSpec := fs.String("cluster", "", "run as a node of a cluster whose shared log is on these Kafka (or Redpanda) brokers: `kafka://HOST:PORT,HOST:PORT`")
+	clusterTopic := fs.String("cluster-topic", "", "the cluster log's events topic; catalog changes go to TOPIC-catalog (default tailor-events)")
+	clusterParts := fs.Int("cluster-partitions", 0, "partitions of the events topic when this node creates it (default 12)")
+	nodeName := fs.String("node-name", "", "this node's name in the cluster, unique and stable across restarts (default: one made once and kept in the data directory)")
 	webhookPrivate := fs.Bool("webhook-allow-private", false, "let audience webhooks reach loopback, private and link-local addresses")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := checkExposure(*addr, *authFile, *insecure); err != nil {
 		return err
+	}
+	clusterOpts, err := clusterOptions(*clusterSpec, *clusterTopic, *nodeName, *clusterParts)
+	if err != nil {
+		return err
+	}
+	if clusterOpts != nil && *demo {
+		return fmt.Errorf("--demo loads one node's data directory; a cluster's data comes through its log")
 	}
 	var auth *server.Auth
 	if *authFile != "" {
@@ -150,6 +161,7 @@ func serve(args []string) error {
 		Bidder:           bidder,
 		CORSOrigins:      splitList(*corsOrigins),
 		BackupDir:        *backupDir,
+		Cluster:          clusterOpts,
 	})
 	if err != nil {
 		return err
@@ -172,6 +184,9 @@ func serve(args []string) error {
 		return err
 	}
 	logger.Printf("serving on http://%s with data in %s", ln.Addr(), *data)
+	if n := srv.Node(); n != nil {
+		logger.Printf("cluster node %s of the log on %s", n.Name(), *clusterSpec)
+	}
 	done := make(chan error, 2)
 	if *adminAddr != "" {
 		aln, err := net.Listen("tcp", *adminAddr)
