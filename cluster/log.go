@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 )
@@ -233,9 +234,30 @@ func (l *Log) AppendEvents(ctx context.Context, events []features.Event) (Token,
 	return l.append(ctx, recs)
 }
 
-// AppendItems logs catalog items as one record of the catalog's topic.
+// AppendItems logs catalog items to upsert as one record of the catalog's
+// topic.
 func (l *Log) AppendItems(ctx context.Context, items []index.Item) (Token, error) {
-	v, err := appendItems(nil, items)
+	return l.appendCatalog(ctx, kindItems, items)
+}
+
+// AppendCampaigns logs campaigns to upsert as one record of the catalog's
+// topic.
+func (l *Log) AppendCampaigns(ctx context.Context, list []campaign.Campaign) (Token, error) {
+	return l.appendCatalog(ctx, kindCampaigns, list)
+}
+
+// AppendItemDelete logs the deletion of an item.
+func (l *Log) AppendItemDelete(ctx context.Context, id string) (Token, error) {
+	return l.appendCatalog(ctx, kindItemDelete, id)
+}
+
+// AppendCampaignDelete logs the deletion of a campaign.
+func (l *Log) AppendCampaignDelete(ctx context.Context, id string) (Token, error) {
+	return l.appendCatalog(ctx, kindCampaignDelete, id)
+}
+
+func (l *Log) appendCatalog(ctx context.Context, kind byte, body any) (Token, error) {
+	v, err := appendRecord(nil, kind, body)
 	if err != nil {
 		return Token{}, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/service"
@@ -174,11 +175,36 @@ func (n *Node) AppendEvents(ctx context.Context, events []features.Event) (Token
 // AppendItems logs catalog items and waits, up to ApplyWait, until this node
 // has applied them, as AppendEvents does.
 func (n *Node) AppendItems(ctx context.Context, items []index.Item) (Token, bool, error) {
-	tok, err := n.log.AppendItems(ctx, items)
-	if err != nil {
-		return Token{}, false, err
+	return n.appliedHere(ctx)(n.log.AppendItems(ctx, items))
+}
+
+// AppendCampaigns logs campaigns and waits until this node has applied them,
+// as AppendItems does.
+func (n *Node) AppendCampaigns(ctx context.Context, list []campaign.Campaign) (Token, bool, error) {
+	return n.appliedHere(ctx)(n.log.AppendCampaigns(ctx, list))
+}
+
+// DeleteItem logs the deletion of an item and waits until this node has
+// applied it, as AppendItems does.
+func (n *Node) DeleteItem(ctx context.Context, id string) (Token, bool, error) {
+	return n.appliedHere(ctx)(n.log.AppendItemDelete(ctx, id))
+}
+
+// DeleteCampaign logs the deletion of a campaign and waits until this node
+// has applied it, as AppendItems does.
+func (n *Node) DeleteCampaign(ctx context.Context, id string) (Token, bool, error) {
+	return n.appliedHere(ctx)(n.log.AppendCampaignDelete(ctx, id))
+}
+
+// appliedHere returns a function that takes an append's outcome and, when it
+// succeeded, waits for this node to apply it.
+func (n *Node) appliedHere(ctx context.Context) func(Token, error) (Token, bool, error) {
+	return func(tok Token, err error) (Token, bool, error) {
+		if err != nil {
+			return Token{}, false, err
+		}
+		return tok, n.awaitOwn(ctx, tok), nil
 	}
-	return tok, n.awaitOwn(ctx, tok), nil
 }
 
 func (n *Node) awaitOwn(ctx context.Context, tok Token) bool {
@@ -242,7 +268,7 @@ func (n *Node) Lag() int64 {
 func (n *Node) run(ctx context.Context) {
 	defer close(n.done)
 	var events []features.Event
-	var items []index.Item
+	var catalog []decoded
 	for {
 		fetches := n.cons.PollFetches(ctx)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -255,7 +281,7 @@ func (n *Node) run(ctx context.Context) {
 		n.mu.Lock()
 		next := slices.Clone(n.applied)
 		n.mu.Unlock()
-		events, items = events[:0], items[:0]
+		events, catalog = events[:0], catalog[:0]
 		records, skipped := 0, 0
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			pos, ok := n.log.position(fp.Topic, fp.Partition)
@@ -278,7 +304,9 @@ func (n *Node) run(ctx context.Context) {
 					continue
 				}
 				events = evs
-				items = append(items, d.items...)
+				if d.kind != kindEvents {
+					catalog = append(catalog, d)
+				}
 				records++
 			}
 		})
@@ -289,7 +317,7 @@ func (n *Node) run(ctx context.Context) {
 			continue
 		}
 		start := time.Now()
-		if err := n.apply(events, items, next); err != nil {
+		if err := n.apply(events, catalog, next); err != nil {
 			n.m.applyErrors.Inc()
 			n.svc.Logger().Printf("cluster: cannot apply the log, retrying: %v", err)
 			n.rewind(ctx)
@@ -329,11 +357,28 @@ func (n *Node) catalogFirst() {
 	}
 }
 
-// apply applies one read: catalog changes first, then the events, with the
-// offsets it reaches committed alongside them.
-func (n *Node) apply(events []features.Event, items []index.Item, next []int64) error {
-	if len(items) > 0 {
-		if err := n.svc.Index().Upsert(items); err != nil {
+// apply applies one read: catalog changes first, in order, then the events,
+// with the offsets it reaches committed alongside them. Catalog changes are
+// upserts and deletions, which give the same catalog when applied again
+// after a crash.
+func (n *Node) apply(events []features.Event, catalog []decoded, next []int64) error {
+	for _, d := range catalog {
+		var err error
+		switch d.kind {
+		case kindItems:
+			err = n.svc.Index().Upsert(d.items)
+		case kindItemDelete:
+			if err = n.svc.Index().Delete(d.id); errors.Is(err, index.ErrNotFound) {
+				err = nil
+			}
+		case kindCampaigns:
+			err = n.svc.Campaigns().Upsert(d.campaigns)
+		case kindCampaignDelete:
+			if err = n.svc.Campaigns().Delete(d.id); errors.Is(err, campaign.ErrNotFound) {
+				err = nil
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 )
@@ -17,8 +18,11 @@ import (
 const (
 	recordVersion byte = 1
 
-	kindEvents byte = 'e' // a JSON array of wireEvent, all of one user
-	kindItems  byte = 'i' // a JSON array of index.Item
+	kindEvents         byte = 'e' // a JSON array of wireEvent, all of one user
+	kindItems          byte = 'i' // a JSON array of index.Item to upsert
+	kindItemDelete     byte = 'x' // a JSON string: the id of an item to delete
+	kindCampaigns      byte = 'c' // a JSON array of campaign.Campaign to upsert
+	kindCampaignDelete byte = 'k' // a JSON string: the id of a campaign to delete
 )
 
 // wireEvent is an event as the log carries it.
@@ -55,11 +59,6 @@ func appendEvents(dst []byte, events []features.Event) ([]byte, error) {
 	return appendRecord(dst, kindEvents, w)
 }
 
-// appendItems encodes catalog items into dst.
-func appendItems(dst []byte, items []index.Item) ([]byte, error) {
-	return appendRecord(dst, kindItems, items)
-}
-
 func appendRecord(dst []byte, kind byte, body any) ([]byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -72,11 +71,13 @@ func appendRecord(dst []byte, kind byte, body any) ([]byte, error) {
 // errRecord is wrapped by the errors of records that cannot be read.
 var errRecord = errors.New("cluster: unreadable record")
 
-// decoded is one record read back: its kind and, for the catalog, its
-// items (events are appended to the caller's slice).
+// decoded is one record read back: its kind and, for the catalog's topic,
+// what it changes (events are appended to the caller's slice).
 type decoded struct {
-	kind  byte
-	items []index.Item
+	kind      byte
+	items     []index.Item
+	campaigns []campaign.Campaign
+	id        string // of a deletion
 }
 
 // decodeRecord reads a record's value, appending its events to events.
@@ -101,8 +102,17 @@ func decodeRecord(v []byte, events []features.Event) (decoded, []features.Event,
 				RecID: w[i].RecID, Items: w[i].Items, Category: w[i].Category, Brand: w[i].Brand, Price: w[i].Price,
 				PriceRatio: w[i].PriceRatio, Terms: w[i].Terms, Matches: w[i].Matches})
 		}
-	case kindItems:
-		if err := json.Unmarshal(v[2:], &d.items); err != nil {
+	case kindItems, kindCampaigns, kindItemDelete, kindCampaignDelete:
+		var body any
+		switch d.kind {
+		case kindItems:
+			body = &d.items
+		case kindCampaigns:
+			body = &d.campaigns
+		default:
+			body = &d.id
+		}
+		if err := json.Unmarshal(v[2:], body); err != nil {
 			return decoded{}, events, fmt.Errorf("%w: %v", errRecord, err)
 		}
 	default:

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/campaign"
+	"github.com/tailor-dev/tailor/cluster"
 )
 
 const codeInvalidCampaign = "invalid_campaign"
@@ -32,7 +34,8 @@ func (s *Server) handleCampaigns(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
-	if err := s.UpsertCampaigns(list); err != nil {
+	tok, err := s.upsertCampaigns(list)
+	if err != nil {
 		var ce *campaign.BatchError
 		var fe *campaign.FieldError
 		if errors.As(err, &ce) && errors.As(err, &fe) {
@@ -46,6 +49,7 @@ func (s *Server) handleCampaigns(ctx *fasthttp.RequestCtx) {
 			message: "campaigns could not be stored; nothing was applied, retry", index: -1})
 		return
 	}
+	setToken(ctx, tok)
 	b := append(make([]byte, 0, 32), `{"upserted":`...)
 	b = strconv.AppendInt(b, int64(len(list)), 10)
 	ctx.Response.Header.SetContentType("application/json")
@@ -56,17 +60,28 @@ func (s *Server) handleCampaigns(ctx *fasthttp.RequestCtx) {
 // same ids; a batch with an invalid campaign changes nothing. Budgets must be
 // in a currency of the rate table.
 func (s *Server) UpsertCampaigns(list []campaign.Campaign) error {
+	_, err := s.upsertCampaigns(list)
+	return err
+}
+
+// upsertCampaigns is UpsertCampaigns that returns, on a cluster node, the
+// token of the campaigns' record.
+func (s *Server) upsertCampaigns(list []campaign.Campaign) (cluster.Token, error) {
 	rates := s.bid.auction.Rates()
 	for i := range list {
 		if err := list[i].Validate(); err != nil {
-			return &campaign.BatchError{Index: i, Err: err}
+			return cluster.Token{}, &campaign.BatchError{Index: i, Err: err}
 		}
 		if !rates.Known(list[i].Budget.Currency) {
-			return &campaign.BatchError{Index: i, Err: &campaign.FieldError{Field: "budget.currency",
+			return cluster.Token{}, &campaign.BatchError{Index: i, Err: &campaign.FieldError{Field: "budget.currency",
 				Message: "is not in the currency rate table"}}
 		}
 	}
-	return s.bid.camps.Upsert(list)
+	if s.node != nil {
+		tok, _, err := s.node.AppendCampaigns(context.Background(), list)
+		return tok, err
+	}
+	return cluster.Token{}, s.bid.camps.Upsert(list)
 }
 
 // decodeCampaign reads one campaign object strictly: an unknown field is an
@@ -117,7 +132,16 @@ func (s *Server) handleGetCampaign(ctx *fasthttp.RequestCtx, id string) {
 }
 
 func (s *Server) handleDeleteCampaign(ctx *fasthttp.RequestCtx, id string) {
-	err := s.bid.camps.Delete(id)
+	var err error
+	var tok cluster.Token
+	if s.node == nil {
+		err = s.bid.camps.Delete(id)
+	} else if _, ok := s.bid.camps.Get(id); !ok {
+		err = campaign.ErrNotFound
+	} else {
+		tok, _, err = s.node.DeleteCampaign(context.Background(), id)
+	}
+	setToken(ctx, tok)
 	switch {
 	case errors.Is(err, campaign.ErrNotFound):
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no campaign with this id", field: "id", index: -1})

@@ -10,7 +10,6 @@ import (
 
 	"github.com/tailor-dev/tailor/cluster"
 	"github.com/tailor-dev/tailor/features"
-	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/jsonw"
 )
 
@@ -28,6 +27,7 @@ func (s *Server) logEvents(ctx *fasthttp.RequestCtx, events []features.Event) {
 		writeError(ctx, logError(err, "events"))
 		return
 	}
+	setToken(ctx, tok)
 	b := make([]byte, 0, 64)
 	b = append(b, `{"accepted":`...)
 	b = strconv.AppendInt(b, int64(len(events)), 10)
@@ -38,10 +38,15 @@ func (s *Server) logEvents(ctx *fasthttp.RequestCtx, events []features.Event) {
 	ctx.SetBody(b)
 }
 
-// logItems writes catalog items to the cluster's log.
-func (s *Server) logItems(items []index.Item) (cluster.Token, error) {
-	tok, _, err := s.node.AppendItems(context.Background(), items)
-	return tok, err
+// TokenHeader is the response header that carries, on a cluster node, the
+// token of a write: events, items, campaigns and their deletions.
+const TokenHeader = "Tailor-Token"
+
+// setToken sets the answer's TokenHeader when tok names something.
+func setToken(ctx *fasthttp.RequestCtx, tok cluster.Token) {
+	if !tok.IsZero() {
+		ctx.Response.Header.Set(TokenHeader, tok.String())
+	}
 }
 
 // logError is the answer to a write the log did not take.

@@ -8,13 +8,17 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/valyala/fasthttp"
 
 	"github.com/tailor-dev/tailor/cluster"
 )
 
 // startNodes starts n servers as nodes of one cluster over an in-process
 // Kafka, all on the same clock.
-func startNodes(t *testing.T, n int) []*testServer {
+func startNodes(t *testing.T, n int) []*testServer { return startNodesWith(t, n, Options{}) }
+
+// startNodesWith is startNodes with base options for every node.
+func startNodesWith(t *testing.T, n int, base Options) []*testServer {
 	t.Helper()
 	k, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -24,11 +28,32 @@ func startNodes(t *testing.T, n int) []*testServer {
 	c := newClock()
 	var nodes []*testServer
 	for i := range n {
-		opts := Options{Cluster: &cluster.Options{Log: cluster.LogOptions{Brokers: k.ListenAddrs(),
-			Node: fmt.Sprintf("node-%d", i), Partitions: 4}}}
+		opts := base
+		opts.Cluster = &cluster.Options{Log: cluster.LogOptions{Brokers: k.ListenAddrs(),
+			Node: fmt.Sprintf("node-%d", i), Partitions: 4}}
 		nodes = append(nodes, startServer(t, t.TempDir(), c, opts))
 	}
 	return nodes
+}
+
+// write sends a write and returns the status, the body and the token header.
+func (ts *testServer) write(method, path, body string) (int, string, string) {
+	ts.t.Helper()
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://tailor" + path)
+	req.Header.SetMethod(method)
+	if body != "" {
+		req.Header.SetContentType("application/json")
+		req.SetBodyString(body)
+	}
+	if err := ts.client.Do(req, resp); err != nil {
+		ts.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	checkOpenAPI(ts.t, req, resp)
+	return resp.StatusCode(), string(resp.Body()), string(resp.Header.Peek(TokenHeader))
 }
 
 // TestClusterReadYourWrites: writes taken by one node are read on another
@@ -37,7 +62,10 @@ func startNodes(t *testing.T, n int) []*testServer {
 func TestClusterReadYourWrites(t *testing.T) {
 	nodes := startNodes(t, 2)
 	a, b := nodes[0], nodes[1]
-	a.loadCatalog()
+	code, out, catalogTok := a.write("POST", "/v1/items", testCatalog)
+	if code != 200 || catalogTok == "" {
+		t.Fatalf("POST /v1/items = %d %s, token %q; want 200 with a token", code, out, catalogTok)
+	}
 	if code, out := b.do("GET", "/readyz", "", ""); code != 200 {
 		t.Fatalf("GET /readyz on node b = %d %s", code, out)
 	}
@@ -59,6 +87,7 @@ func TestClusterReadYourWrites(t *testing.T) {
 			t.Fatalf("after a recommend with the token, node b's profile of ana is %s; want %d events", prof, i+1)
 		}
 	}
+	b.recommend(fmt.Sprintf(`{"after":%q}`, catalogTok))
 	if _, ok := b.srv.Service().Index().Get("shoe-trail-2"); !ok {
 		t.Error("node b lacks the catalog written on node a")
 	}
@@ -86,5 +115,47 @@ func TestClusterTokenErrors(t *testing.T) {
 	single := newTestServer(t)
 	if code, out := single.post("/v1/recommend", `{"after":"0:999999"}`); code != 200 {
 		t.Errorf("a single node's recommend with a token = %d %s, want 200", code, out)
+	}
+}
+
+// TestClusterBidsAlike: campaigns written on one node and shoppers' events
+// written on another reach both; once both have applied the same log, the
+// same bid requests get the same bids from each (bid ids aside). Deleting a
+// campaign on one node stops its bids on both.
+func TestClusterBidsAlike(t *testing.T) {
+	nodes := startNodesWith(t, 2, bidOptions(t, nil))
+	a, b := nodes[0], nodes[1]
+	a.shoppers()
+	b.campaigns(shoeAndPanCampaigns)
+	tok := b.mustPost("/v1/events", "["+event("late", "view", "pan-2", b.clock.Stamp(0))+"]")
+	var ans struct{ Token string }
+	if err := json.Unmarshal([]byte(tok), &ans); err != nil {
+		t.Fatal(err)
+	}
+	a.recommend(fmt.Sprintf(`{"after":%q}`, ans.Token))
+	for i, user := range []string{"runner", "cook", "stranger"} {
+		ra := a.bid(banner(fmt.Sprintf("a%d", i), user, 0.5))
+		rb := b.bid(banner(fmt.Sprintf("a%d", i), user, 0.5))
+		if (ra == nil) != (rb == nil) {
+			t.Fatalf("%s: node a bids %v, node b %v", user, ra != nil, rb != nil)
+		}
+		if ra == nil {
+			continue
+		}
+		ba, bb := onlyBid(t, ra), onlyBid(t, rb)
+		if ba.CID != bb.CID || ba.CrID != bb.CrID || ba.Price != bb.Price {
+			t.Errorf("%s: node a bids %s/%s at %v, node b %s/%s at %v", user, ba.CID, ba.CrID, ba.Price, bb.CID, bb.CrID, bb.Price)
+		}
+	}
+	code, out, deleted := a.write("DELETE", "/v1/campaigns/cookware", "")
+	if code != 200 || deleted == "" {
+		t.Fatalf("DELETE /v1/campaigns/cookware = %d %s, token %q; want 200 with a token", code, out, deleted)
+	}
+	if code, _ := a.do("DELETE", "/v1/campaigns/cookware", "", ""); code != 404 {
+		t.Errorf("a second DELETE of the campaign = %d, want 404", code)
+	}
+	b.recommend(fmt.Sprintf(`{"after":%q}`, deleted))
+	if resp := b.bid(banner("a9", "cook", 0.5)); resp != nil {
+		t.Errorf("node b still bids for the deleted campaign: %+v", resp.SeatBid)
 	}
 }

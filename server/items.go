@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
+	"github.com/tailor-dev/tailor/cluster"
 	"github.com/tailor-dev/tailor/index"
 )
 
@@ -26,7 +28,8 @@ func (s *Server) handleItems(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
-	if err := s.UpsertItems(items); err != nil {
+	tok, err := s.upsertItems(items)
+	if err != nil {
 		var ie *index.ItemError
 		var fe *index.FieldError
 		if errors.As(err, &ie) && errors.As(err, &fe) {
@@ -40,6 +43,7 @@ func (s *Server) handleItems(ctx *fasthttp.RequestCtx) {
 			message: "items could not be stored; nothing was applied, retry", index: -1})
 		return
 	}
+	setToken(ctx, tok)
 	b := append(make([]byte, 0, 32), `{"upserted":`...)
 	b = strconv.AppendInt(b, int64(len(items)), 10)
 	b = append(b, "}\n"...)
@@ -51,16 +55,23 @@ func (s *Server) handleItems(ctx *fasthttp.RequestCtx) {
 // changes nothing. On a cluster node the items are validated here and
 // written to the cluster's log, from which every node applies them.
 func (s *Server) UpsertItems(items []index.Item) error {
+	_, err := s.upsertItems(items)
+	return err
+}
+
+// upsertItems is UpsertItems that returns, on a cluster node, the token of
+// the items' record.
+func (s *Server) upsertItems(items []index.Item) (cluster.Token, error) {
 	if s.node == nil {
-		return s.idx.Upsert(items)
+		return cluster.Token{}, s.idx.Upsert(items)
 	}
 	for i := range items {
 		if err := items[i].Validate(); err != nil {
-			return &index.ItemError{Index: i, Err: err}
+			return cluster.Token{}, &index.ItemError{Index: i, Err: err}
 		}
 	}
-	_, err := s.logItems(items)
-	return err
+	tok, _, err := s.node.AppendItems(context.Background(), items)
+	return tok, err
 }
 
 // decodeItem reads one item object; Item.Validate checks the values.
@@ -118,7 +129,16 @@ func (s *Server) handleGetItem(ctx *fasthttp.RequestCtx, id string) {
 }
 
 func (s *Server) handleDeleteItem(ctx *fasthttp.RequestCtx, id string) {
-	err := s.idx.Delete(id)
+	var err error
+	var tok cluster.Token
+	if s.node == nil {
+		err = s.idx.Delete(id)
+	} else if _, ok := s.idx.Get(id); !ok {
+		err = index.ErrNotFound
+	} else {
+		tok, _, err = s.node.DeleteItem(context.Background(), id)
+	}
+	setToken(ctx, tok)
 	switch {
 	case errors.Is(err, index.ErrNotFound):
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no item with this id", field: "id", index: -1})
