@@ -19,8 +19,14 @@ type Account struct {
 	loc              *time.Location
 	dayStart, dayEnd int64 // Unix ms
 
-	reserved  int64 // outstanding reservations, micros
-	resv      map[uint64]reservation
+	reserved int64 // outstanding reservations, micros
+	resv     map[uint64]reservation
+
+	// Shared budgets only: the leases held, and the limits last bid under
+	// (for the refiller).
+	lease     [numSlots]lease
+	lim       Limits
+	limSeen   bool
 	expiries  expiries // when each reservation lapses, earliest first
 	compactAt int      // heap size at which expiries is next compacted
 }
@@ -174,6 +180,9 @@ func (l *Ledger) Admit(a *Account, lim *Limits, user uint64, pending int, draw u
 	if lim.Daily > 0 && a.spentToday+a.reserved >= lim.Daily || lim.Total > 0 && a.spentTotal+a.reserved >= lim.Total {
 		return OverBudget
 	}
+	if l.shared != nil && l.leaseRoom(a, lim, 1) <= 0 {
+		return OverBudget
+	}
 	if lim.Even && lim.Daily > 0 && !l.pace(a, lim, now, draw) {
 		return Paced
 	}
@@ -218,6 +227,9 @@ func (l *Ledger) Reserve(a *Account, lim *Limits, bid uint64, amount, until int6
 	a.expire(now)
 	a.roll(now, lim.Loc)
 	if lim.Daily > 0 && a.spentToday+a.reserved+amount > lim.Daily || lim.Total > 0 && a.spentTotal+a.reserved+amount > lim.Total {
+		return false
+	}
+	if l.shared != nil && l.leaseRoom(a, lim, amount) < amount {
 		return false
 	}
 	a.put(bid, amount, until)

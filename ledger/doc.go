@@ -44,6 +44,22 @@
 // nothing, writes nothing and keeps the won hold. A win after a billing
 // notice is a Duplicate, as billing counted the win.
 //
+// Shared budgets: with Options.Shared.Bank, several nodes' ledgers bid for
+// the same campaigns. Each holds leases, slices of each limited budget
+// (daily, in the campaign's time zone, and total) taken from the bank, and
+// admits a reservation only within its lease: the node's outstanding
+// reservations never exceed what it holds, so the nodes together never
+// promise more than the bank leased, and the bank never leases more than the
+// budget less its spend. A billing notice is booked to the bank, once per
+// auction whichever node it reaches, before the ledger applies it; a notice
+// the bank did not take is not applied. Leases are topped up off the bid
+// path (Refill, every SharedOptions.RefillEvery and when a bid finds its
+// lease short); Close gives back what a node holds beyond its reservations;
+// a node that opens again takes back what it held before and leases anew. A
+// node that dies keeps its lease in the bank until it opens again (or an
+// operator reclaims it): money stranded, never overspent. Spend and counters
+// in Stats remain this node's own.
+//
 // The bid path (Admit, Reserve, Release) does no I/O and allocates nothing in
 // steady state; all methods are safe for concurrent use.
 package ledger

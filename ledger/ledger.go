@@ -35,6 +35,10 @@ type Options struct {
 	NoticeWindow time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Shared, with a Bank, makes the campaigns' budgets shared with other
+	// nodes' ledgers (see SharedOptions). Default: the budgets are this
+	// ledger's alone.
+	Shared SharedOptions
 }
 
 func (o *Options) setDefaults() {
@@ -101,6 +105,8 @@ type Ledger struct {
 	notices   [noticeStripes]sync.Mutex
 	prunedDay atomic.Int64 // last UTC day old notices were pruned for
 	sweptAt   atomic.Int64 // Unix ms of the last frequency sweep
+
+	shared *shared // nil unless Options.Shared.Bank is set
 }
 
 // Open loads the ledger kept in db. It takes back the reservations the last
@@ -109,6 +115,9 @@ type Ledger struct {
 // releases them all.
 func Open(db *pebble.DB, opts Options) (*Ledger, error) {
 	opts.setDefaults()
+	if err := opts.Shared.setDefaults(); err != nil {
+		return nil, err
+	}
 	l := &Ledger{db: db, opts: opts, accounts: map[string]*Account{}}
 	l.freq.init()
 	now := l.now()
@@ -153,6 +162,9 @@ func Open(db *pebble.DB, opts Options) (*Ledger, error) {
 	if err := l.pruneNotices(now); err != nil {
 		return nil, err
 	}
+	if opts.Shared.Bank != nil {
+		l.startShared()
+	}
 	return l, nil
 }
 
@@ -182,6 +194,7 @@ func (l *Ledger) now() int64 { return l.opts.Now().UnixMilli() }
 // database. Nothing may be applied or reserved after Close: the next Open
 // would hold again a reservation settled since.
 func (l *Ledger) Close() error {
+	serr := l.closeShared()
 	now := l.now()
 	b := l.db.NewBatch()
 	defer b.Close()
@@ -202,7 +215,7 @@ func (l *Ledger) Close() error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("ledger: cannot write counters and reservations: %w", err)
 	}
-	return nil
+	return serr
 }
 
 // Account returns the account of a campaign, creating an empty one for a
@@ -365,6 +378,11 @@ func (l *Ledger) Apply(n *Notice) (Outcome, error) {
 	turned := lossSeen && !winSeen // this win or billing turns a counted loss into a win
 
 	a := l.Account(n.Campaign)
+	if n.Kind == Billing && l.shared != nil {
+		if err := l.bookShared(a, n); err != nil {
+			return 0, err
+		}
+	}
 	a.mu.Lock()
 	a.expire(now)
 	a.roll(now, n.Limits.Loc)

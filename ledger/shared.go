@@ -1,0 +1,353 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tailor-dev/tailor/bank"
+)
+
+// Bank is where the nodes of a cluster keep the budgets they share (package
+// bank: Redis for a cluster, Pebble for tests).
+type Bank interface {
+	Lease(ctx context.Context, node string, b bank.Budget, want int64) (int64, error)
+	Return(ctx context.Context, node string, b bank.Budget, amount int64) error
+	Book(ctx context.Context, node string, b bank.Budget, notice string, amount int64) (bool, error)
+	Reclaim(ctx context.Context, node string, b bank.Budget) (int64, error)
+}
+
+// SharedOptions makes a ledger one of several that bid for the same
+// campaigns: each holds leases, slices of the campaigns' budgets taken from
+// a Bank, reserves its bids against its leases alone, and books the spend of
+// billing notices to the bank. Zero fields take their defaults; a nil Bank
+// means the ledger's budgets are its own.
+type SharedOptions struct {
+	// Bank holds the shared budgets. Default nil: not shared.
+	Bank Bank
+	// Node names this ledger's node in the bank; required with Bank.
+	Node string
+	// LeaseShare is the share of a budget one lease asks for: smaller shares
+	// leave more to the other nodes and cost more round trips. Default 1/16.
+	LeaseShare float64
+	// RefillEvery is how often leases running low are topped up, besides
+	// when a bid finds its lease short. Default 1 s; negative: only when
+	// Refill is called (tests).
+	RefillEvery time.Duration
+	// CallTimeout bounds one call to the bank. Default 2 s.
+	CallTimeout time.Duration
+}
+
+// Lease slots of an account.
+const (
+	dailySlot = iota
+	totalSlot
+	numSlots
+)
+
+// lease is what a node holds of one budget of a campaign: the bank's lease
+// for this node, which the spend it books draws down.
+type lease struct {
+	period string // the bank's period: "total" or the campaign's local day, "d20261205"
+	held   int64  // micros
+	fresh  bool   // what the bank held for this node from before was taken back (see refill)
+}
+
+// shared is the state of a ledger whose budgets are shared.
+type shared struct {
+	opts    SharedOptions
+	refills sync.Mutex // one refill at a time, so that leases granted are counted once
+	wake    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+	errs    sync.Once
+}
+
+func (o *SharedOptions) setDefaults() error {
+	if o.Bank == nil {
+		return nil
+	}
+	if o.Node == "" {
+		return errors.New("ledger: a shared ledger needs its node's name")
+	}
+	if o.LeaseShare <= 0 || o.LeaseShare > 1 {
+		o.LeaseShare = 1.0 / 16
+	}
+	if o.RefillEvery == 0 {
+		o.RefillEvery = time.Second
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 2 * time.Second
+	}
+	return nil
+}
+
+// startShared starts the refiller of a shared ledger.
+func (l *Ledger) startShared() {
+	sh := &shared{opts: l.opts.Shared, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	l.shared = sh
+	go func() {
+		defer close(sh.stopped)
+		var tick <-chan time.Time
+		if sh.opts.RefillEvery > 0 {
+			t := time.NewTicker(sh.opts.RefillEvery)
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case <-sh.stop:
+				return
+			case <-sh.wake:
+			case <-tick:
+			}
+			_ = l.Refill(context.Background())
+		}
+	}()
+}
+
+// periods returns the bank's periods of an account's budgets as of its
+// current day.
+func (a *Account) periods() [numSlots]string {
+	return [numSlots]string{dailySlot: "d" + strconv.FormatInt(a.day, 10), totalSlot: "total"}
+}
+
+// limitOf returns the limit of a slot, 0 when unlimited.
+func limitOf(lim *Limits, slot int) int64 {
+	if slot == dailySlot {
+		return lim.Daily
+	}
+	return lim.Total
+}
+
+// leaseRoom returns how much more a's bids may reserve against its leases,
+// math.MaxInt64 when no budget is limited, and asks for a refill when it is
+// short of want. It runs under a.mu, after roll.
+func (l *Ledger) leaseRoom(a *Account, lim *Limits, want int64) int64 {
+	a.lim, a.limSeen = *lim, true
+	room := int64(1<<63 - 1)
+	p := a.periods()
+	for slot := range numSlots {
+		if limitOf(lim, slot) <= 0 {
+			continue
+		}
+		held := int64(0)
+		if a.lease[slot].period == p[slot] {
+			held = a.lease[slot].held
+		}
+		room = min(room, held-a.reserved)
+	}
+	if room < want || room < l.refillBelow(lim) {
+		l.wakeRefill()
+	}
+	return room
+}
+
+// refillBelow is the room under which a lease is topped up: half a lease.
+func (l *Ledger) refillBelow(lim *Limits) int64 {
+	share := l.opts.Shared.LeaseShare
+	below := int64(0)
+	for slot := range numSlots {
+		if lt := limitOf(lim, slot); lt > 0 {
+			below = max(below, int64(float64(lt)*share/2))
+		}
+	}
+	return below
+}
+
+func (l *Ledger) wakeRefill() {
+	select {
+	case l.shared.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Refill tops up, for every campaign bid for since the ledger opened, the
+// leases that run low (under half a lease of room), reading first what the
+// bank holds for this node when it has not yet. It returns the first error
+// of the bank, and goes on with the other campaigns after one.
+func (l *Ledger) Refill(ctx context.Context) error {
+	if l.shared == nil {
+		return nil
+	}
+	l.shared.refills.Lock()
+	defer l.shared.refills.Unlock()
+	l.amu.RLock()
+	accounts := make([]*Account, 0, len(l.accounts))
+	for _, a := range l.accounts {
+		accounts = append(accounts, a)
+	}
+	l.amu.RUnlock()
+	var first error
+	for _, a := range accounts {
+		if err := l.refill(ctx, a); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// refill tops up the leases of one account.
+func (l *Ledger) refill(ctx context.Context, a *Account) error {
+	sh := &l.opts.Shared
+	now := l.now()
+	a.mu.Lock()
+	if !a.limSeen {
+		a.mu.Unlock()
+		return nil
+	}
+	a.expire(now)
+	a.roll(now, a.lim.Loc)
+	lim, p, reserved := a.lim, a.periods(), a.reserved
+	var stale [numSlots]lease // leases of a period that has ended, to give back
+	var cur [numSlots]lease
+	for slot := range numSlots {
+		if a.lease[slot].period != p[slot] {
+			stale[slot] = a.lease[slot]
+			a.lease[slot] = lease{period: p[slot]}
+		}
+		cur[slot] = a.lease[slot]
+	}
+	a.mu.Unlock()
+
+	var first error
+	for slot := range numSlots {
+		if stale[slot].held > 0 {
+			b := bank.Budget{Campaign: a.id, Period: stale[slot].period, Limit: 0}
+			if err := l.call(ctx, func(ctx context.Context) error { return sh.Bank.Return(ctx, sh.Node, b, stale[slot].held) }); err != nil && first == nil {
+				first = err
+			}
+		}
+		limit := limitOf(&lim, slot)
+		if limit <= 0 {
+			continue
+		}
+		b := bank.Budget{Campaign: a.id, Period: p[slot], Limit: limit}
+		held := cur[slot].held
+		if !cur[slot].fresh {
+			// A lease this node holds from before it opened (a restart) is
+			// taken back, not trusted: the node counts from nothing, and
+			// spend booked meanwhile cannot be counted twice.
+			a.mu.Lock()
+			if a.lease[slot].period == p[slot] {
+				a.lease[slot].held, a.lease[slot].fresh = 0, true
+			}
+			a.mu.Unlock()
+			if err := l.call(ctx, func(ctx context.Context) error { _, err := sh.Bank.Reclaim(ctx, sh.Node, b); return err }); err != nil {
+				a.mu.Lock()
+				a.lease[slot].fresh = false
+				a.mu.Unlock()
+				first = cmp(first, err)
+				continue
+			}
+			held = 0
+		}
+		want := max(int64(float64(limit)*sh.LeaseShare), 1)
+		if held-reserved >= want/2 {
+			continue
+		}
+		var got int64
+		if err := l.call(ctx, func(ctx context.Context) (err error) { got, err = sh.Bank.Lease(ctx, sh.Node, b, want); return }); err != nil {
+			first = cmp(first, err)
+			continue
+		}
+		a.mu.Lock()
+		if a.lease[slot].period == p[slot] {
+			a.lease[slot].held += got
+		} else if got > 0 {
+			// The day ended while the lease was asked for: give it back next time.
+			a.lease[slot] = lease{period: p[slot], held: got, fresh: true}
+		}
+		a.mu.Unlock()
+	}
+	return first
+}
+
+func cmp(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// call runs one bank call under CallTimeout.
+func (l *Ledger) call(ctx context.Context, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Shared.CallTimeout)
+	defer cancel()
+	if err := fn(ctx); err != nil {
+		return fmt.Errorf("ledger: bank: %w", err)
+	}
+	return nil
+}
+
+// bookShared books a billing notice's spend to the bank, for every limited
+// budget of its campaign, before the ledger applies it: a notice the bank
+// did not take is not applied, and is booked again (once) when the exchange
+// sends it again. It draws this node's leases down as the bank does.
+func (l *Ledger) bookShared(a *Account, n *Notice) error {
+	sh := &l.opts.Shared
+	now := l.now()
+	a.mu.Lock()
+	a.roll(now, n.Limits.Loc)
+	p := a.periods()
+	a.mu.Unlock()
+	id := strconv.FormatUint(n.Auction, 16)
+	for slot := range numSlots {
+		limit := limitOf(&n.Limits, slot)
+		if limit <= 0 {
+			continue
+		}
+		b := bank.Budget{Campaign: a.id, Period: p[slot], Limit: limit}
+		var booked bool
+		err := l.call(context.Background(), func(ctx context.Context) (err error) {
+			booked, err = sh.Bank.Book(ctx, sh.Node, b, id, n.Price)
+			return
+		})
+		if err != nil {
+			return err
+		}
+		if booked {
+			a.mu.Lock()
+			if a.lease[slot].period == p[slot] {
+				a.lease[slot].held = max(0, a.lease[slot].held-n.Price)
+			}
+			a.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// closeShared stops the refiller and gives back what this node's leases hold
+// beyond its outstanding reservations (which Close keeps for the next Open).
+func (l *Ledger) closeShared() error {
+	sh := l.shared
+	if sh == nil {
+		return nil
+	}
+	close(sh.stop)
+	<-sh.stopped
+	l.amu.RLock()
+	accounts := make([]*Account, 0, len(l.accounts))
+	for _, a := range l.accounts {
+		accounts = append(accounts, a)
+	}
+	l.amu.RUnlock()
+	var first error
+	for _, a := range accounts {
+		a.mu.Lock()
+		leases, reserved, lim := a.lease, a.reserved, a.lim
+		a.mu.Unlock()
+		for slot, ls := range leases {
+			if spare := ls.held - reserved; spare > 0 && ls.period != "" {
+				b := bank.Budget{Campaign: a.id, Period: ls.period, Limit: limitOf(&lim, slot)}
+				first = cmp(first, l.call(context.Background(), func(ctx context.Context) error {
+					return sh.opts.Bank.Return(ctx, sh.opts.Node, b, spare)
+				}))
+			}
+		}
+	}
+	return first
+}

@@ -1,0 +1,197 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tailor-dev/tailor/bank"
+	"github.com/tailor-dev/tailor/internal/redistest"
+)
+
+// sharedBanks are the banks the shared-budget tests run against: Pebble
+// always, a real Redis Cluster of three masters when redis-server is there.
+func sharedBanks(t *testing.T) map[string]func(t *testing.T) bank.Bank {
+	return map[string]func(t *testing.T) bank.Bank{
+		"pebble": func(t *testing.T) bank.Bank {
+			db := openDB(t, t.TempDir())
+			t.Cleanup(func() { db.Close() })
+			b, err := bank.NewPebble(db, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		},
+		"redis": func(t *testing.T) bank.Bank {
+			c := redistest.Start(t, redistest.Options{Masters: 3})
+			b, err := bank.NewRedis(c.Client(t), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		},
+	}
+}
+
+// openShared opens a ledger of node on its own database, sharing bk.
+func openShared(t *testing.T, c *clock, bk Bank, node string) *Ledger {
+	t.Helper()
+	db := openDB(t, t.TempDir())
+	l, err := Open(db, Options{Now: c.Now, Shared: SharedOptions{Bank: bk, Node: node, RefillEvery: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		l.Close()
+		db.Close()
+	})
+	return l
+}
+
+// TestSharedBudgetNeverOverspent: three nodes' ledgers bid for one campaign
+// from several goroutines each, book every reserved bid's spend (some
+// billing notices reach another node than the one that bid, and some come
+// twice), and top up their leases when short. At no time does the bank hold
+// more spent and leased than the budget, spend never passes it, and the
+// budget is spent down to less than one bid per node.
+func TestSharedBudgetNeverOverspent(t *testing.T) {
+	for name, newBank := range sharedBanks(t) {
+		t.Run(name, func(t *testing.T) {
+			bk := newBank(t)
+			c := newClock(noon)
+			nodes := []*Ledger{openShared(t, c, bk, "n0"), openShared(t, c, bk, "n1"), openShared(t, c, bk, "n2")}
+			lim := Limits{Total: 2_000_000}
+			const maxBid = 40_000
+			total := bank.Budget{Campaign: "c", Period: "total", Limit: lim.Total}
+			ctx := context.Background()
+
+			var stop atomic.Bool
+			var monitorErr atomic.Value
+			monitored := make(chan struct{})
+			go func() {
+				defer close(monitored)
+				for !stop.Load() {
+					st, err := bk.State(ctx, total)
+					if err == nil && st.Spent+st.Leased > lim.Total {
+						monitorErr.Store(fmt.Sprintf("spent %d + leased %d > budget %d", st.Spent, st.Leased, lim.Total))
+					}
+				}
+			}()
+			var bidIDs atomic.Uint64
+			var wg sync.WaitGroup
+			for n, l := range nodes {
+				for g := range 3 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						r := rand.New(rand.NewPCG(uint64(n), uint64(g)))
+						a := l.Account("c")
+						for misses := 0; misses < 3; {
+							amount := int64(1_000 + r.IntN(maxBid-1_000))
+							bid := bidIDs.Add(1)
+							if l.Admit(a, &lim, 0, 0, 0) != Admitted || !l.Reserve(a, &lim, bid, amount, l.ReserveUntil(0)) {
+								if err := l.Refill(ctx); err != nil {
+									t.Error(err)
+									return
+								}
+								misses++
+								continue
+							}
+							misses = 0
+							notice := &Notice{Kind: Billing, Campaign: "c", Bid: bid, Auction: bid, BidAt: c.Now().UnixMilli(),
+								Price: amount * 9 / 10, Limits: lim}
+							if _, err := l.Apply(notice); err != nil {
+								t.Error(err)
+								return
+							}
+							if bid%5 == 0 { // the exchange sends the billing notice again, to another node
+								if _, err := nodes[(n+1)%3].Apply(notice); err != nil {
+									t.Error(err)
+									return
+								}
+							}
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			stop.Store(true)
+			<-monitored
+			if msg := monitorErr.Load(); msg != nil {
+				t.Fatal(msg)
+			}
+			st, err := bk.State(ctx, total)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var local int64
+			for _, l := range nodes {
+				local += l.Stats("c", &lim).Spent
+			}
+			if st.Spent > lim.Total {
+				t.Errorf("booked spend %d passed the budget %d", st.Spent, lim.Total)
+			}
+			if st.Spent+st.Leased < lim.Total-int64(len(nodes))*maxBid {
+				t.Errorf("spent %d + leased %d: more than a bid per node of the budget %d left unused", st.Spent, st.Leased, lim.Total)
+			}
+			// Each node's own ledger counts what reached it, repeats on a
+			// second node included; the bank counted each notice once.
+			if local < st.Spent {
+				t.Errorf("the nodes counted %d, the bank %d", local, st.Spent)
+			}
+			t.Logf("%s: spent %d of %d, leased %d", name, st.Spent, lim.Total, st.Leased)
+		})
+	}
+}
+
+// TestSharedLeaseReturnedOnClose: a node that closes gives back what its
+// lease holds beyond its outstanding reservations; a node that opens again
+// takes back what it still held before it counts anew.
+func TestSharedLeaseReturnedOnClose(t *testing.T) {
+	bk := sharedBanks(t)["pebble"](t)
+	c := newClock(noon)
+	db := openDB(t, t.TempDir())
+	defer db.Close()
+	opts := Options{Now: c.Now, Shared: SharedOptions{Bank: bk, Node: "n0", RefillEvery: -1}}
+	l, err := Open(db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := Limits{Total: 1_600_000}
+	a := l.Account("c")
+	if l.Reserve(a, &lim, 1, 10_000, l.ReserveUntil(0)) {
+		t.Fatal("a bid was reserved before any lease")
+	}
+	if err := l.Refill(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !l.Reserve(a, &lim, 1, 10_000, l.ReserveUntil(0)) {
+		t.Fatal("no reservation after a refill")
+	}
+	total := bank.Budget{Campaign: "c", Period: "total", Limit: lim.Total}
+	if st, _ := bk.State(context.Background(), total); st.Nodes["n0"] != 100_000 {
+		t.Fatalf("lease after a refill = %d, want 1/16 of the budget, 100000", st.Nodes["n0"])
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := bk.State(context.Background(), total); st.Nodes["n0"] != 10_000 {
+		t.Errorf("lease after Close = %d, want the 10000 still reserved", st.Nodes["n0"])
+	}
+	l, err = Open(db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a = l.Account("c")
+	l.Admit(a, &lim, 0, 0, 0)
+	if err := l.Refill(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := bk.State(context.Background(), total); st.Nodes["n0"] != 100_000 || st.Leased != 100_000 {
+		t.Errorf("after reopening: node lease %d, leased %d; want the old lease taken back and a new one of 100000", st.Nodes["n0"], st.Leased)
+	}
+}
