@@ -60,10 +60,17 @@ type lease struct {
 type shared struct {
 	opts    SharedOptions
 	refills sync.Mutex // one refill at a time, so that leases granted are counted once
-	wake    chan struct{}
-	stop    chan struct{}
-	stopped chan struct{}
-	errs    sync.Once
+
+	// unsure holds the auctions whose booking failed: the bank may have
+	// booked them, drawing on this node's lease, before the error. When the
+	// notice comes again and the bank says it was booked before, the lease
+	// is drawn down here too, on the safe side.
+	unsureMu sync.Mutex
+	unsure   map[uint64]struct{}
+	wake     chan struct{}
+	stop     chan struct{}
+	stopped  chan struct{}
+	errs     sync.Once
 }
 
 func (o *SharedOptions) setDefaults() error {
@@ -87,7 +94,8 @@ func (o *SharedOptions) setDefaults() error {
 
 // startShared starts the refiller of a shared ledger.
 func (l *Ledger) startShared() {
-	sh := &shared{opts: l.opts.Shared, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	sh := &shared{opts: l.opts.Shared, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
+		unsure: map[uint64]struct{}{}}
 	l.shared = sh
 	go func() {
 		defer close(sh.stopped)
@@ -307,7 +315,15 @@ func (l *Ledger) bookShared(a *Account, n *Notice) error {
 			return
 		})
 		if err != nil {
+			l.shared.unsureMu.Lock()
+			l.shared.unsure[n.Auction] = struct{}{}
+			l.shared.unsureMu.Unlock()
 			return err
+		}
+		if !booked {
+			l.shared.unsureMu.Lock()
+			_, booked = l.shared.unsure[n.Auction]
+			l.shared.unsureMu.Unlock()
 		}
 		if booked {
 			a.mu.Lock()
@@ -317,6 +333,9 @@ func (l *Ledger) bookShared(a *Account, n *Notice) error {
 			a.mu.Unlock()
 		}
 	}
+	l.shared.unsureMu.Lock()
+	delete(l.shared.unsure, n.Auction)
+	l.shared.unsureMu.Unlock()
 	return nil
 }
 

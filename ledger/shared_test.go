@@ -195,3 +195,56 @@ func TestSharedLeaseReturnedOnClose(t *testing.T) {
 		t.Errorf("after reopening: node lease %d, leased %d; want the old lease taken back and a new one of 100000", st.Nodes["n0"], st.Leased)
 	}
 }
+
+// lostReply is a real bank whose next Book runs and then reports an error,
+// as when Redis applied a script and the reply was lost.
+type lostReply struct {
+	bank.Bank
+	lose atomic.Bool
+}
+
+func (b *lostReply) Book(ctx context.Context, node string, bud bank.Budget, notice string, amount int64) (bool, error) {
+	booked, err := b.Bank.Book(ctx, node, bud, notice, amount)
+	if err == nil && b.lose.CompareAndSwap(true, false) {
+		return false, fmt.Errorf("reply lost (booked %v)", booked)
+	}
+	return booked, err
+}
+
+// TestSharedBookingWithLostReply: a billing notice whose booking reply is
+// lost is not applied; sent again, the bank says it was booked before, and
+// the node draws its lease down all the same, so that what it holds never
+// exceeds what the bank leased it.
+func TestSharedBookingWithLostReply(t *testing.T) {
+	bk := &lostReply{Bank: sharedBanks(t)["pebble"](t)}
+	c := newClock(noon)
+	l := openShared(t, c, bk, "n0")
+	lim := Limits{Total: 1_600_000}
+	a := l.Account("c")
+	l.Admit(a, &lim, 0, 0, 0)
+	if err := l.Refill(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !l.Reserve(a, &lim, 1, 30_000, l.ReserveUntil(0)) {
+		t.Fatal("no reservation after a refill")
+	}
+	n := &Notice{Kind: Billing, Campaign: "c", Bid: 1, Auction: 77, BidAt: c.Now().UnixMilli(), Price: 30_000, Limits: lim}
+	bk.lose.Store(true)
+	if _, err := l.Apply(n); err == nil {
+		t.Fatal("Apply succeeded though the booking failed")
+	}
+	if out, err := l.Apply(n); err != nil || out != Applied {
+		t.Fatalf("Apply again = %v, %v; want applied", out, err)
+	}
+	st, err := bk.State(context.Background(), bank.Budget{Campaign: "c", Period: "total", Limit: lim.Total})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	held := a.lease[totalSlot].held
+	a.mu.Unlock()
+	if st.Spent != 30_000 || held != st.Nodes["n0"] {
+		t.Errorf("bank spent %d, lease %d; the node holds %d: want 30000 spent once and the node holding what the bank leased it",
+			st.Spent, st.Nodes["n0"], held)
+	}
+}
