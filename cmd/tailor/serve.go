@@ -59,9 +59,13 @@ func serve(args []string) error {
 	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU (0: never)")
 	backupDir := fs.String("backup-dir", "", "`DIR`ectory where POST /v1/admin/backup writes backups (default: backups through the API are off)")
 	corsOrigins := fs.String("cors-origins", "", "web `ORIGINS` whose pages may call /v1/events and /v1/recommend from the browser, such as https://shop.example,https://www.shop.example (* for any)")
-	clusterSpec := fs.String("cluster", "", "run as a node of a cluster whose shared log is on these Kafka (or Redpanda) brokers: `kafka://HOST:PORT,HOST:PORT`")
+	clusterSpec := fs.String("cluster", "", "run as a node of a cluster: its shared log on Kafka (or Redpanda) brokers, and the campaigns' budgets "+
+		"in a Redis Cluster: `kafka://HOST:PORT,HOST:PORT,redis://HOST:PORT,HOST:PORT`")
 	clusterTopic := fs.String("cluster-topic", "", "the cluster log's events topic; catalog changes go to TOPIC-catalog (default tailor-events)")
 	clusterParts := fs.Int("cluster-partitions", 0, "partitions of the events topic when this node creates it (default 12)")
+	noticeKeyFile := fs.String("notice-key-file", "", "`FILE` holding the key that signs bid notice URLs (at least 16 bytes; default: a key made once and kept in the data directory). "+
+		"The nodes of a cluster share one, so that any node verifies a notice whichever bid it")
+	bankReplicas := fs.Int("bank-replicas", 0, "with --cluster redis://: Redis replicas that must acknowledge each budget write (WAIT) before it counts, so that a master's failover loses none")
 	nodeName := fs.String("node-name", "", "this node's name in the cluster, unique and stable across restarts (default: one made once and kept in the data directory)")
 	webhookPrivate := fs.Bool("webhook-allow-private", false, "let audience webhooks reach loopback, private and link-local addresses")
 	if err := fs.Parse(args); err != nil {
@@ -70,11 +74,11 @@ func serve(args []string) error {
 	if err := checkExposure(*addr, *authFile, *insecure); err != nil {
 		return err
 	}
-	clusterOpts, err := clusterOptions(*clusterSpec, *clusterTopic, *nodeName, *clusterParts)
+	cs, err := clusterOptions(*clusterSpec, *clusterTopic, *nodeName, *clusterParts)
 	if err != nil {
 		return err
 	}
-	if clusterOpts != nil && *demo {
+	if cs.opts != nil && *demo {
 		return fmt.Errorf("--demo loads one node's data directory; a cluster's data comes through its log")
 	}
 	var auth *server.Auth
@@ -108,6 +112,27 @@ func serve(args []string) error {
 		}
 	}
 	logger := log.New(os.Stderr, "tailor: ", log.LstdFlags)
+	if *noticeKeyFile != "" {
+		key, err := os.ReadFile(*noticeKeyFile)
+		if err != nil {
+			return fmt.Errorf("--notice-key-file: %w", err)
+		}
+		if len(key) < 16 {
+			return fmt.Errorf("--notice-key-file: the key has %d bytes; use at least 16 random ones", len(key))
+		}
+		bidding.NoticeKey = key
+	} else if cs.opts != nil {
+		logger.Printf("--cluster without --notice-key-file: a bid's notices are verified only by the node that bid")
+	}
+	shared, closeBank, err := sharedBudgets(cs, *nodeName, *bankReplicas)
+	if err != nil {
+		return err
+	}
+	defer closeBank()
+	bidding.Ledger.Shared = shared
+	if cs.opts != nil && shared.Bank == nil {
+		logger.Printf("--cluster without redis://: each node spends the campaigns' budgets on its own, as if it were alone")
+	}
 	profileCache, blockCache := int64(*cacheMB)<<20, int64(0)
 	if *memoryLimit != "" {
 		n, err := parseBytes(*memoryLimit)
@@ -161,7 +186,7 @@ func serve(args []string) error {
 		Bidder:           bidder,
 		CORSOrigins:      splitList(*corsOrigins),
 		BackupDir:        *backupDir,
-		Cluster:          clusterOpts,
+		Cluster:          cs.opts,
 	})
 	if err != nil {
 		return err
