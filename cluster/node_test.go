@@ -30,7 +30,7 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 const testPartitions = 6
 
 // kafka starts an in-process Kafka cluster of brokers brokers on loopback.
-func kafka(t *testing.T, brokers int) (*kfake.Cluster, []string) {
+func kafka(t testing.TB, brokers int) (*kfake.Cluster, []string) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(brokers))
 	if err != nil {
@@ -46,7 +46,7 @@ type testNode struct {
 }
 
 // startNode opens a service in dir and joins it to the log as name.
-func startNode(t *testing.T, brokers []string, dir, name string) *testNode {
+func startNode(t testing.TB, brokers []string, dir, name string) *testNode {
 	t.Helper()
 	o := service.Options{Now: func() time.Time { return testNow }, Logger: log.New(io.Discard, "", 0)}
 	o.Storage.MinFreeBytes = -1
