@@ -51,9 +51,9 @@ const (
 // lease is what a node holds of one budget of a campaign: the bank's lease
 // for this node, which the spend it books draws down.
 type lease struct {
-	period string // the bank's period: "total" or the campaign's local day, "d20261205"
-	held   int64  // micros
-	fresh  bool   // what the bank held for this node from before was taken back (see refill)
+	period int64 // the campaign's local day (yyyymmdd) for the daily budget, 1 for the total; 0: none
+	held   int64 // micros
+	fresh  bool  // what the bank held for this node from before was taken back (see refill)
 }
 
 // shared is the state of a ledger whose budgets are shared.
@@ -117,10 +117,21 @@ func (l *Ledger) startShared() {
 	}()
 }
 
-// periods returns the bank's periods of an account's budgets as of its
-// current day.
-func (a *Account) periods() [numSlots]string {
-	return [numSlots]string{dailySlot: "d" + strconv.FormatInt(a.day, 10), totalSlot: "total"}
+// totalPeriod is the period of a total budget.
+const totalPeriod = 1
+
+// periods returns the periods of an account's budgets as of its current
+// day.
+func (a *Account) periods() [numSlots]int64 {
+	return [numSlots]int64{dailySlot: a.day, totalSlot: totalPeriod}
+}
+
+// periodName names a period in the bank: "total", or the day as "d20261205".
+func periodName(p int64) string {
+	if p == totalPeriod {
+		return "total"
+	}
+	return "d" + strconv.FormatInt(p, 10)
 }
 
 // limitOf returns the limit of a slot, 0 when unlimited.
@@ -224,7 +235,7 @@ func (l *Ledger) refill(ctx context.Context, a *Account) error {
 	var first error
 	for slot := range numSlots {
 		if stale[slot].held > 0 {
-			b := bank.Budget{Campaign: a.id, Period: stale[slot].period, Limit: 0}
+			b := bank.Budget{Campaign: a.id, Period: periodName(stale[slot].period), Limit: 0}
 			if err := l.call(ctx, func(ctx context.Context) error { return sh.Bank.Return(ctx, sh.Node, b, stale[slot].held) }); err != nil && first == nil {
 				first = err
 			}
@@ -233,7 +244,7 @@ func (l *Ledger) refill(ctx context.Context, a *Account) error {
 		if limit <= 0 {
 			continue
 		}
-		b := bank.Budget{Campaign: a.id, Period: p[slot], Limit: limit}
+		b := bank.Budget{Campaign: a.id, Period: periodName(p[slot]), Limit: limit}
 		held := cur[slot].held
 		if !cur[slot].fresh {
 			// A lease this node holds from before it opened (a restart) is
@@ -308,7 +319,7 @@ func (l *Ledger) bookShared(a *Account, n *Notice) error {
 		if limit <= 0 {
 			continue
 		}
-		b := bank.Budget{Campaign: a.id, Period: p[slot], Limit: limit}
+		b := bank.Budget{Campaign: a.id, Period: periodName(p[slot]), Limit: limit}
 		var booked bool
 		err := l.call(context.Background(), func(ctx context.Context) (err error) {
 			booked, err = sh.Bank.Book(ctx, sh.Node, b, id, n.Price)
@@ -360,8 +371,8 @@ func (l *Ledger) closeShared() error {
 		leases, reserved, lim := a.lease, a.reserved, a.lim
 		a.mu.Unlock()
 		for slot, ls := range leases {
-			if spare := ls.held - reserved; spare > 0 && ls.period != "" {
-				b := bank.Budget{Campaign: a.id, Period: ls.period, Limit: limitOf(&lim, slot)}
+			if spare := ls.held - reserved; spare > 0 && ls.period != 0 {
+				b := bank.Budget{Campaign: a.id, Period: periodName(ls.period), Limit: limitOf(&lim, slot)}
 				first = cmp(first, l.call(context.Background(), func(ctx context.Context) error {
 					return sh.opts.Bank.Return(ctx, sh.opts.Node, b, spare)
 				}))
