@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,10 +15,13 @@ import (
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/tailor-dev/tailor/bank"
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/kv"
 	"github.com/tailor-dev/tailor/internal/synth"
+	"github.com/tailor-dev/tailor/ledger"
 )
 
 // The bid benchmarks' world: TAILOR_BENCH_BID_ITEMS items, TAILOR_BENCH_BID_USERS
@@ -116,11 +120,11 @@ func benchBidRequest(w *synth.World, k, nImps int) []byte {
 }
 
 // loadBidWorld loads a generated world and its campaigns into a server.
-func loadBidWorld(b *testing.B) (*Server, *synth.World) {
+func loadBidWorld(b *testing.B, mod func(*Options)) (*Server, *synth.World) {
 	b.Helper()
 	w := synth.New(synth.Options{Items: benchBidItems, Users: benchBidUsers, Seed: 1})
 	now := w.Start.AddDate(0, 0, w.Days).Add(12 * time.Hour)
-	opts := bidOptions(b, nil)
+	opts := bidOptions(b, mod)
 	opts.Service.Now = func() time.Time { return now }
 	opts.Service.Logger = log.New(io.Discard, "", 0)
 	opts.Service.Storage.MinFreeBytes = -1
@@ -165,9 +169,26 @@ func loadBidWorld(b *testing.B) (*Server, *synth.World) {
 }
 
 // benchBid runs the bid handler in process (decode, privacy, profile,
-// targeting, auction, budget reservation, encode) over 1,000 requests.
-func benchBid(b *testing.B, nImps int) {
-	srv, w := loadBidWorld(b)
+// targeting, auction, budget reservation, encode) over 1,000 requests. With
+// shared, the campaigns' budgets are shared through a bank (a Pebble one,
+// in process), as on the nodes of a cluster: bids reserve against leases.
+func benchBid(b *testing.B, nImps int, shared bool) {
+	var mod func(*Options)
+	if shared {
+		db, err := kv.Open(b.TempDir(), kv.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		bk, err := bank.NewPebble(db, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mod = func(o *Options) {
+			o.Service.Bidding.Ledger.Shared = ledger.SharedOptions{Bank: bk, Node: "bench", RefillEvery: -1}
+		}
+	}
+	srv, w := loadBidWorld(b, mod)
 	h := srv.Handler()
 	bodies := make([][]byte, 1000)
 	for k := range bodies {
@@ -194,6 +215,14 @@ func benchBid(b *testing.B, nImps int) {
 	for i := range bodies { // warm the profile cache and the pools
 		run(i)
 	}
+	if shared { // lease every campaign's budget the warm-up bid for, and warm again
+		if err := srv.svc.Ledger().Refill(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		for i := range bodies {
+			run(i)
+		}
+	}
 	bids = 0
 	lat := make(latencies, 0, b.N)
 	b.ReportAllocs()
@@ -210,6 +239,7 @@ func benchBid(b *testing.B, nImps int) {
 
 // BenchmarkBid measures the bid handler against 10,000 active campaigns.
 func BenchmarkBid(b *testing.B) {
-	b.Run("1imp", func(b *testing.B) { benchBid(b, 1) })
-	b.Run("3imp", func(b *testing.B) { benchBid(b, 3) })
+	b.Run("1imp", func(b *testing.B) { benchBid(b, 1, false) })
+	b.Run("3imp", func(b *testing.B) { benchBid(b, 3, false) })
+	b.Run("1imp-shared-budgets", func(b *testing.B) { benchBid(b, 1, true) })
 }
