@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tailor-dev/tailor/bank"
@@ -67,10 +68,12 @@ type shared struct {
 	// is drawn down here too, on the safe side.
 	unsureMu sync.Mutex
 	unsure   map[uint64]struct{}
-	wake     chan struct{}
-	stop     chan struct{}
-	stopped  chan struct{}
-	errs     sync.Once
+
+	calls, failures [numOps]atomic.Uint64
+	wake            chan struct{}
+	stop            chan struct{}
+	stopped         chan struct{}
+	errs            sync.Once
 }
 
 func (o *SharedOptions) setDefaults() error {
@@ -236,7 +239,7 @@ func (l *Ledger) refill(ctx context.Context, a *Account) error {
 	for slot := range numSlots {
 		if stale[slot].held > 0 {
 			b := bank.Budget{Campaign: a.id, Period: periodName(stale[slot].period), Limit: 0}
-			if err := l.call(ctx, func(ctx context.Context) error { return sh.Bank.Return(ctx, sh.Node, b, stale[slot].held) }); err != nil && first == nil {
+			if err := l.call(ctx, opReturn, func(ctx context.Context) error { return sh.Bank.Return(ctx, sh.Node, b, stale[slot].held) }); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -255,7 +258,7 @@ func (l *Ledger) refill(ctx context.Context, a *Account) error {
 				a.lease[slot].held, a.lease[slot].fresh = 0, true
 			}
 			a.mu.Unlock()
-			if err := l.call(ctx, func(ctx context.Context) error { _, err := sh.Bank.Reclaim(ctx, sh.Node, b); return err }); err != nil {
+			if err := l.call(ctx, opReclaim, func(ctx context.Context) error { _, err := sh.Bank.Reclaim(ctx, sh.Node, b); return err }); err != nil {
 				a.mu.Lock()
 				a.lease[slot].fresh = false
 				a.mu.Unlock()
@@ -269,7 +272,7 @@ func (l *Ledger) refill(ctx context.Context, a *Account) error {
 			continue
 		}
 		var got int64
-		if err := l.call(ctx, func(ctx context.Context) (err error) { got, err = sh.Bank.Lease(ctx, sh.Node, b, want); return }); err != nil {
+		if err := l.call(ctx, opLease, func(ctx context.Context) (err error) { got, err = sh.Bank.Lease(ctx, sh.Node, b, want); return }); err != nil {
 			first = cmp(first, err)
 			continue
 		}
@@ -292,11 +295,60 @@ func cmp(first, err error) error {
 	return err
 }
 
-// call runs one bank call under CallTimeout.
-func (l *Ledger) call(ctx context.Context, fn func(context.Context) error) error {
+// Operations on the bank, as SharedStats counts them.
+const (
+	opLease = iota
+	opReturn
+	opBook
+	opReclaim
+	numOps
+)
+
+// BankOps names the bank's operations, in the order of SharedStats' arrays.
+var BankOps = [numOps]string{"lease", "return", "book", "reclaim"}
+
+// SharedStats are a shared ledger's dealings with its bank.
+type SharedStats struct {
+	// Calls and Failures count the bank's round trips by operation (see
+	// BankOps).
+	Calls, Failures [numOps]uint64
+	// Held is what this node's leases hold, in micros of the campaigns'
+	// currencies, summed over campaigns and budgets; Reserved, what its
+	// outstanding bids hold of them.
+	Held, Reserved int64
+}
+
+// Shared returns the ledger's dealings with its bank, and false when its
+// budgets are not shared.
+func (l *Ledger) Shared() (SharedStats, bool) {
+	sh := l.shared
+	if sh == nil {
+		return SharedStats{}, false
+	}
+	var st SharedStats
+	for op := range numOps {
+		st.Calls[op], st.Failures[op] = sh.calls[op].Load(), sh.failures[op].Load()
+	}
+	l.amu.RLock()
+	defer l.amu.RUnlock()
+	for _, a := range l.accounts {
+		a.mu.Lock()
+		for _, ls := range a.lease {
+			st.Held += ls.held
+		}
+		st.Reserved += a.reserved
+		a.mu.Unlock()
+	}
+	return st, true
+}
+
+// call runs one bank call, operation op, under CallTimeout.
+func (l *Ledger) call(ctx context.Context, op int, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Shared.CallTimeout)
 	defer cancel()
+	l.shared.calls[op].Add(1)
 	if err := fn(ctx); err != nil {
+		l.shared.failures[op].Add(1)
 		return fmt.Errorf("ledger: bank: %w", err)
 	}
 	return nil
@@ -321,7 +373,7 @@ func (l *Ledger) bookShared(a *Account, n *Notice) error {
 		}
 		b := bank.Budget{Campaign: a.id, Period: periodName(p[slot]), Limit: limit}
 		var booked bool
-		err := l.call(context.Background(), func(ctx context.Context) (err error) {
+		err := l.call(context.Background(), opBook, func(ctx context.Context) (err error) {
 			booked, err = sh.Bank.Book(ctx, sh.Node, b, id, n.Price)
 			return
 		})
@@ -373,7 +425,7 @@ func (l *Ledger) closeShared() error {
 		for slot, ls := range leases {
 			if spare := ls.held - reserved; spare > 0 && ls.period != 0 {
 				b := bank.Budget{Campaign: a.id, Period: periodName(ls.period), Limit: limitOf(&lim, slot)}
-				first = cmp(first, l.call(context.Background(), func(ctx context.Context) error {
+				first = cmp(first, l.call(context.Background(), opReturn, func(ctx context.Context) error {
 					return sh.opts.Bank.Return(ctx, sh.opts.Node, b, spare)
 				}))
 			}

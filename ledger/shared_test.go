@@ -248,3 +248,19 @@ func TestSharedBookingWithLostReply(t *testing.T) {
 			st.Spent, st.Nodes["n0"], held)
 	}
 }
+
+func TestSharedStatsCountCalls(t *testing.T) {
+	c := newClock(noon)
+	l := openShared(t, c, sharedBanks(t)["pebble"](t), "n0")
+	lim := Limits{Total: 1_600_000}
+	a := l.Account("c")
+	l.Admit(a, &lim, 0, 0, 0)
+	if err := l.Refill(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.Reserve(a, &lim, 1, 10_000, l.ReserveUntil(0))
+	st, ok := l.Shared()
+	if !ok || st.Calls[opReclaim] != 1 || st.Calls[opLease] != 1 || st.Held != 100_000 || st.Reserved != 10_000 {
+		t.Errorf("Shared() = %+v, %v; want one reclaim, one lease, 100000 held, 10000 reserved", st, ok)
+	}
+}

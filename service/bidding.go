@@ -76,6 +76,7 @@ func (s *Service) openBidding() error {
 		o.Auction.Model = s.adCTR()
 	}
 	s.bid = bidding{camps: camps, ledger: l, noticeKey: key, auction: auction.New(s.idx, camps, l, o.Auction)}
+	registerBankMetrics(s.reg, l)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/internal/kv"
+	"github.com/tailor-dev/tailor/ledger"
 )
 
 // ingestMetrics count the events applied, resolved once per type.
@@ -44,5 +45,40 @@ func registerDiskMetrics(reg *prometheus.Registry, disk *kv.Disk) {
 				}
 				return 0
 			}),
+	)
+}
+
+// registerBankMetrics registers, for a ledger whose budgets are shared, the
+// bank's round trips and what this node's leases hold, read when scraped.
+func registerBankMetrics(reg *prometheus.Registry, l *ledger.Ledger) {
+	if _, ok := l.Shared(); !ok {
+		return
+	}
+	stat := func(f func(ledger.SharedStats) float64) func() float64 {
+		return func() float64 {
+			st, _ := l.Shared()
+			return f(st)
+		}
+	}
+	for op, name := range ledger.BankOps {
+		for _, result := range []string{"ok", "error"} {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_bank_calls_total",
+				Help:        "Round trips to the bank that holds the shared budgets, by operation and result.",
+				ConstLabels: prometheus.Labels{"op": name, "result": result}},
+				stat(func(st ledger.SharedStats) float64 {
+					if result == "error" {
+						return float64(st.Failures[op])
+					}
+					return float64(st.Calls[op] - st.Failures[op])
+				})))
+		}
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_bank_leased_micros",
+			Help: "What this node's budget leases hold, in micros of the campaigns' currencies."},
+			stat(func(st ledger.SharedStats) float64 { return float64(st.Held) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_bank_reserved_micros",
+			Help: "What this node's outstanding bids hold of its leases, in micros."},
+			stat(func(st ledger.SharedStats) float64 { return float64(st.Reserved) })),
 	)
 }
