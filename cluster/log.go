@@ -234,6 +234,41 @@ func (l *Log) AppendEvents(ctx context.Context, events []features.Event) (Token,
 	return l.append(ctx, recs)
 }
 
+// AppendErase logs the erasure of a user, in the user's partition, after
+// the user's events logged before it.
+func (l *Log) AppendErase(ctx context.Context, user string) (Token, error) {
+	v, err := appendRecord(nil, kindErase, user)
+	if err != nil {
+		return Token{}, err
+	}
+	return l.append(ctx, []*kgo.Record{{Key: []byte(user), Value: v}})
+}
+
+// AppendAttributes logs attribute updates, one record per user in the users'
+// partitions, all or none.
+func (l *Log) AppendAttributes(ctx context.Context, updates []features.AttributesUpdate) (Token, error) {
+	var recs []*kgo.Record
+	byUser := map[string]int{}
+	var groups [][]features.AttributesUpdate
+	for _, u := range updates {
+		i, ok := byUser[u.User]
+		if !ok {
+			i = len(groups)
+			byUser[u.User] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], u)
+	}
+	for _, g := range groups {
+		v, err := appendRecord(nil, kindAttributes, g)
+		if err != nil {
+			return Token{}, err
+		}
+		recs = append(recs, &kgo.Record{Key: []byte(g[0].User), Value: v})
+	}
+	return l.append(ctx, recs)
+}
+
 // AppendItems logs catalog items to upsert as one record of the catalog's
 // topic.
 func (l *Log) AppendItems(ctx context.Context, items []index.Item) (Token, error) {

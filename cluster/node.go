@@ -184,6 +184,18 @@ func (n *Node) AppendCampaigns(ctx context.Context, list []campaign.Campaign) (T
 	return n.appliedHere(ctx)(n.log.AppendCampaigns(ctx, list))
 }
 
+// Erase logs the erasure of a user and waits until this node has applied
+// it, as AppendItems does. Every node erases the user when it reads it.
+func (n *Node) Erase(ctx context.Context, user string) (Token, bool, error) {
+	return n.appliedHere(ctx)(n.log.AppendErase(ctx, user))
+}
+
+// UpsertAttributes logs user attribute updates and waits until this node has
+// applied them, as AppendItems does.
+func (n *Node) UpsertAttributes(ctx context.Context, updates []features.AttributesUpdate) (Token, bool, error) {
+	return n.appliedHere(ctx)(n.log.AppendAttributes(ctx, updates))
+}
+
 // DeleteItem logs the deletion of an item and waits until this node has
 // applied it, as AppendItems does.
 func (n *Node) DeleteItem(ctx context.Context, id string) (Token, bool, error) {
@@ -267,8 +279,6 @@ func (n *Node) Lag() int64 {
 // run applies what the log holds, read by read, until ctx ends.
 func (n *Node) run(ctx context.Context) {
 	defer close(n.done)
-	var events []features.Event
-	var catalog []decoded
 	for {
 		fetches := n.cons.PollFetches(ctx)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -281,56 +291,25 @@ func (n *Node) run(ctx context.Context) {
 		n.mu.Lock()
 		next := slices.Clone(n.applied)
 		n.mu.Unlock()
-		events, catalog = events[:0], catalog[:0]
-		records, skipped := 0, 0
-		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			pos, ok := n.log.position(fp.Topic, fp.Partition)
-			if !ok {
-				return
-			}
-			n.hwm[pos].Store(fp.HighWatermark)
-			for _, r := range fp.Records {
-				if r.Offset < next[pos] {
-					continue
-				}
-				next[pos] = r.Offset + 1
-				if r.Attrs.IsControl() {
-					continue
-				}
-				d, evs, err := decodeRecord(r.Value, events)
-				if err != nil {
-					skipped++
-					n.svc.Logger().Printf("cluster: skipping record %d of partition %d: %v", r.Offset, r.Partition, err)
-					continue
-				}
-				events = evs
-				if d.kind != kindEvents {
-					catalog = append(catalog, d)
-				}
-				records++
-			}
-		})
-		n.mu.Lock()
-		moved := !slices.Equal(next, n.applied)
-		n.mu.Unlock()
-		if !moved {
+		rd := n.read(fetches, next)
+		if slices.Equal(rd.steps[len(rd.steps)-1].mark, n.Applied().next) {
 			continue
 		}
 		start := time.Now()
-		if err := n.apply(events, catalog, next); err != nil {
+		if err := n.apply(rd); err != nil {
 			n.m.applyErrors.Inc()
 			n.svc.Logger().Printf("cluster: cannot apply the log, retrying: %v", err)
 			n.rewind(ctx)
 			continue
 		}
 		n.m.applySeconds.Observe(time.Since(start).Seconds())
-		n.m.records.Add(float64(records))
-		n.m.skipped.Add(float64(skipped))
+		n.m.records.Add(float64(rd.records))
+		n.m.skipped.Add(float64(rd.skipped))
 		n.mu.Lock()
-		n.applied = next
+		n.applied = rd.steps[len(rd.steps)-1].mark
 		close(n.changed)
 		n.changed = make(chan struct{})
-		if !n.ready.Load() && (Token{next: n.start}).coveredBy(next) {
+		if !n.ready.Load() && (Token{next: n.start}).coveredBy(n.applied) {
 			n.ready.Store(true)
 		}
 		n.mu.Unlock()
@@ -338,31 +317,83 @@ func (n *Node) run(ctx context.Context) {
 	}
 }
 
-// catalogFirst starts reading the events once the catalog has been applied
-// as far as it stood when the node started, so that a node that starts
-// afresh gives the catalog's items their places in the order the catalog
-// was written, whatever the events name, as the nodes that saw it live did.
-func (n *Node) catalogFirst() {
-	if n.events {
-		return
-	}
-	cat := n.log.Positions() - 1
-	n.mu.Lock()
-	caught := n.applied[cat] >= n.start[cat]
-	next := slices.Clone(n.applied)
-	n.mu.Unlock()
-	if caught {
-		n.log.consumeEvents(n.cons, next)
-		n.events = true
-	}
+// aRead is one read of the log, decoded: the catalog's changes, then steps
+// of the events' topic in order.
+type aRead struct {
+	catalog          []decoded
+	steps            []step // never empty: the last carries the read's end
+	records, skipped int
 }
 
-// apply applies one read: catalog changes first, in order, then the events,
-// with the offsets it reaches committed alongside them. Catalog changes are
-// upserts and deletions, which give the same catalog when applied again
-// after a crash.
-func (n *Node) apply(events []features.Event, catalog []decoded, next []int64) error {
-	for _, d := range catalog {
+// step is a batch of events, applied with mark, the offsets reached once it
+// is applied; or a user's erasure or attributes (op), applied alone, after
+// the events before it and before those after it.
+type step struct {
+	events []features.Event
+	op     *decoded
+	mark   []int64
+}
+
+// read decodes fetches from next, the offsets applied so far, the catalog's
+// topic first.
+func (n *Node) read(fetches kgo.Fetches, next []int64) aRead {
+	var rd aRead
+	var cur step
+	visit := func(fp kgo.FetchTopicPartition) {
+		pos, ok := n.log.position(fp.Topic, fp.Partition)
+		if !ok {
+			return
+		}
+		n.hwm[pos].Store(fp.HighWatermark)
+		for _, r := range fp.Records {
+			if r.Offset < next[pos] {
+				continue
+			}
+			next[pos] = r.Offset + 1
+			if r.Attrs.IsControl() {
+				continue
+			}
+			d, evs, err := decodeRecord(r.Value, cur.events)
+			if err != nil {
+				rd.skipped++
+				n.svc.Logger().Printf("cluster: skipping record %d of partition %d: %v", r.Offset, r.Partition, err)
+				continue
+			}
+			rd.records++
+			switch d.kind {
+			case kindEvents:
+				cur.events = evs
+			case kindErase, kindAttributes:
+				cur.mark = slices.Clone(next)
+				cur.mark[pos] = r.Offset // the op is not applied yet
+				rd.steps = append(rd.steps, cur, step{op: &d})
+				cur = step{}
+			default:
+				rd.catalog = append(rd.catalog, d)
+			}
+		}
+	}
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if fp.Topic == n.log.catalog {
+			visit(fp)
+		}
+	})
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if fp.Topic != n.log.catalog {
+			visit(fp)
+		}
+	})
+	cur.mark = next
+	rd.steps = append(rd.steps, cur)
+	return rd
+}
+
+// apply applies one read: catalog changes first, in order, then its steps,
+// each batch of events with the offsets it reaches committed alongside it.
+// Catalog changes, erasures and attributes are upserts and deletions, which
+// leave the same state when applied again after a crash.
+func (n *Node) apply(rd aRead) error {
+	for _, d := range rd.catalog {
 		var err error
 		switch d.kind {
 		case kindItems:
@@ -382,9 +413,43 @@ func (n *Node) apply(events []features.Event, catalog []decoded, next []int64) e
 			return err
 		}
 	}
-	mark := features.Mark{Key: service.MetaKey(appliedMeta), Value: encodeOffsets(next)}
-	_, err := n.svc.IngestEnriched(events, mark)
-	return err
+	for _, st := range rd.steps {
+		var err error
+		switch {
+		case st.op == nil:
+			mark := features.Mark{Key: service.MetaKey(appliedMeta), Value: encodeOffsets(st.mark)}
+			_, err = n.svc.IngestEnriched(st.events, mark)
+		case st.op.kind == kindErase:
+			if err = n.svc.Erase(st.op.id); errors.Is(err, features.ErrNotFound) {
+				err = nil
+			}
+		case st.op.kind == kindAttributes:
+			err = n.svc.UpsertAttributes(st.op.attributes)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// catalogFirst starts reading the events once the catalog has been applied
+// as far as it stood when the node started, so that a node that starts
+// afresh gives the catalog's items their places in the order the catalog
+// was written, whatever the events name, as the nodes that saw it live did.
+func (n *Node) catalogFirst() {
+	if n.events {
+		return
+	}
+	cat := n.log.Positions() - 1
+	n.mu.Lock()
+	caught := n.applied[cat] >= n.start[cat]
+	next := slices.Clone(n.applied)
+	n.mu.Unlock()
+	if caught {
+		n.log.consumeEvents(n.cons, next)
+		n.events = true
+	}
 }
 
 // rewind waits RetryEvery and sets the reader back to what was applied, so

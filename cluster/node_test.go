@@ -333,3 +333,43 @@ func TestBatchAllOrNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestEraseAndAttributesReachEveryNode: an erasure and attribute updates
+// taken by one node are applied by every node, in order with the user's
+// events: events logged after the erasure make the user anew.
+func TestEraseAndAttributesReachEveryNode(t *testing.T) {
+	_, brokers := kafka(t, 1)
+	a := startNode(t, brokers, t.TempDir(), "a")
+	b := startNode(t, brokers, t.TempDir(), "b")
+	ctx := context.Background()
+	view := func(item string) []features.Event {
+		return []features.Event{{User: "ana", Type: features.View, Item: item, TS: testNow.UnixMilli()}}
+	}
+	if _, _, err := a.node.AppendEvents(ctx, view("i1")); err != nil {
+		t.Fatal(err)
+	}
+	north := "north"
+	if _, _, err := b.node.UpsertAttributes(ctx, []features.AttributesUpdate{{User: "ana", Region: &north}}); err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, a, b)
+	for _, n := range []*testNode{a, b} {
+		if p, err := n.svc.Store().Get("ana"); err != nil || p.Attrs.Region != "north" || p.Events != 1 {
+			t.Fatalf("ana before the erasure: %+v, %v; want one event and region north", p, err)
+		}
+	}
+	if _, _, err := b.node.Erase(ctx, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.node.AppendEvents(ctx, view("i2")); err != nil {
+		t.Fatal(err)
+	}
+	late := startNode(t, brokers, t.TempDir(), "late")
+	catchUp(t, a, b, late)
+	for i, n := range []*testNode{a, b, late} {
+		p, err := n.svc.Store().Get("ana")
+		if err != nil || p.Events != 1 || p.Attrs.Region != "" {
+			t.Errorf("node %d: ana after the erasure and one more event: %+v, %v; want a new user with one event", i, p, err)
+		}
+	}
+}

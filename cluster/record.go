@@ -23,6 +23,8 @@ const (
 	kindItemDelete     byte = 'x' // a JSON string: the id of an item to delete
 	kindCampaigns      byte = 'c' // a JSON array of campaign.Campaign to upsert
 	kindCampaignDelete byte = 'k' // a JSON string: the id of a campaign to delete
+	kindErase          byte = 'u' // a JSON string: the user to erase
+	kindAttributes     byte = 'a' // a JSON array of features.AttributesUpdate, all of one user
 )
 
 // wireEvent is an event as the log carries it.
@@ -74,10 +76,11 @@ var errRecord = errors.New("cluster: unreadable record")
 // decoded is one record read back: its kind and, for the catalog's topic,
 // what it changes (events are appended to the caller's slice).
 type decoded struct {
-	kind      byte
-	items     []index.Item
-	campaigns []campaign.Campaign
-	id        string // of a deletion
+	kind       byte
+	items      []index.Item
+	campaigns  []campaign.Campaign
+	attributes []features.AttributesUpdate
+	id         string // of a deletion or an erasure
 }
 
 // decodeRecord reads a record's value, appending its events to events.
@@ -102,13 +105,15 @@ func decodeRecord(v []byte, events []features.Event) (decoded, []features.Event,
 				RecID: w[i].RecID, Items: w[i].Items, Category: w[i].Category, Brand: w[i].Brand, Price: w[i].Price,
 				PriceRatio: w[i].PriceRatio, Terms: w[i].Terms, Matches: w[i].Matches})
 		}
-	case kindItems, kindCampaigns, kindItemDelete, kindCampaignDelete:
+	case kindItems, kindCampaigns, kindItemDelete, kindCampaignDelete, kindErase, kindAttributes:
 		var body any
 		switch d.kind {
 		case kindItems:
 			body = &d.items
 		case kindCampaigns:
 			body = &d.campaigns
+		case kindAttributes:
+			body = &d.attributes
 		default:
 			body = &d.id
 		}
