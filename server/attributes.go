@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 
+	"github.com/tailor-dev/tailor/cluster"
 	"github.com/tailor-dev/tailor/features"
 )
 
@@ -28,7 +30,15 @@ func (s *Server) handleUpsertUsers(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
-	if err := s.svc.UpsertAttributes(updates); err != nil {
+	var err error
+	if s.node != nil {
+		var tok cluster.Token
+		tok, _, err = s.node.UpsertAttributes(context.Background(), updates)
+		setToken(ctx, tok)
+	} else {
+		err = s.svc.UpsertAttributes(updates)
+	}
+	if err != nil {
 		s.logger.Printf("users: %v", err)
 		writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 			message: "attributes could not be stored; nothing was applied, retry", index: -1})

@@ -159,3 +159,30 @@ func TestClusterBidsAlike(t *testing.T) {
 		t.Errorf("node b still bids for the deleted campaign: %+v", resp.SeatBid)
 	}
 }
+
+// TestClusterUsersAttributesAndErasure: attributes set and a user erased
+// through one node are so on the other.
+func TestClusterUsersAttributesAndErasure(t *testing.T) {
+	nodes := startNodes(t, 2)
+	a, b := nodes[0], nodes[1]
+	a.mustPost("/v1/events", "["+event("ana", "view", "x1", a.clock.Stamp(0))+"]")
+	code, out, tok := b.write("POST", "/v1/users", `{"id":"ana","region":"north"}`)
+	if code != 200 || tok == "" {
+		t.Fatalf("POST /v1/users = %d %s, token %q", code, out, tok)
+	}
+	a.recommend(fmt.Sprintf(`{"after":%q}`, tok))
+	if _, prof := a.do("GET", "/v1/users/ana", "", ""); !strings.Contains(prof, `"region":"north"`) {
+		t.Errorf("node a's profile of ana after node b set her region: %s", prof)
+	}
+	code, out, tok = a.write("DELETE", "/v1/users/ana", "")
+	if code != 200 || tok == "" {
+		t.Fatalf("DELETE /v1/users/ana = %d %s, token %q", code, out, tok)
+	}
+	b.recommend(fmt.Sprintf(`{"after":%q}`, tok))
+	if code, _ := b.do("GET", "/v1/users/ana", "", ""); code != 404 {
+		t.Errorf("node b still has ana after node a erased her: %d", code)
+	}
+	if code, _, _ := a.write("DELETE", "/v1/users/ana", ""); code != 404 {
+		t.Errorf("a second erasure = %d, want 404", code)
+	}
+}

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tailor-dev/tailor/cluster"
 	"github.com/tailor-dev/tailor/features"
 )
 
@@ -118,7 +120,14 @@ func (s *Server) handleGetUser(ctx *fasthttp.RequestCtx, id string) {
 }
 
 func (s *Server) handleDeleteUser(ctx *fasthttp.RequestCtx, id string) {
-	err := s.svc.Erase(id)
+	var err error
+	if s.node == nil {
+		err = s.svc.Erase(id)
+	} else if _, err = s.store.Get(id); err == nil {
+		var tok cluster.Token
+		tok, _, err = s.node.Erase(context.Background(), id)
+		setToken(ctx, tok)
+	}
 	switch {
 	case errors.Is(err, features.ErrNotFound):
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no user with this id", field: "id", index: -1})
