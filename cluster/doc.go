@@ -4,11 +4,13 @@
 // state, so that any node can answer for any user.
 //
 // The log: events go to the events' topic keyed by user, so that a user's
-// events stay in order in one partition; catalog changes go to a topic of
-// one partition. A node enriches the events it takes from its catalog before
-// it logs them, so that every node applies the same facts. An append is one
-// Kafka transaction (concurrent appends share one), read back by nodes with
-// read-committed isolation: a batch is visible whole or not at all.
+// events stay in order in one partition, and so do the user's erasure and
+// attribute updates; catalog items, campaigns and their deletions go to a
+// topic of one partition. A node enriches the events it takes from its
+// catalog before it logs them, so that every node applies the same facts.
+// An append is one Kafka transaction (concurrent appends share one), read
+// back by nodes with read-committed isolation: a batch is visible whole or
+// not at all.
 //
 // Freshness: an append answers with a Token, the offsets of its records, once
 // the node that took it has applied them (or ApplyWait has passed). A request
@@ -29,6 +31,7 @@
 // recommendation then has the same items in the same order, save items whose
 // scores are equal to that rounding.
 //
-// What is not shared through the log yet: campaigns, audiences, the click
-// model and learning state, and the ledger's money; each node keeps its own.
+// What is not shared yet: frequency counts, the click model, decisions and
+// experiments, audiences and their triggers are each node's own; budgets
+// are shared through package bank, not the log. See docs/scaling.md.
 package cluster
