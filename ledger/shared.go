@@ -73,7 +73,6 @@ type shared struct {
 	wake            chan struct{}
 	stop            chan struct{}
 	stopped         chan struct{}
-	errs            sync.Once
 }
 
 func (o *SharedOptions) setDefaults() error {
