@@ -55,6 +55,12 @@ type Bank interface {
 	Reclaim(ctx context.Context, node string, b Budget) (int64, error)
 	// State returns what the bank holds for b; b.Limit is not used.
 	State(ctx context.Context, b Budget) (State, error)
+	// Beat marks node alive for ttl (at least a millisecond). A node beats
+	// well within its ttl while it runs; the others reclaim the leases of a
+	// node whose mark has lapsed.
+	Beat(ctx context.Context, node string, ttl time.Duration) error
+	// Alive reports whether node's last Beat has not lapsed.
+	Alive(ctx context.Context, node string) (bool, error)
 }
 
 // MaxAmount is the largest limit and amount, in micros, the bank accepts:
@@ -85,6 +91,9 @@ type Options struct {
 	WaitReplicas int
 	// WaitTimeout is how long WAIT waits for the replicas. Default 1s.
 	WaitTimeout time.Duration
+	// Now is the clock Pebble's liveness marks lapse by. Default time.Now.
+	// Redis lapses them by its own clock.
+	Now func() time.Time
 }
 
 // withDefaults returns a copy of *o with its zero fields set to the
@@ -102,6 +111,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if opts.WaitTimeout == 0 {
 		opts.WaitTimeout = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	return opts
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tailor-dev/tailor/bank"
 )
@@ -180,6 +181,40 @@ func testBank(t *testing.T, open func(t *testing.T) bank.Bank) {
 			}
 		}
 		checkState(t, bk, ok, bank.State{})
+	})
+	t.Run("liveness", func(t *testing.T) {
+		ctx := context.Background()
+		if alive, err := bk.Alive(ctx, "never-beat"); err != nil || alive {
+			t.Errorf("Alive(a node that never beat) = %v, %v", alive, err)
+		}
+		if err := bk.Beat(ctx, "steady", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if alive, err := bk.Alive(ctx, "steady"); err != nil || !alive {
+			t.Errorf("Alive(a node that beat for an hour) = %v, %v", alive, err)
+		}
+		if err := bk.Beat(ctx, "fading", time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			alive, err := bk.Alive(ctx, "fading")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !alive {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a mark of 1 ms still alive after 10 s")
+			}
+		}
+		if err := bk.Beat(ctx, "", time.Second); !errors.Is(err, bank.ErrInvalid) {
+			t.Errorf("Beat(no node) = %v, want ErrInvalid", err)
+		}
+		if err := bk.Beat(ctx, "x", 0); !errors.Is(err, bank.ErrInvalid) {
+			t.Errorf("Beat(ttl 0) = %v, want ErrInvalid", err)
+		}
 	})
 	t.Run("concurrent nodes", func(t *testing.T) { testConcurrent(t, bk) })
 	t.Run("many campaigns", func(t *testing.T) { testCampaigns(t, bk, 64) })

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -19,6 +20,7 @@ import (
 //	t/campaign/period/        -> spent, leased: 8-byte big-endian integers
 //	l/campaign/period/node    -> node's lease, 8 bytes (deleted at zero)
 //	n/campaign/period/notice  -> empty: the notice was booked
+//	h/node                    -> when the node's liveness mark lapses, Unix ms, 8 bytes
 //
 // Each write is one batch committed with pebble.Sync before the call
 // returns. Calls on one budget take turns under one of a fixed set of
@@ -27,17 +29,18 @@ import (
 type Pebble struct {
 	db     *pebble.DB
 	prefix string
+	now    func() time.Time
 	locks  [64]sync.Mutex
 }
 
 // NewPebble returns a bank over db; nil opts means the defaults, and only
-// KeyPrefix matters. The caller keeps db and closes it after the last call.
+// KeyPrefix and Now matter. The caller keeps db and closes it after the last call.
 func NewPebble(db *pebble.DB, opts *Options) (*Pebble, error) {
 	o := opts.withDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	return &Pebble{db: db, prefix: o.KeyPrefix}, nil
+	return &Pebble{db: db, prefix: o.KeyPrefix, now: o.Now}, nil
 }
 
 // lock locks b's mutex and returns it.
@@ -234,4 +237,36 @@ func (p *Pebble) State(_ context.Context, b Budget) (State, error) {
 		return State{}, fmt.Errorf("bank: cannot read: %w", err)
 	}
 	return st, nil
+}
+
+// Beat marks node alive for ttl.
+func (p *Pebble) Beat(_ context.Context, node string, ttl time.Duration) error {
+	if node == "" || ttl < time.Millisecond {
+		return ErrInvalid
+	}
+	v := binary.BigEndian.AppendUint64(nil, uint64(p.now().Add(ttl).UnixMilli()))
+	if err := p.db.Set(p.heartKey(node), v, pebble.Sync); err != nil {
+		return fmt.Errorf("bank: cannot write: %w", err)
+	}
+	return nil
+}
+
+// Alive reports whether node's last Beat has not lapsed.
+func (p *Pebble) Alive(_ context.Context, node string) (bool, error) {
+	if node == "" {
+		return false, ErrInvalid
+	}
+	v, closer, err := p.db.Get(p.heartKey(node))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("bank: cannot read: %w", err)
+	}
+	defer closer.Close()
+	return len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > p.now().UnixMilli(), nil
+}
+
+func (p *Pebble) heartKey(node string) []byte {
+	return append(append([]byte(p.prefix), 'h', '/'), node...)
 }

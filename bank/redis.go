@@ -270,3 +270,30 @@ func refused(err error) bool {
 		errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) ||
 		(errors.As(err, &op) && op.Op == "dial")
 }
+
+// Beat marks node alive for ttl: a key of its own with that expiry.
+// Repeating it is harmless, so it is sent as any command is, with retries.
+func (r *Redis) Beat(ctx context.Context, node string, ttl time.Duration) error {
+	if node == "" || ttl < time.Millisecond {
+		return ErrInvalid
+	}
+	if err := r.rdb.Set(ctx, r.heartKey(node), "1", ttl).Err(); err != nil {
+		return fmt.Errorf("bank: cannot mark %s alive: %w", node, err)
+	}
+	return nil
+}
+
+// Alive reports whether node's last Beat has not lapsed, as Redis's clock
+// has it.
+func (r *Redis) Alive(ctx context.Context, node string) (bool, error) {
+	if node == "" {
+		return false, ErrInvalid
+	}
+	n, err := r.rdb.Exists(ctx, r.heartKey(node)).Result()
+	if err != nil {
+		return false, fmt.Errorf("bank: cannot read the liveness of %s: %w", node, err)
+	}
+	return n == 1, nil
+}
+
+func (r *Redis) heartKey(node string) string { return r.opts.KeyPrefix + "node:{" + node + "}" }
