@@ -55,9 +55,10 @@
 // the bank did not take is not applied. Leases are topped up off the bid
 // path (Refill, every SharedOptions.RefillEvery and when a bid finds its
 // lease short); Close gives back what a node holds beyond its reservations;
-// a node that opens again takes back what it held before and leases anew. A
-// node that dies keeps its lease in the bank until it opens again (or an
-// operator reclaims it): money stranded, never overspent. Spend and counters
+// a node that opens again takes back what it held before and leases anew.
+// Each node marks itself alive in the bank at its refills; the leases of a
+// node whose mark lapses (SharedOptions.Liveness, 10 s by default) are taken
+// back by the others' refills, so a dead node's money is leased again. Spend and counters
 // in Stats remain this node's own.
 //
 // The bid path (Admit, Reserve, Release) does no I/O and allocates nothing in

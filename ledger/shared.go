@@ -19,6 +19,9 @@ type Bank interface {
 	Return(ctx context.Context, node string, b bank.Budget, amount int64) error
 	Book(ctx context.Context, node string, b bank.Budget, notice string, amount int64) (bool, error)
 	Reclaim(ctx context.Context, node string, b bank.Budget) (int64, error)
+	State(ctx context.Context, b bank.Budget) (bank.State, error)
+	Beat(ctx context.Context, node string, ttl time.Duration) error
+	Alive(ctx context.Context, node string) (bool, error)
 }
 
 // SharedOptions makes a ledger one of several that bid for the same
@@ -40,6 +43,12 @@ type SharedOptions struct {
 	RefillEvery time.Duration
 	// CallTimeout bounds one call to the bank. Default 2 s.
 	CallTimeout time.Duration
+	// Liveness is how long this node's mark of life in the bank lasts; it
+	// is renewed at each refill after a third of it has passed, so it must
+	// be at least three times RefillEvery. Every Liveness, a refill also
+	// takes back the leases of the nodes whose mark has lapsed, on the
+	// budgets this node bids for. Default 10 s.
+	Liveness time.Duration
 }
 
 // Lease slots of an account.
@@ -70,6 +79,8 @@ type shared struct {
 	unsure   map[uint64]struct{}
 
 	calls, failures [numOps]atomic.Uint64
+
+	beatAt, sweptAt int64 // Unix ms of the last beat and dead-lease sweep, under refills
 	wake            chan struct{}
 	stop            chan struct{}
 	stopped         chan struct{}
@@ -90,6 +101,12 @@ func (o *SharedOptions) setDefaults() error {
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 2 * time.Second
+	}
+	if o.Liveness <= 0 {
+		o.Liveness = 10 * time.Second
+	}
+	if o.RefillEvery > 0 && o.Liveness < 3*o.RefillEvery {
+		return errors.New("ledger: SharedOptions.Liveness must be at least three times RefillEvery")
 	}
 	return nil
 }
@@ -194,18 +211,72 @@ func (l *Ledger) Refill(ctx context.Context) error {
 	if l.shared == nil {
 		return nil
 	}
-	l.shared.refills.Lock()
-	defer l.shared.refills.Unlock()
+	sh := l.shared
+	sh.refills.Lock()
+	defer sh.refills.Unlock()
+	now := l.now()
+	live := sh.opts.Liveness.Milliseconds()
+	var first error
+	if sh.beatAt == 0 || now-sh.beatAt >= live/3 {
+		err := l.call(ctx, opBeat, func(ctx context.Context) error { return sh.opts.Bank.Beat(ctx, sh.opts.Node, sh.opts.Liveness) })
+		if err == nil {
+			sh.beatAt = now
+		}
+		first = err
+	}
+	sweep := sh.sweptAt == 0 || now-sh.sweptAt >= live
+	if sweep {
+		sh.sweptAt = now
+	}
 	l.amu.RLock()
 	accounts := make([]*Account, 0, len(l.accounts))
 	for _, a := range l.accounts {
 		accounts = append(accounts, a)
 	}
 	l.amu.RUnlock()
-	var first error
 	for _, a := range accounts {
-		if err := l.refill(ctx, a); err != nil && first == nil {
-			first = err
+		if sweep {
+			first = cmp(first, l.reclaimDead(ctx, a))
+		}
+		first = cmp(first, l.refill(ctx, a))
+	}
+	return first
+}
+
+// reclaimDead takes back, on a's current budgets, the leases of the other
+// nodes whose mark of life has lapsed.
+func (l *Ledger) reclaimDead(ctx context.Context, a *Account) error {
+	sh := &l.opts.Shared
+	a.mu.Lock()
+	lim, p, seen := a.lim, a.periods(), a.limSeen
+	a.mu.Unlock()
+	if !seen {
+		return nil
+	}
+	var first error
+	for slot := range numSlots {
+		limit := limitOf(&lim, slot)
+		if limit <= 0 {
+			continue
+		}
+		b := bank.Budget{Campaign: a.id, Period: periodName(p[slot]), Limit: limit}
+		var st bank.State
+		if err := l.call(ctx, opState, func(ctx context.Context) (err error) { st, err = sh.Bank.State(ctx, b); return }); err != nil {
+			first = cmp(first, err)
+			continue
+		}
+		for node, held := range st.Nodes {
+			if node == sh.Node || held <= 0 {
+				continue
+			}
+			var alive bool
+			if err := l.call(ctx, opAlive, func(ctx context.Context) (err error) { alive, err = sh.Bank.Alive(ctx, node); return }); err != nil {
+				first = cmp(first, err)
+				continue
+			}
+			if !alive {
+				first = cmp(first, l.call(ctx, opReclaim, func(ctx context.Context) error { _, err := sh.Bank.Reclaim(ctx, node, b); return err }))
+			}
 		}
 	}
 	return first
@@ -300,11 +371,14 @@ const (
 	opReturn
 	opBook
 	opReclaim
+	opState
+	opBeat
+	opAlive
 	numOps
 )
 
 // BankOps names the bank's operations, in the order of SharedStats' arrays.
-var BankOps = [numOps]string{"lease", "return", "book", "reclaim"}
+var BankOps = [numOps]string{"lease", "return", "book", "reclaim", "state", "beat", "alive"}
 
 // SharedStats are a shared ledger's dealings with its bank.
 type SharedStats struct {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tailor-dev/tailor/bank"
 	"github.com/tailor-dev/tailor/internal/redistest"
@@ -262,5 +263,60 @@ func TestSharedStatsCountCalls(t *testing.T) {
 	st, ok := l.Shared()
 	if !ok || st.Calls[opReclaim] != 1 || st.Calls[opLease] != 1 || st.Held != 100_000 || st.Reserved != 10_000 {
 		t.Errorf("Shared() = %+v, %v; want one reclaim, one lease, 100000 held, 10000 reserved", st, ok)
+	}
+}
+
+// TestSharedDeadNodeLeaseReclaimed: a node that stops beating (killed) has
+// its lease taken back by another node's refill once its mark lapses, and
+// the money can be leased again; a node that beats keeps its lease.
+func TestSharedDeadNodeLeaseReclaimed(t *testing.T) {
+	c := newClock(noon)
+	db := openDB(t, t.TempDir())
+	t.Cleanup(func() { db.Close() })
+	bk, err := bank.NewPebble(db, &bank.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(node string) *Ledger {
+		ldb := openDB(t, t.TempDir())
+		l, err := Open(ldb, Options{Now: c.Now, Shared: SharedOptions{Bank: bk, Node: node, RefillEvery: -1, Liveness: 10 * time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ldb.Close() })
+		return l
+	}
+	lim := Limits{Total: 1_600_000}
+	ctx := context.Background()
+	lease := func(l *Ledger) {
+		l.Admit(l.Account("c"), &lim, 0, 0, 0)
+		if err := l.Refill(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alive, dead := open("alive"), open("dead")
+	defer alive.Close()
+	lease(dead)
+	lease(alive)
+	total := bank.Budget{Campaign: "c", Period: "total", Limit: lim.Total}
+	state := func() bank.State {
+		st, err := bk.State(ctx, total)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := state(); st.Nodes["dead"] != 100_000 || st.Nodes["alive"] != 100_000 {
+		t.Fatalf("leases = %v, want 100000 each", st.Nodes)
+	}
+	c.Advance(5 * time.Second) // within the mark: nothing is taken back
+	lease(alive)
+	if st := state(); st.Nodes["dead"] != 100_000 {
+		t.Fatalf("a live node's lease was taken back early: %v", st.Nodes)
+	}
+	c.Advance(6 * time.Second) // "dead" has not beaten for 11 s; "alive" refilled (and beat) at 5 s
+	lease(alive)
+	if st := state(); st.Nodes["dead"] != 0 || st.Leased != 100_000 || st.Nodes["alive"] != 100_000 {
+		t.Errorf("after the dead node's mark lapsed: leases %v, leased %d; want only the live node's", st.Nodes, st.Leased)
 	}
 }
