@@ -206,7 +206,8 @@ func awaitToken(t *testing.T, p *process, tok cluster.Token) {
 // and the Redis master that holds the budget. The spend the bank booked is
 // the sum of the distinct auctions billed, each once; spent and leased never
 // pass the budget, and together they account for all of it (the killed
-// node's lease stays leased: stranded, not spent).
+// node's lease is leased until the others take it back, once its mark of
+// life lapses).
 func TestClusterBudgetsHoldAcrossNodes(t *testing.T) {
 	bin := buildTailor(t)
 	rc := redistest.Start(t, redistest.Options{Masters: 3, ReplicasPerMaster: 1, NodeTimeout: 2 * time.Second})
