@@ -100,6 +100,12 @@ type Options struct {
 	// the user (see bestItem). Default ranker.DefaultWeights: the same
 	// weights the recommendation ranker starts from.
 	Items ranker.Weights
+	// Node names the node of a cluster this auction bids for; its hash
+	// takes the top 16 bits of every bid id, so that the nodes' bid ids do
+	// not meet (a node applies the others' notices, and releases its own
+	// reservations by bid id). Default "": bid ids count from the start
+	// time in nanoseconds.
+	Node string
 }
 
 func (o *Options) setDefaults() {
@@ -296,7 +302,7 @@ type accountCache struct {
 func New(idx *index.Index, camps *campaign.Store, l *ledger.Ledger, opts Options) *Auction {
 	opts.setDefaults()
 	a := &Auction{idx: idx, camps: camps, ledger: l, opts: opts}
-	a.seq.Store(uint64(time.Now().UnixNano()))
+	a.seq.Store(firstBidID(opts.Node, time.Now()))
 	a.scratch.New = func() any { return newAuctionScratch() }
 	return a
 }
@@ -724,3 +730,14 @@ func HashUser(user string) uint64 {
 
 // HashAuction is the hash notices of one auction's imp are idempotent by.
 func HashAuction(auctionID, impID string) uint64 { return hash64(0, auctionID, impID) }
+
+// firstBidID returns where an auction's bid ids start: the start time in
+// nanoseconds, or, for a node of a cluster, the node name's hash in the top
+// 16 bits and the start time in microseconds (wrapping every 8.9 years)
+// below.
+func firstBidID(node string, now time.Time) uint64 {
+	if node == "" {
+		return uint64(now.UnixNano())
+	}
+	return fnv.String(fnv.Offset, node)<<48 | uint64(now.UnixMicro())&(1<<48-1)
+}
