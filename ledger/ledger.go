@@ -286,6 +286,11 @@ type Notice struct {
 	Price int64
 	// Limits are the campaign's current limits.
 	Limits Limits
+	// Booked says a billing notice's spend is in the bank already: the
+	// notice was taken by another node of a cluster, which booked it, and
+	// reaches this one through the cluster's log. Only shared ledgers look
+	// at it.
+	Booked bool
 }
 
 // Outcome is what Apply did with a notice.
@@ -378,7 +383,7 @@ func (l *Ledger) Apply(n *Notice) (Outcome, error) {
 	turned := lossSeen && !winSeen // this win or billing turns a counted loss into a win
 
 	a := l.Account(n.Campaign)
-	if n.Kind == Billing && l.shared != nil {
+	if n.Kind == Billing && l.shared != nil && !n.Booked {
 		if err := l.bookShared(a, n); err != nil {
 			return 0, err
 		}
