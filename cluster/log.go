@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -13,6 +14,7 @@ import (
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/ledger"
 )
 
 // LogOptions configures the connection to the Kafka log. Brokers and Node
@@ -267,6 +269,17 @@ func (l *Log) AppendAttributes(ctx context.Context, updates []features.Attribute
 		recs = append(recs, &kgo.Record{Key: []byte(g[0].User), Value: v})
 	}
 	return l.append(ctx, recs)
+}
+
+// AppendNotice logs a notice this node applied, keyed by its auction, for
+// the other nodes to apply too.
+func (l *Log) AppendNotice(ctx context.Context, n *ledger.Notice) (Token, error) {
+	w := wireNotice{Kind: n.Kind, Campaign: n.Campaign, Bid: n.Bid, Auction: n.Auction, BidAt: n.BidAt, User: n.User, Price: n.Price}
+	v, err := appendRecord(nil, kindNotice, w)
+	if err != nil {
+		return Token{}, err
+	}
+	return l.append(ctx, []*kgo.Record{{Key: strconv.AppendUint(nil, n.Auction, 16), Value: v}})
 }
 
 // AppendItems logs catalog items to upsert as one record of the catalog's

@@ -15,9 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/ledger"
 	"github.com/tailor-dev/tailor/service"
 )
 
@@ -196,6 +198,15 @@ func (n *Node) UpsertAttributes(ctx context.Context, updates []features.Attribut
 	return n.appliedHere(ctx)(n.log.AppendAttributes(ctx, updates))
 }
 
+// AppendNotice logs a notice this node has applied, so that every node
+// applies it: the bidding node releases the bid's reservation, and every
+// node counts the impression against frequency caps and the campaign's
+// figures. A billing notice's spend was booked to the bank by this node;
+// the others do not book it again. It does not wait for the others.
+func (n *Node) AppendNotice(ctx context.Context, notice *ledger.Notice) (Token, error) {
+	return n.log.AppendNotice(ctx, notice)
+}
+
 // DeleteItem logs the deletion of an item and waits until this node has
 // applied it, as AppendItems does.
 func (n *Node) DeleteItem(ctx context.Context, id string) (Token, bool, error) {
@@ -363,7 +374,7 @@ func (n *Node) read(fetches kgo.Fetches, next []int64) aRead {
 			switch d.kind {
 			case kindEvents:
 				cur.events = evs
-			case kindErase, kindAttributes:
+			case kindErase, kindAttributes, kindNotice:
 				cur.mark = slices.Clone(next)
 				cur.mark[pos] = r.Offset // the op is not applied yet
 				rd.steps = append(rd.steps, cur, step{op: &d})
@@ -425,6 +436,8 @@ func (n *Node) apply(rd aRead) error {
 			}
 		case st.op.kind == kindAttributes:
 			err = n.svc.UpsertAttributes(st.op.attributes)
+		case st.op.kind == kindNotice:
+			err = n.applyNotice(&st.op.notice)
 		}
 		if err != nil {
 			return err
@@ -450,6 +463,22 @@ func (n *Node) catalogFirst() {
 		n.log.consumeEvents(n.cons, next)
 		n.events = true
 	}
+}
+
+// applyNotice applies a notice another node took (or this one, which then
+// finds it applied), under the campaign's limits as this node knows them.
+func (n *Node) applyNotice(w *wireNotice) error {
+	notice := ledger.Notice{Kind: w.Kind, Campaign: w.Campaign, Bid: w.Bid, Auction: w.Auction, BidAt: w.BidAt,
+		User: w.User, Price: w.Price, Booked: true}
+	if c, ok := n.svc.Campaigns().Get(w.Campaign); ok {
+		notice.Limits = auction.Limits(c)
+	}
+	_, err := n.svc.Ledger().Apply(&notice)
+	if errors.Is(err, ledger.ErrBadNotice) {
+		n.svc.Logger().Printf("cluster: skipping a malformed notice of campaign %q", w.Campaign)
+		return nil
+	}
+	return err
 }
 
 // rewind waits RetryEvery and sets the reader back to what was applied, so

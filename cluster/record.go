@@ -8,6 +8,7 @@ import (
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/ledger"
 )
 
 // A record's value is a version byte, a kind byte and a JSON body. Events are
@@ -25,7 +26,20 @@ const (
 	kindCampaignDelete byte = 'k' // a JSON string: the id of a campaign to delete
 	kindErase          byte = 'u' // a JSON string: the user to erase
 	kindAttributes     byte = 'a' // a JSON array of features.AttributesUpdate, all of one user
+	kindNotice         byte = 'n' // a JSON wireNotice: a win, billing or loss notice a node took
 )
+
+// wireNotice is a notice as the log carries it: the campaign's limits are
+// read from each node's campaigns when it is applied.
+type wireNotice struct {
+	Kind     ledger.Kind `json:"kind"`
+	Campaign string      `json:"campaign"`
+	Bid      uint64      `json:"bid"`
+	Auction  uint64      `json:"auction"`
+	BidAt    int64       `json:"bid_at"`
+	User     uint64      `json:"user,omitempty"`
+	Price    int64       `json:"price"`
+}
 
 // wireEvent is an event as the log carries it.
 type wireEvent struct {
@@ -80,6 +94,7 @@ type decoded struct {
 	items      []index.Item
 	campaigns  []campaign.Campaign
 	attributes []features.AttributesUpdate
+	notice     wireNotice
 	id         string // of a deletion or an erasure
 }
 
@@ -105,7 +120,7 @@ func decodeRecord(v []byte, events []features.Event) (decoded, []features.Event,
 				RecID: w[i].RecID, Items: w[i].Items, Category: w[i].Category, Brand: w[i].Brand, Price: w[i].Price,
 				PriceRatio: w[i].PriceRatio, Terms: w[i].Terms, Matches: w[i].Matches})
 		}
-	case kindItems, kindCampaigns, kindItemDelete, kindCampaignDelete, kindErase, kindAttributes:
+	case kindItems, kindCampaigns, kindItemDelete, kindCampaignDelete, kindErase, kindAttributes, kindNotice:
 		var body any
 		switch d.kind {
 		case kindItems:
@@ -114,6 +129,8 @@ func decodeRecord(v []byte, events []features.Event) (decoded, []features.Event,
 			body = &d.campaigns
 		case kindAttributes:
 			body = &d.attributes
+		case kindNotice:
+			body = &d.notice
 		default:
 			body = &d.id
 		}
