@@ -186,3 +186,46 @@ func TestClusterUsersAttributesAndErasure(t *testing.T) {
 		t.Errorf("a second erasure = %d, want 404", code)
 	}
 }
+
+// TestClusterNoticesReachEveryNode: a billing notice for node a's bid, sent
+// to node b, reaches node a through the log: a releases the bid's
+// reservation and counts the impression, and a campaign capped at one
+// impression a user no longer bids for that user on either node.
+func TestClusterNoticesReachEveryNode(t *testing.T) {
+	nodes := startNodesWith(t, 2, bidOptions(t, nil))
+	a, b := nodes[0], nodes[1]
+	a.shoppers()
+	capped := strings.Replace(shoeAndPanCampaigns, `"pacing":"asap",`, `"pacing":"asap","frequency_cap":{"impressions":1,"per":"24h"},`, 1)
+	_, _, tok := a.write("POST", "/v1/campaigns", capped)
+	b.recommend(fmt.Sprintf(`{"after":%q}`, tok))
+
+	req := banner("n1", "runner", 0.5)
+	bid := onlyBid(t, a.bid(req))
+	if st := a.stats(bid.CID); st.Reserved == 0 {
+		t.Fatalf("node a holds nothing for its bid: %+v", st)
+	}
+	code, _, noticeTok := b.write("GET", strings.NewReplacer("${AUCTION_ID}", req.ID, "${AUCTION_IMP_ID}", "1",
+		"${AUCTION_PRICE}", "1.5").Replace(strings.TrimPrefix(bid.BURL, testPublicURL)), "")
+	if code != 200 || noticeTok == "" {
+		t.Fatalf("billing notice on node b = %d, token %q", code, noticeTok)
+	}
+	a.recommend(fmt.Sprintf(`{"after":%q}`, noticeTok))
+	for name, n := range map[string]*testServer{"a": a, "b": b} {
+		st := n.stats(bid.CID)
+		if st.Impressions != 1 || st.Reserved != 0 {
+			t.Errorf("node %s's stats after the notice: %+v; want one impression and nothing reserved", name, st)
+		}
+		if resp := n.bid(banner("n2-"+name, "runner", 0.5)); resp != nil {
+			for _, bb := range resp.SeatBid[0].Bid {
+				if bb.CID == bid.CID {
+					t.Errorf("node %s bids again for the capped campaign %s", name, bid.CID)
+				}
+			}
+		}
+	}
+	// The same notice again, to node a: a duplicate, logged again, changing nothing.
+	a.mustNotice(bid.BURL, req, "1", "1.5", "duplicate")
+	if st := b.stats(bid.CID); st.Impressions != 1 {
+		t.Errorf("node b counts %d impressions after a duplicate notice", st.Impressions)
+	}
+}

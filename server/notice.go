@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"strconv"
 
@@ -79,6 +80,19 @@ func (s *Server) handleNotice(ctx *fasthttp.RequestCtx, kind ledger.Kind) {
 			writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 				message: "the notice could not be stored; retry", index: -1})
 			return
+		}
+		if s.node != nil && out != ledger.Expired {
+			// The other nodes apply it from the log: the bidding node
+			// releases the bid's hold, all count it. A duplicate is logged
+			// again, in case its first answer was lost before it was.
+			tok, err := s.node.AppendNotice(context.Background(), &n)
+			if err != nil {
+				s.logger.Printf("notices: %v", err)
+				writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
+					message: "the notice could not be logged for the other nodes; retry", index: -1})
+				return
+			}
+			setToken(ctx, tok)
 		}
 		b.m.notices[kind][out].Inc()
 		if out == ledger.Applied && kind == ledger.Billing {

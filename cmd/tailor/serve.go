@@ -130,6 +130,7 @@ func serve(args []string) error {
 	}
 	defer closeBank()
 	bidding.Ledger.Shared = shared
+	bidding.Auction.Node = *nodeName
 	if cs.opts != nil && shared.Bank == nil {
 		logger.Printf("--cluster without redis://: each node spends the campaigns' budgets on its own, as if it were alone")
 	}
