@@ -31,7 +31,12 @@
 // recommendation then has the same items in the same order, save items whose
 // scores are equal to that rounding.
 //
-// What is not shared yet: frequency counts, the click model, decisions and
-// experiments, audiences and their triggers are each node's own; budgets
-// are shared through package bank, not the log. See docs/scaling.md.
+// Notices: a node logs the win, billing and loss notices it applies (after
+// booking a billing notice's spend to the bank), and every node applies
+// them from the log without booking them again, so frequency counts and
+// campaign figures agree and the bidding node releases its hold.
+//
+// What is not shared yet: the click model, decisions and experiments,
+// audiences and their triggers are each node's own; budgets are shared
+// through package bank, not the log. See docs/scaling.md.
 package cluster
