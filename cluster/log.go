@@ -214,26 +214,36 @@ func cmpErr(first, err error) error {
 // only when the error says the outcome is unknown, and a retry with the same
 // event ids is then applied once.
 func (l *Log) AppendEvents(ctx context.Context, events []features.Event) (Token, error) {
-	var recs []*kgo.Record
-	byUser := make(map[string]int)
-	var groups [][]features.Event
-	for _, e := range events {
-		i, ok := byUser[e.User]
-		if !ok {
-			i = len(groups)
-			byUser[e.User] = i
-			groups = append(groups, nil)
-		}
-		groups[i] = append(groups[i], e)
-	}
-	for _, g := range groups {
-		v, err := appendEvents(nil, g)
-		if err != nil {
-			return Token{}, err
-		}
-		recs = append(recs, &kgo.Record{Key: []byte(g[0].User), Value: v})
+	recs, err := perUser(events, func(e *features.Event) string { return e.User }, appendEvents)
+	if err != nil {
+		return Token{}, err
 	}
 	return l.append(ctx, recs)
+}
+
+// perUser groups items by their user, in order of first appearance, and
+// encodes each group as one record keyed by the user.
+func perUser[T any](items []T, user func(*T) string, encode func(dst []byte, group []T) ([]byte, error)) ([]*kgo.Record, error) {
+	byUser := make(map[string]int)
+	var groups [][]T
+	for i := range items {
+		g, ok := byUser[user(&items[i])]
+		if !ok {
+			g = len(groups)
+			byUser[user(&items[i])] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], items[i])
+	}
+	recs := make([]*kgo.Record, 0, len(groups))
+	for _, g := range groups {
+		v, err := encode(nil, g)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, &kgo.Record{Key: []byte(user(&g[0])), Value: v})
+	}
+	return recs, nil
 }
 
 // AppendErase logs the erasure of a user, in the user's partition, after
@@ -249,24 +259,12 @@ func (l *Log) AppendErase(ctx context.Context, user string) (Token, error) {
 // AppendAttributes logs attribute updates, one record per user in the users'
 // partitions, all or none.
 func (l *Log) AppendAttributes(ctx context.Context, updates []features.AttributesUpdate) (Token, error) {
-	var recs []*kgo.Record
-	byUser := map[string]int{}
-	var groups [][]features.AttributesUpdate
-	for _, u := range updates {
-		i, ok := byUser[u.User]
-		if !ok {
-			i = len(groups)
-			byUser[u.User] = i
-			groups = append(groups, nil)
-		}
-		groups[i] = append(groups[i], u)
-	}
-	for _, g := range groups {
-		v, err := appendRecord(nil, kindAttributes, g)
-		if err != nil {
-			return Token{}, err
-		}
-		recs = append(recs, &kgo.Record{Key: []byte(g[0].User), Value: v})
+	recs, err := perUser(updates, func(u *features.AttributesUpdate) string { return u.User },
+		func(dst []byte, g []features.AttributesUpdate) ([]byte, error) {
+			return appendRecord(dst, kindAttributes, g)
+		})
+	if err != nil {
+		return Token{}, err
 	}
 	return l.append(ctx, recs)
 }
