@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/valyala/fasthttp"
 
 	"github.com/tailor-dev/tailor/cluster"
 )
@@ -39,21 +38,11 @@ func startNodesWith(t *testing.T, n int, base Options) []*testServer {
 // write sends a write and returns the status, the body and the token header.
 func (ts *testServer) write(method, path, body string) (int, string, string) {
 	ts.t.Helper()
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://tailor" + path)
-	req.Header.SetMethod(method)
+	contentType := ""
 	if body != "" {
-		req.Header.SetContentType("application/json")
-		req.SetBodyString(body)
+		contentType = "application/json"
 	}
-	if err := ts.client.Do(req, resp); err != nil {
-		ts.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	checkOpenAPI(ts.t, req, resp)
-	return resp.StatusCode(), string(resp.Body()), string(resp.Header.Peek(TokenHeader))
+	return ts.doHeader(method, path, contentType, body, TokenHeader)
 }
 
 // TestClusterReadYourWrites: writes taken by one node are read on another

@@ -85,6 +85,13 @@ func (ts *testServer) stop() {
 // do sends a request and returns the status and body.
 func (ts *testServer) do(method, path, contentType, body string) (int, string) {
 	ts.t.Helper()
+	code, out, _ := ts.doHeader(method, path, contentType, body, "")
+	return code, out
+}
+
+// doHeader is do that also returns the answer's header named header.
+func (ts *testServer) doHeader(method, path, contentType, body, header string) (int, string, string) {
+	ts.t.Helper()
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -102,7 +109,7 @@ func (ts *testServer) do(method, path, contentType, body string) (int, string) {
 		ts.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	checkOpenAPI(ts.t, req, resp)
-	return resp.StatusCode(), string(resp.Body())
+	return resp.StatusCode(), string(resp.Body()), string(resp.Header.Peek(header))
 }
 
 func (ts *testServer) post(path, body string) (int, string) {
