@@ -436,7 +436,7 @@ func (l *Log) consumer(next []int64) (*kgo.Client, error) {
 		}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(time.Second),
+		kgo.FetchMaxWait(200*time.Millisecond), // how soon a partition added by consumeEvents is read
 	)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: cannot make a Kafka consumer: %w", err)
