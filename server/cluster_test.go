@@ -14,10 +14,14 @@ import (
 
 // startNodes starts n servers as nodes of one cluster over an in-process
 // Kafka, all on the same clock.
-func startNodes(t *testing.T, n int) []*testServer { return startNodesWith(t, n, Options{}) }
+func startNodes(t *testing.T, n int) []*testServer {
+	nodes, _ := startNodesWith(t, n, Options{})
+	return nodes
+}
 
-// startNodesWith is startNodes with base options for every node.
-func startNodesWith(t *testing.T, n int, base Options) []*testServer {
+// startNodesWith is startNodes with base options for every node; it also
+// returns what starts one more node of the cluster.
+func startNodesWith(t *testing.T, n int, base Options) ([]*testServer, func() *testServer) {
 	t.Helper()
 	k, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -25,14 +29,37 @@ func startNodesWith(t *testing.T, n int, base Options) []*testServer {
 	}
 	t.Cleanup(k.Close)
 	c := newClock()
-	var nodes []*testServer
-	for i := range n {
+	started := 0
+	add := func() *testServer {
 		opts := base
 		opts.Cluster = &cluster.Options{Log: cluster.LogOptions{Brokers: k.ListenAddrs(),
-			Node: fmt.Sprintf("node-%d", i), Partitions: 4}}
-		nodes = append(nodes, startServer(t, t.TempDir(), c, opts))
+			Node: fmt.Sprintf("node-%d", started), Partitions: 4}}
+		started++
+		return startServer(t, t.TempDir(), c, opts)
 	}
-	return nodes
+	var nodes []*testServer
+	for range n {
+		nodes = append(nodes, add())
+	}
+	return nodes, add
+}
+
+// awaitToken asks ts for a recommendation after tok until ts has applied
+// it: a node that has just started reads the whole log first, which may take
+// longer than one request's wait.
+func (ts *testServer) awaitToken(tok string) {
+	ts.t.Helper()
+	body := fmt.Sprintf(`{"after":%q}`, tok)
+	for range 30 {
+		code, out := ts.post("/v1/recommend", body)
+		switch {
+		case code == 200:
+			return
+		case code != 503:
+			ts.t.Fatalf("recommend after %s = %d %s", tok, code, out)
+		}
+	}
+	ts.t.Fatalf("the node never applied %s", tok)
 }
 
 // write sends a write and returns the status, the body and the token header.
@@ -108,11 +135,12 @@ func TestClusterTokenErrors(t *testing.T) {
 }
 
 // TestClusterBidsAlike: campaigns written on one node and shoppers' events
-// written on another reach both; once both have applied the same log, the
-// same bid requests get the same bids from each (bid ids aside). Deleting a
-// campaign on one node stops its bids on both.
+// written on another reach both; once they have applied the same log, the
+// same bid requests get the same bids from each (bid ids aside), and from a
+// third node started afterwards, which reads the whole log as a single node
+// fed it would. Deleting a campaign on one node stops its bids on both.
 func TestClusterBidsAlike(t *testing.T) {
-	nodes := startNodesWith(t, 2, bidOptions(t, nil))
+	nodes, add := startNodesWith(t, 2, bidOptions(t, nil))
 	a, b := nodes[0], nodes[1]
 	a.shoppers()
 	b.campaigns(shoeAndPanCampaigns)
@@ -121,19 +149,23 @@ func TestClusterBidsAlike(t *testing.T) {
 	if err := json.Unmarshal([]byte(tok), &ans); err != nil {
 		t.Fatal(err)
 	}
+	late := add()
 	a.recommend(fmt.Sprintf(`{"after":%q}`, ans.Token))
+	late.awaitToken(ans.Token)
 	for i, user := range []string{"runner", "cook", "stranger"} {
-		ra := a.bid(banner(fmt.Sprintf("a%d", i), user, 0.5))
-		rb := b.bid(banner(fmt.Sprintf("a%d", i), user, 0.5))
-		if (ra == nil) != (rb == nil) {
-			t.Fatalf("%s: node a bids %v, node b %v", user, ra != nil, rb != nil)
-		}
-		if ra == nil {
-			continue
-		}
-		ba, bb := onlyBid(t, ra), onlyBid(t, rb)
-		if ba.CID != bb.CID || ba.CrID != bb.CrID || ba.Price != bb.Price {
-			t.Errorf("%s: node a bids %s/%s at %v, node b %s/%s at %v", user, ba.CID, ba.CrID, ba.Price, bb.CID, bb.CrID, bb.Price)
+		want := a.bid(banner(fmt.Sprintf("a%d", i), user, 0.5))
+		for name, n := range map[string]*testServer{"b": b, "late": late} {
+			got := n.bid(banner(fmt.Sprintf("a%d", i), user, 0.5))
+			if (want == nil) != (got == nil) {
+				t.Fatalf("%s: node a bids %v, node %s %v", user, want != nil, name, got != nil)
+			}
+			if want == nil {
+				continue
+			}
+			ba, bb := onlyBid(t, want), onlyBid(t, got)
+			if ba.CID != bb.CID || ba.CrID != bb.CrID || ba.Price != bb.Price {
+				t.Errorf("%s: node a bids %s/%s at %v, node %s %s/%s at %v", user, ba.CID, ba.CrID, ba.Price, name, bb.CID, bb.CrID, bb.Price)
+			}
 		}
 	}
 	code, out, deleted := a.write("DELETE", "/v1/campaigns/cookware", "")
@@ -181,7 +213,7 @@ func TestClusterUsersAttributesAndErasure(t *testing.T) {
 // reservation and counts the impression, and a campaign capped at one
 // impression a user no longer bids for that user on either node.
 func TestClusterNoticesReachEveryNode(t *testing.T) {
-	nodes := startNodesWith(t, 2, bidOptions(t, nil))
+	nodes, _ := startNodesWith(t, 2, bidOptions(t, nil))
 	a, b := nodes[0], nodes[1]
 	a.shoppers()
 	capped := strings.Replace(shoeAndPanCampaigns, `"pacing":"asap",`, `"pacing":"asap","frequency_cap":{"impressions":1,"per":"24h"},`, 1)
