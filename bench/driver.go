@@ -59,6 +59,10 @@ type RunOptions struct {
 	// ServerPID, if positive, is the server's process id: its CPU time over
 	// the measured window, per request, goes into the result (Linux only).
 	ServerPID int
+	// MemoryEvery is how often, with ServerPID, the server's resident memory
+	// and Go heap (from Target's /metrics) are sampled over the run, so that
+	// a long run shows whether they grow. Default 5 s.
+	MemoryEvery time.Duration
 	// Progress, if not nil, receives a progress line every second.
 	Progress io.Writer
 }
@@ -87,6 +91,9 @@ func (o *RunOptions) setDefaults() {
 	}
 	if o.Tolerance <= 0 {
 		o.Tolerance = 0.02
+	}
+	if o.MemoryEvery <= 0 {
+		o.MemoryEvery = 5 * time.Second
 	}
 }
 
@@ -120,7 +127,13 @@ type Run struct {
 	// run, if the run waited for it (RunOptions.WaitIdle).
 	IdleBefore float64        `json:"idle_before,omitempty"`
 	Endpoints  []*EndpointRun `json:"endpoints"`
+	// Memory is the server's memory over the run, sampled every
+	// RunOptions.MemoryEvery when its process id is known.
+	Memory []MemorySample `json:"memory,omitempty"`
 }
+
+// window returns the measured window, in seconds since the run's start.
+func (r *Run) window() (from, to float64) { return r.WarmupS, r.WarmupS + r.DurationS }
 
 // EndpointRun is what one endpoint saw in a run.
 type EndpointRun struct {
@@ -226,6 +239,7 @@ func Drive(ctx context.Context, wl Workload, opts RunOptions) (*Run, error) {
 	var wg sync.WaitGroup
 	cpu := make(chan [2]cpuSample, 1)
 	go d.watch(ctx, cpu)
+	mem := d.sampleMemory(ctx)
 	if opts.Closed {
 		for w := range opts.Conns {
 			wg.Go(func() { d.closedLoop(ctx, w) })
@@ -247,6 +261,7 @@ func Drive(ctx context.Context, wl Workload, opts RunOptions) (*Run, error) {
 	d.client.CloseIdleConnections()
 	samples := <-cpu
 	d.fill(run, samples)
+	run.Memory = <-mem
 	if d.interrupted.Load() {
 		run.Valid = false
 		run.Invalid = append(run.Invalid, "interrupted before the end of the measured window")

@@ -78,6 +78,9 @@ func buildReport(r *Result) reportData {
 		d.Plots = append(d.Plots, percentilePlot(r, e.Name))
 	}
 	d.Series = append(d.Series, throughputPlot(r), p99Plot(r))
+	if p := memoryPlot(r); p != "" {
+		d.Series = append(d.Series, p)
+	}
 	if r.Sweep != nil && len(r.Sweep.Steps) > 0 {
 		d.Sweep = sweepPlot(r)
 	}
@@ -162,6 +165,38 @@ func p99Plot(r *Result) template.HTML {
 	p := plot{
 		title: "p99 latency over time, by intended send time (shaded: warm-up)", xlabel: "seconds", ylabel: "p99",
 		x: fitLinear(lines, 0, secondsLabel), y: fitLatency(lines, 1), lines: lines, bands: warmupBand(r),
+	}
+	return p.svg()
+}
+
+// memoryPlot draws the server's resident memory and Go heap over each run,
+// or nothing when no run sampled them.
+func memoryPlot(r *Result) template.HTML {
+	var lines []line
+	mib := func(v int64) float64 { return float64(v) / (1 << 20) }
+	for i, run := range r.Runs {
+		var rss, heap [][2]float64
+		for _, m := range run.Memory {
+			rss = append(rss, [2]float64{m.T, mib(m.RSS)})
+			if m.Heap > 0 {
+				heap = append(heap, [2]float64{m.T, mib(m.Heap)})
+			}
+		}
+		if len(rss) == 0 {
+			continue
+		}
+		lines = append(lines, line{name: fmt.Sprintf("run %d: server resident memory (RSS), MiB", i+1), color: "#1f6fb4", faint: i > 0, pts: rss})
+		if len(heap) > 0 {
+			lines = append(lines, line{name: fmt.Sprintf("run %d: Go heap in use, MiB", i+1), color: "#2a9d3a", dash: true, faint: i > 0, pts: heap})
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	withZero := append(slices.Clone(lines), line{pts: [][2]float64{{0, 0}}})
+	p := plot{
+		title: "server memory over time: resident (solid) and Go heap in use (dashed), MiB (shaded: warm-up)", xlabel: "seconds", ylabel: "MiB",
+		x: fitLinear(lines, 0, secondsLabel), y: fitLinear(withZero, 1, countLabel), lines: lines, bands: warmupBand(r),
 	}
 	return p.svg()
 }

@@ -130,15 +130,36 @@ var endpointFigures = []struct {
 	{"errors", "count", false, func(e *EndpointRun) float64 { return float64(e.errorCount()) }},
 }
 
-// runFigures are the figures of the endpoint "all".
+// runFigures are the figures of the endpoint "all"; a figure whose get
+// reports false for a run leaves that run out.
 var runFigures = []struct {
 	name, unit string
-	get        func(*Run) float64
+	get        func(*Run) (float64, bool)
 }{
-	{"achieved", "req/s", func(r *Run) float64 { return r.Achieved }},
-	{"server cpu", "us/req", func(r *Run) float64 { return r.ServerCPU }},
-	{"driver cpu", "us/req", func(r *Run) float64 { return r.DriverCPU }},
-	{"others' cpu", "cores", func(r *Run) float64 { return r.OtherCPU }},
+	{"achieved", "req/s", always(func(r *Run) float64 { return r.Achieved })},
+	{"server cpu", "us/req", always(func(r *Run) float64 { return r.ServerCPU })},
+	{"driver cpu", "us/req", always(func(r *Run) float64 { return r.DriverCPU })},
+	{"others' cpu", "cores", always(func(r *Run) float64 { return r.OtherCPU })},
+	{"server rss max", "MiB", memoryFigure(memoryMax, rssOf)},
+	{"server rss growth", "MiB/min", memoryFigure(memoryGrowth, rssOf)},
+	{"go heap max", "MiB", memoryFigure(memoryMax, heapOf)},
+	{"go heap growth", "MiB/min", memoryFigure(memoryGrowth, heapOf)},
+}
+
+func always(get func(*Run) float64) func(*Run) (float64, bool) {
+	return func(r *Run) (float64, bool) { return get(r), true }
+}
+
+// memoryFigure is a figure of a run's memory samples in its measured window.
+func memoryFigure(stat func([]MemorySample, float64, float64, func(MemorySample) int64) (float64, bool),
+	of func(MemorySample) int64) func(*Run) (float64, bool) {
+	return func(r *Run) (float64, bool) {
+		if len(r.Memory) == 0 || of(r.Memory[0]) == 0 && of(r.Memory[len(r.Memory)-1]) == 0 {
+			return 0, false
+		}
+		from, to := r.window()
+		return stat(r.Memory, from, to, of)
+	}
 }
 
 // Measure runs load opts.Repeat times (each followed by a floor run if
@@ -236,8 +257,9 @@ func (r *Result) summarize() {
 	}
 	all := Summary{Endpoint: "all"}
 	for _, f := range runFigures {
-		all.Figures = append(all.Figures, figure(f.name, f.unit, r.Runs, r.Floor,
-			func(run *Run) (float64, bool) { return f.get(run), true }))
+		if fig := figure(f.name, f.unit, r.Runs, r.Floor, f.get); fig.Runs > 0 {
+			all.Figures = append(all.Figures, fig)
+		}
 	}
 	r.Summary = append(r.Summary, all)
 }

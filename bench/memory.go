@@ -1,0 +1,140 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// MemorySample is the server's memory at one moment of a run.
+type MemorySample struct {
+	// T is the time since the run's start (its warm-up included), seconds.
+	T float64 `json:"t"`
+	// RSS is the server process's resident memory (VmRSS), bytes.
+	RSS int64 `json:"rss_bytes"`
+	// Heap is the Go heap in use (go_memstats_heap_inuse_bytes from the
+	// server's /metrics), bytes; 0 when /metrics could not be read.
+	Heap int64 `json:"heap_bytes,omitempty"`
+}
+
+// ProcessRSS returns the resident memory of process pid, from
+// /proc/PID/status (Linux only).
+func ProcessRSS(pid int) (int64, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("bench: cannot read memory: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:")); ok {
+			fields := bytes.Fields(rest)
+			if len(fields) == 2 && string(fields[1]) == "kB" {
+				kb, err := strconv.ParseInt(string(fields[0]), 10, 64)
+				if err == nil {
+					return kb << 10, nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("bench: no VmRSS in /proc/%d/status", pid)
+}
+
+// heapInUse reads go_memstats_heap_inuse_bytes from a Prometheus text
+// exposition.
+func heapInUse(metrics []byte) (int64, bool) {
+	const name = "go_memstats_heap_inuse_bytes "
+	for line := range bytes.SplitSeq(metrics, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte(name)); ok {
+			v, err := strconv.ParseFloat(string(bytes.TrimSpace(rest)), 64)
+			return int64(v), err == nil
+		}
+	}
+	return 0, false
+}
+
+// sampleMemory samples the server's memory every MemoryEvery until ctx
+// ends, then sends the samples on the channel it returns.
+func (d *driver) sampleMemory(ctx context.Context) <-chan []MemorySample {
+	out := make(chan []MemorySample, 1)
+	if d.opts.ServerPID <= 0 {
+		out <- nil
+		return out
+	}
+	go func() {
+		var samples []MemorySample
+		defer func() { out <- samples }()
+		tick := time.NewTicker(d.opts.MemoryEvery)
+		defer tick.Stop()
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		for {
+			s := MemorySample{T: time.Since(d.base).Seconds()}
+			rss, err := ProcessRSS(d.opts.ServerPID)
+			if err != nil {
+				return
+			}
+			s.RSS = rss
+			req.Reset()
+			resp.Reset()
+			req.SetRequestURI(d.opts.Target + "/metrics")
+			if d.opts.Token != "" {
+				req.Header.Set("Authorization", "Bearer "+d.opts.Token)
+			}
+			if err := d.client.DoTimeout(req, resp, time.Second); err == nil && resp.StatusCode() == 200 {
+				s.Heap, _ = heapInUse(resp.Body())
+			}
+			samples = append(samples, s)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return out
+}
+
+// memoryGrowth returns the least-squares slope of samples' RSS or heap (by
+// get) over the measured window [from, to] seconds, in MiB per minute, and
+// false when fewer than two samples fall in it.
+func memoryGrowth(samples []MemorySample, from, to float64, get func(MemorySample) int64) (float64, bool) {
+	var n, sx, sy, sxx, sxy float64
+	for _, s := range samples {
+		if s.T < from || s.T > to {
+			continue
+		}
+		x, y := s.T/60, float64(get(s))/(1<<20)
+		n++
+		sx += x
+		sy += y
+		sxx += x * x
+		sxy += x * y
+	}
+	if n < 2 || n*sxx == sx*sx {
+		return 0, false
+	}
+	return (n*sxy - sx*sy) / (n*sxx - sx*sx), true
+}
+
+// memoryMax returns the largest of samples' values (by get) in the measured
+// window, in MiB.
+func memoryMax(samples []MemorySample, from, to float64, get func(MemorySample) int64) (float64, bool) {
+	best, ok := 0.0, false
+	for _, s := range samples {
+		if s.T >= from && s.T <= to {
+			best, ok = max(best, float64(get(s))/(1<<20)), true
+		}
+	}
+	return best, ok
+}
+
+func rssOf(s MemorySample) int64  { return s.RSS }
+func heapOf(s MemorySample) int64 { return s.Heap }

@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+func TestHeapInUse(t *testing.T) {
+	text := "# HELP go_memstats_heap_inuse_bytes ...\n# TYPE go_memstats_heap_inuse_bytes gauge\n" +
+		"go_memstats_heap_inuse_bytes_other 7\ngo_memstats_heap_inuse_bytes 1.2345e+07\ngo_goroutines 9\n"
+	if v, ok := heapInUse([]byte(text)); !ok || v != 12345000 {
+		t.Errorf("heapInUse = %d, %v; want 12345000", v, ok)
+	}
+	if _, ok := heapInUse([]byte("go_goroutines 9\n")); ok {
+		t.Error("heapInUse found a heap in an exposition without one")
+	}
+}
+
+// TestMemoryGrowth: a resident memory that grows 2 MiB a minute in the
+// window, whatever it did in the warm-up, has a slope of 2 MiB/min.
+func TestMemoryGrowth(t *testing.T) {
+	var samples []MemorySample
+	for s := 0.0; s <= 600; s += 5 {
+		rss := int64(100<<20) + int64(s/60*2*(1<<20))
+		if s < 30 {
+			rss = 10 << 20 // the warm-up: left out
+		}
+		samples = append(samples, MemorySample{T: s, RSS: rss})
+	}
+	g, ok := memoryGrowth(samples, 30, 600, rssOf)
+	if !ok || math.Abs(g-2) > 1e-6 {
+		t.Errorf("memoryGrowth = %v, %v; want 2 MiB/min", g, ok)
+	}
+	if m, ok := memoryMax(samples, 30, 600, rssOf); !ok || math.Abs(m-120) > 1e-6 {
+		t.Errorf("memoryMax = %v, %v; want 120 MiB", m, ok)
+	}
+	if _, ok := memoryGrowth(samples[:1], 0, 600, rssOf); ok {
+		t.Error("a slope from one sample")
+	}
+}
+
+// TestDriveSamplesMemory: with the server's process id (this test's own) a
+// run samples its resident memory, and the heap from its /metrics; the
+// summary then has memory figures.
+func TestDriveSamplesMemory(t *testing.T) {
+	floor := NewFloor().Handler
+	url := serve(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/metrics" {
+			ctx.SetBodyString("go_memstats_heap_inuse_bytes 4.194304e+06\n")
+			return
+		}
+		floor(ctx)
+	})
+	opts := RunOptions{Target: url, Rate: 200, Duration: 300 * time.Millisecond, Warmup: -1,
+		Mix: Mix{{Name: "recommend", Weight: 1}}, ServerPID: os.Getpid(), MemoryEvery: 20 * time.Millisecond}
+	run, err := Drive(context.Background(), testWorkload(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Memory) < 3 {
+		t.Fatalf("%d memory samples, want one every 20 ms of 300", len(run.Memory))
+	}
+	for _, m := range run.Memory {
+		if m.RSS <= 0 || m.Heap != 4<<20 {
+			t.Fatalf("memory sample %+v: want a resident size and the 4 MiB heap /metrics says", m)
+		}
+	}
+	r := &Result{Runs: []*Run{run}}
+	r.summarize()
+	for _, name := range []string{"server rss max", "server rss growth", "go heap max", "go heap growth"} {
+		if f, ok := r.Figure("all", name); !ok || f.Runs != 1 {
+			t.Errorf("figure %q: %+v, %v; want one run's", name, f, ok)
+		}
+	}
+	var page strings.Builder
+	if err := WriteReport(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), "server memory over time") {
+		t.Error("the report has no memory plot")
+	}
+}
