@@ -89,7 +89,7 @@ func Start(svc *service.Service, opts Options) (_ *Node, err error) {
 		}
 	}
 	n := &Node{svc: svc, opts: opts, changed: make(chan struct{}), done: make(chan struct{})}
-	n.m = newNodeMetrics(svc.Registry(), n)
+	n.m = newNodeMetrics(svc.Registry())
 	if n.log, err = openLog(opts.Log, logStats{observeCommit: n.m.observeCommit}); err != nil {
 		return nil, err
 	}
@@ -126,6 +126,7 @@ func Start(svc *service.Service, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.catalogFirst()
+	n.registerGauges(svc.Registry())
 	ctx, n.cancel = context.WithCancel(context.Background())
 	go n.run(ctx)
 	return n, nil
@@ -543,7 +544,7 @@ type nodeMetrics struct {
 	applySeconds, commitSeconds, groups prometheus.Histogram
 }
 
-func newNodeMetrics(reg prometheus.Registerer, n *Node) nodeMetrics {
+func newNodeMetrics(reg prometheus.Registerer) nodeMetrics {
 	m := nodeMetrics{
 		waits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tailor_cluster_waits_total",
 			Help: "Requests that named a token: fresh (already applied), waited, or timeout."}, []string{"result"}),
@@ -562,6 +563,16 @@ func newNodeMetrics(reg prometheus.Registerer, n *Node) nodeMetrics {
 		groups: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_cluster_append_group_size",
 			Help: "Appends committed per transaction.", Buckets: prometheus.ExponentialBuckets(1, 2, 9)}),
 	}
+	for _, c := range []prometheus.Collector{m.waits, m.records, m.skipped, m.applyErrors, m.fetchErrors,
+		m.applySeconds, m.commitSeconds, m.groups} {
+		_ = reg.Register(c)
+	}
+	return m
+}
+
+// registerGauges registers the gauges read from the node when scraped,
+// once the node is set up.
+func (n *Node) registerGauges(reg prometheus.Registerer) {
 	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_cluster_lag_records",
 		Help: "Records of the log this node has yet to apply."}, func() float64 { return float64(n.Lag()) })
 	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_cluster_ready",
@@ -571,11 +582,8 @@ func newNodeMetrics(reg prometheus.Registerer, n *Node) nodeMetrics {
 		}
 		return 0
 	})
-	for _, c := range []prometheus.Collector{m.waits, m.records, m.skipped, m.applyErrors, m.fetchErrors,
-		m.applySeconds, m.commitSeconds, m.groups, lag, ready} {
-		_ = reg.Register(c)
-	}
-	return m
+	_ = reg.Register(lag)
+	_ = reg.Register(ready)
 }
 
 func (m nodeMetrics) observeCommit(d time.Duration, calls int) {

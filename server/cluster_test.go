@@ -107,7 +107,13 @@ func TestClusterReadYourWrites(t *testing.T) {
 	if _, ok := b.srv.Service().Index().Get("shoe-trail-2"); !ok {
 		t.Error("node b lacks the catalog written on node a")
 	}
-	recA := a.recommend(`{"user":"ana","n":5}`)
+	_, metrics := b.do("GET", "/metrics", "", "")
+	for _, want := range []string{"tailor_cluster_ready 1", "tailor_cluster_lag_records 0", "tailor_cluster_waits_total{result="} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("node b's /metrics lacks %q", want)
+		}
+	}
+		recA := a.recommend(`{"user":"ana","n":5}`)
 	recB := b.recommend(`{"user":"ana","n":5}`)
 	if !slices.Equal(ids(recA), ids(recB)) {
 		t.Errorf("node a recommends %v, node b %v", ids(recA), ids(recB))
