@@ -102,21 +102,49 @@ func (d *driver) sampleMemory(ctx context.Context) <-chan []MemorySample {
 	return out
 }
 
-// memoryGrowth returns the least-squares slope of samples' RSS or heap (by
-// get) over the measured window [from, to] seconds, in MiB per minute, and
-// false when fewer than two samples fall in it.
+// memoryGrowth returns how fast samples' RSS or heap (by get) grows in the
+// second half of the measured window [from, to] seconds, in MiB per minute:
+// the least-squares slope of the values there, or, for the heap, of each
+// minute's lowest value (what a collection leaves, the live heap, rather
+// than the sawtooth between collections). The first half is left out: a
+// server fills its caches and logs for a while before it can be steady. It
+// returns false when fewer than two points fall in the half.
 func memoryGrowth(samples []MemorySample, from, to float64, get func(MemorySample) int64) (float64, bool) {
-	var n, sx, sy, sxx, sxy float64
-	for _, s := range samples {
-		if s.T < from || s.T > to {
-			continue
+	mid := (from + to) / 2
+	var pts [][2]float64 // minutes, MiB
+	if isHeap(get) {
+		type minute struct{ low, first, last float64 }
+		byMinute := map[int]*minute{}
+		for _, s := range samples {
+			if s.T < mid || s.T > to || get(s) == 0 {
+				continue
+			}
+			k, v := int((s.T-mid)/60), float64(get(s))
+			if m := byMinute[k]; m == nil {
+				byMinute[k] = &minute{low: v, first: s.T, last: s.T}
+			} else {
+				m.low, m.last = min(m.low, v), s.T
+			}
 		}
-		x, y := s.T/60, float64(get(s))/(1<<20)
+		for k, m := range byMinute {
+			if m.last-m.first >= 45 { // a minute seen whole enough to hold a collection
+				pts = append(pts, [2]float64{float64(k), m.low / (1 << 20)})
+			}
+		}
+	} else {
+		for _, s := range samples {
+			if s.T >= mid && s.T <= to {
+				pts = append(pts, [2]float64{s.T / 60, float64(get(s)) / (1 << 20)})
+			}
+		}
+	}
+	var n, sx, sy, sxx, sxy float64
+	for _, p := range pts {
 		n++
-		sx += x
-		sy += y
-		sxx += x * x
-		sxy += x * y
+		sx += p[0]
+		sy += p[1]
+		sxx += p[0] * p[0]
+		sxy += p[0] * p[1]
 	}
 	if n < 2 || n*sxx == sx*sx {
 		return 0, false
@@ -138,3 +166,7 @@ func memoryMax(samples []MemorySample, from, to float64, get func(MemorySample) 
 
 func rssOf(s MemorySample) int64  { return s.RSS }
 func heapOf(s MemorySample) int64 { return s.Heap }
+
+// isHeap reports whether get reads the heap: the heap's growth is taken
+// from each minute's low.
+func isHeap(get func(MemorySample) int64) bool { return get(MemorySample{Heap: 1}) == 1 }

@@ -4,6 +4,11 @@
 # the other.
 #
 #   go build -o tailor ./cmd/tailor && bash bench/standard.sh
+#   go build -o tailor ./cmd/tailor && bash bench/standard.sh steady
+#
+# The second form runs, after the same load and settling, only the steady
+# state: the mix at RATE for STEADY (default 10m), the server's resident
+# memory and Go heap sampled every 5 s (report.html plots them).
 #
 # Environment: TAILOR (binary, default ./tailor), WORK (scratch directory,
 # default /tmp/tailor-bench, deleted first), SERVER_CPU and DRIVER_CPU (core
@@ -57,6 +62,14 @@ driver load --target "http://$SERVER" --world "$WORK/world"
 
 echo "== settle: 60 s for Pebble's compactions after the load"
 sleep 60
+
+if [ "${1:-}" = steady ]; then
+  echo "== steady state: the mix at $RATE req/s for ${STEADY:-10m}, memory sampled every 5 s"
+  driver run --target "http://$SERVER" --world "$WORK/world" --mix recommend=70,events=20,bid=10 --rate "$RATE" \
+    --duration "${STEADY:-10m}" --server-pid "$server_pid" --memory-every 5s --label steady --quiet \
+    --out "$WORK/out/steady" || echo "(the steady run was marked invalid: see above)"
+  exit 0
+fi
 
 echo "== sweep of the mix, p99 under $SLO"
 driver sweep --target "http://$SERVER" --world "$WORK/world" --from 100 --step 100 --slo "$SLO" \

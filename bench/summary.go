@@ -134,6 +134,10 @@ func fmtValue(v float64, unit string) string {
 		return commas(int64(math.Round(v))) + "/s"
 	case "cores":
 		return strconv.FormatFloat(v, 'f', 2, 64) + " cores"
+	case "MiB":
+		return commas(int64(math.Round(v))) + " MiB"
+	case "MiB/min":
+		return strconv.FormatFloat(v, 'f', 1, 64) + " MiB/min"
 	default:
 		return commas(int64(math.Round(v)))
 	}
