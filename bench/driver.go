@@ -60,9 +60,13 @@ type RunOptions struct {
 	// the measured window, per request, goes into the result (Linux only).
 	ServerPID int
 	// MemoryEvery is how often, with ServerPID, the server's resident memory
-	// and Go heap (from Target's /metrics) are sampled over the run, so that
-	// a long run shows whether they grow. Default 5 s.
+	// and Go heap (from MetricsURL) are sampled over the run, so that a long
+	// run shows whether they grow. Default 5 s.
 	MemoryEvery time.Duration
+	// MetricsURL is where the server's Prometheus metrics are read for its
+	// Go heap. Default Target + "/metrics" (a server with --admin-addr
+	// serves them on its admin listener).
+	MetricsURL string
 	// Progress, if not nil, receives a progress line every second.
 	Progress io.Writer
 }
@@ -94,6 +98,9 @@ func (o *RunOptions) setDefaults() {
 	}
 	if o.MemoryEvery <= 0 {
 		o.MemoryEvery = 5 * time.Second
+	}
+	if o.MetricsURL == "" {
+		o.MetricsURL = o.Target + "/metrics"
 	}
 }
 

@@ -84,11 +84,11 @@ func (d *driver) sampleMemory(ctx context.Context) <-chan []MemorySample {
 			s.RSS = rss
 			req.Reset()
 			resp.Reset()
-			req.SetRequestURI(d.opts.Target + "/metrics")
+			req.SetRequestURI(d.opts.MetricsURL)
 			if d.opts.Token != "" {
 				req.Header.Set("Authorization", "Bearer "+d.opts.Token)
 			}
-			if err := d.client.DoTimeout(req, resp, time.Second); err == nil && resp.StatusCode() == 200 {
+			if err := fasthttp.DoTimeout(req, resp, time.Second); err == nil && resp.StatusCode() == 200 {
 				s.Heap, _ = heapInUse(resp.Body())
 			}
 			samples = append(samples, s)

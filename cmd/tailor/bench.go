@@ -151,6 +151,7 @@ func load(ctx context.Context, w *bench.World, opts bench.LoadOptions) error {
 // measureFlags are the flags run and sweep share.
 type measureFlags struct {
 	target, token, world, mix, out, floor, label string
+	metrics                                      string
 	duration, warmup, timeout, memoryEvery       time.Duration
 	conns, repeat, serverPID, floorPID           int
 	closed, quiet                                bool
@@ -171,6 +172,7 @@ func (m *measureFlags) register(fs *flag.FlagSet, duration time.Duration) {
 	fs.StringVar(&m.floor, "floor", "", "base `URL` of a trivial server (tailor bench floor) to run the same load against beside each run")
 	fs.IntVar(&m.serverPID, "server-pid", 0, "server process `id`, to record its CPU time per request and its memory over the run")
 	fs.DurationVar(&m.memoryEvery, "memory-every", 5*time.Second, "with --server-pid, how often the server's resident memory and Go heap are sampled")
+	fs.StringVar(&m.metrics, "metrics", "", "`URL` of the server's Prometheus metrics, for its Go heap (default: the target's /metrics)")
 	fs.IntVar(&m.floorPID, "floor-pid", 0, "floor server process `id`, to record its CPU time per request")
 	fs.StringVar(&m.label, "label", "", "name of the result in reports and comparisons")
 	fs.BoolVar(&m.closed, "closed", false, "closed loop (wait for each answer; hides stalls: for contrast only)")
@@ -203,7 +205,7 @@ func (m *measureFlags) options(rate float64) (bench.Options, bench.Workload, err
 	return bench.Options{
 		RunOptions: bench.RunOptions{
 			Target: m.target, Token: m.token, Rate: rate, Duration: m.duration, Warmup: warmup, Mix: mix, Conns: m.conns,
-			Timeout: m.timeout, Closed: m.closed, Tolerance: m.tolerance, WaitIdle: m.waitIdle, ServerPID: m.serverPID, MemoryEvery: m.memoryEvery, Progress: progress,
+			Timeout: m.timeout, Closed: m.closed, Tolerance: m.tolerance, WaitIdle: m.waitIdle, ServerPID: m.serverPID, MemoryEvery: m.memoryEvery, MetricsURL: m.metrics, Progress: progress,
 		},
 		Repeat: m.repeat, FloorTarget: m.floor, FloorPID: m.floorPID, Label: m.label, World: &w.Manifest,
 	}, wl, nil
