@@ -8,9 +8,7 @@
 #
 # The second form runs, after the same load and settling, only the steady
 # state: the mix at RATE for STEADY (default 10m), the server's resident
-# memory and Go heap sampled every 5 s (report.html plots them). The server's
-# profiler answers on its admin listener meanwhile, 127.0.0.1:18090:
-#   go tool pprof -base heap1.pb.gz heap2.pb.gz  (curl .../debug/pprof/heap twice)
+# memory and Go heap sampled every 5 s (report.html plots them).
 #
 # Environment: TAILOR (binary, default ./tailor), WORK (scratch directory,
 # default /tmp/tailor-bench, deleted first), SERVER_CPU and DRIVER_CPU (core
@@ -29,7 +27,6 @@ RATE=${RATE:-2000}
 SLO=${SLO:-5ms}
 SERVER=127.0.0.1:18080
 FLOOR=127.0.0.1:18081
-ADMIN=127.0.0.1:18090 # /metrics and the profiler (/debug/pprof/)
 
 rm -rf "$WORK"
 mkdir -p "$WORK/out"
@@ -52,7 +49,7 @@ echo "== world: 100,000 items, 100,000 users, 1,000 campaigns"
 driver gen --out "$WORK/world" --items 100000 --users 100000 --campaigns 1000 --seed 1
 
 echo "== server on CPU $SERVER_CPU, floor server on CPU $SERVER_CPU, driver on CPU $DRIVER_CPU"
-taskset -c "$SERVER_CPU" "$TAILOR" serve --addr "$SERVER" --admin-addr "$ADMIN" --data "$WORK/data" 2>"$WORK/server.log" &
+taskset -c "$SERVER_CPU" "$TAILOR" serve --addr "$SERVER" --data "$WORK/data" 2>"$WORK/server.log" &
 server_pid=$!
 pids+=("$server_pid")
 taskset -c "$SERVER_CPU" "$TAILOR" bench floor --addr "$FLOOR" 2>"$WORK/floor.log" &
@@ -69,7 +66,7 @@ sleep 60
 if [ "${1:-}" = steady ]; then
   echo "== steady state: the mix at $RATE req/s for ${STEADY:-10m}, memory sampled every 5 s"
   driver run --target "http://$SERVER" --world "$WORK/world" --mix recommend=70,events=20,bid=10 --rate "$RATE" \
-    --duration "${STEADY:-10m}" --server-pid "$server_pid" --memory-every 5s --metrics "http://$ADMIN/metrics" --label steady --quiet \
+    --duration "${STEADY:-10m}" --server-pid "$server_pid" --memory-every 5s --label steady --quiet \
     --out "$WORK/out/steady" || echo "(the steady run was marked invalid: see above)"
   exit 0
 fi
@@ -82,7 +79,7 @@ driver sweep --target "http://$SERVER" --world "$WORK/world" --from 100 --step 1
 run() {
   echo "== $1 at $RATE req/s ($2)"
   driver run --target "http://$SERVER" --world "$WORK/world" --mix "$2" --rate "$RATE" \
-    --duration "$DURATION" --repeat "$REPEAT" --server-pid "$server_pid" --metrics "http://$ADMIN/metrics" \
+    --duration "$DURATION" --repeat "$REPEAT" --server-pid "$server_pid" \
     --floor "http://$FLOOR" --floor-pid "$floor_pid" --label "$1" --quiet \
     --out "$WORK/out/$1" || echo "(run $1 marked invalid: see above)"
 }
