@@ -113,7 +113,7 @@ func TestClusterReadYourWrites(t *testing.T) {
 			t.Errorf("node b's /metrics lacks %q", want)
 		}
 	}
-		recA := a.recommend(`{"user":"ana","n":5}`)
+	recA := a.recommend(`{"user":"ana","n":5}`)
 	recB := b.recommend(`{"user":"ana","n":5}`)
 	if !slices.Equal(ids(recA), ids(recB)) {
 		t.Errorf("node a recommends %v, node b %v", ids(recA), ids(recB))
