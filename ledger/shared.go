@@ -343,6 +343,15 @@ func (l *Ledger) refill(ctx context.Context, a *Account) error {
 		}
 		var got int64
 		if err := l.call(ctx, opLease, func(ctx context.Context) (err error) { got, err = sh.Bank.Lease(ctx, sh.Node, b, want); return }); err != nil {
+			// The bank may have granted it (a reply lost, a write its
+			// replicas did not acknowledge): the next refill takes back
+			// what this node holds there and leases anew, rather than
+			// leave it with the node uncounted.
+			a.mu.Lock()
+			if a.lease[slot].period == p[slot] {
+				a.lease[slot].fresh = false
+			}
+			a.mu.Unlock()
 			first = cmp(first, err)
 			continue
 		}

@@ -197,11 +197,20 @@ func TestSharedLeaseReturnedOnClose(t *testing.T) {
 	}
 }
 
-// lostReply is a real bank whose next Book runs and then reports an error,
-// as when Redis applied a script and the reply was lost.
+// lostReply is a real bank whose next Book (or, with loseLease, Lease) runs
+// and then reports an error, as when Redis applied a script and the reply
+// was lost.
 type lostReply struct {
 	bank.Bank
-	lose atomic.Bool
+	lose, loseLease atomic.Bool
+}
+
+func (b *lostReply) Lease(ctx context.Context, node string, bud bank.Budget, want int64) (int64, error) {
+	got, err := b.Bank.Lease(ctx, node, bud, want)
+	if err == nil && b.loseLease.CompareAndSwap(true, false) {
+		return 0, fmt.Errorf("reply lost (granted %d)", got)
+	}
+	return got, err
 }
 
 func (b *lostReply) Book(ctx context.Context, node string, bud bank.Budget, notice string, amount int64) (bool, error) {
@@ -318,5 +327,34 @@ func TestSharedDeadNodeLeaseReclaimed(t *testing.T) {
 	lease(alive)
 	if st := state(); st.Nodes["dead"] != 0 || st.Leased != 100_000 || st.Nodes["alive"] != 100_000 {
 		t.Errorf("after the dead node's mark lapsed: leases %v, leased %d; want only the live node's", st.Nodes, st.Leased)
+	}
+}
+
+// TestSharedLeaseWithLostReply: a lease the bank granted but whose reply was
+// lost is taken back at the next refill, not left with the node uncounted,
+// so the money can be leased and spent.
+func TestSharedLeaseWithLostReply(t *testing.T) {
+	bk := &lostReply{Bank: sharedBanks(t)["pebble"](t)}
+	c := newClock(noon)
+	l := openShared(t, c, bk, "n0")
+	lim := Limits{Total: 1_600_000}
+	a := l.Account("c")
+	l.Admit(a, &lim, 0, 0, 0)
+	bk.loseLease.Store(true)
+	if err := l.Refill(context.Background()); err == nil {
+		t.Fatal("Refill hid the lost lease")
+	}
+	if err := l.Refill(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := bk.State(context.Background(), bank.Budget{Campaign: "c", Period: "total", Limit: lim.Total})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	held := a.lease[totalSlot].held
+	a.mu.Unlock()
+	if st.Leased != 100_000 || held != 100_000 {
+		t.Errorf("bank leased %d, the node holds %d; want the lost lease taken back and one lease of 100000 counted", st.Leased, held)
 	}
 }
