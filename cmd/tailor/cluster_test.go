@@ -246,7 +246,7 @@ func TestClusterBudgetsHoldAcrossNodes(t *testing.T) {
 	billed := map[string]int64{} // auction -> micros
 	live := []int{0, 1, 2}
 	idle := 0
-	for round := 0; idle < 40 && round < 3000; round++ {
+	for round := 0; idle < 100 && round < 3000; round++ { // 5 s without a bid: the budget is spent
 		switch round {
 		case 30:
 			nodes[2].cmd.Process.Signal(syscall.SIGKILL)
