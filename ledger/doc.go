@@ -56,7 +56,10 @@
 // path (Refill, every SharedOptions.RefillEvery and when a bid finds its
 // lease short); Close gives back what a node holds beyond its reservations;
 // a node that opens again takes back what it held before and leases anew.
-// Each node marks itself alive in the bank at its refills; the leases of a
+// A bank call that fails may still have taken effect: a failed booking is
+// drawn down on the safe side when the bank later says it was booked, and
+// after a failed lease the node takes back what it holds in the bank and
+// leases anew. Each node marks itself alive in the bank at its refills; the leases of a
 // node whose mark lapses (SharedOptions.Liveness, 10 s by default) are taken
 // back by the others' refills, so a dead node's money is leased again. Spend and counters
 // in Stats remain this node's own.
