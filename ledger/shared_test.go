@@ -221,17 +221,24 @@ func (b *lostReply) Book(ctx context.Context, node string, bud bank.Budget, noti
 	return booked, err
 }
 
-// TestSharedBookingWithLostReply: a billing notice whose booking reply is
-// lost is not applied; sent again, the bank says it was booked before, and
-// the node draws its lease down all the same, so that what it holds never
-// exceeds what the bank leased it.
-func TestSharedBookingWithLostReply(t *testing.T) {
+// lostReplyLedger opens a shared ledger over a lostReply bank, with one
+// campaign of 1.6 units in total that it has bid for.
+func lostReplyLedger(t *testing.T) (*lostReply, *clock, *Ledger, *Account, Limits) {
 	bk := &lostReply{Bank: sharedBanks(t)["pebble"](t)}
 	c := newClock(noon)
 	l := openShared(t, c, bk, "n0")
 	lim := Limits{Total: 1_600_000}
 	a := l.Account("c")
 	l.Admit(a, &lim, 0, 0, 0)
+	return bk, c, l, a, lim
+}
+
+// TestSharedBookingWithLostReply: a billing notice whose booking reply is
+// lost is not applied; sent again, the bank says it was booked before, and
+// the node draws its lease down all the same, so that what it holds never
+// exceeds what the bank leased it.
+func TestSharedBookingWithLostReply(t *testing.T) {
+	bk, c, l, a, lim := lostReplyLedger(t)
 	if err := l.Refill(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -334,12 +341,7 @@ func TestSharedDeadNodeLeaseReclaimed(t *testing.T) {
 // lost is taken back at the next refill, not left with the node uncounted,
 // so the money can be leased and spent.
 func TestSharedLeaseWithLostReply(t *testing.T) {
-	bk := &lostReply{Bank: sharedBanks(t)["pebble"](t)}
-	c := newClock(noon)
-	l := openShared(t, c, bk, "n0")
-	lim := Limits{Total: 1_600_000}
-	a := l.Account("c")
-	l.Admit(a, &lim, 0, 0, 0)
+	bk, _, l, a, lim := lostReplyLedger(t)
 	bk.loseLease.Store(true)
 	if err := l.Refill(context.Background()); err == nil {
 		t.Fatal("Refill hid the lost lease")
