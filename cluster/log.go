@@ -190,7 +190,9 @@ func (l *Log) Ends(ctx context.Context) ([]int64, error) {
 		pos, ok := l.position(o.Topic, o.Partition)
 		switch {
 		case o.Err != nil:
-			first = cmpErr(first, o.Err)
+			if first == nil {
+				first = o.Err
+			}
 		case ok:
 			ends[pos] = o.Offset
 		}
@@ -199,13 +201,6 @@ func (l *Log) Ends(ctx context.Context) ([]int64, error) {
 		return nil, fmt.Errorf("cluster: cannot list the log's end offsets: %w", first)
 	}
 	return ends, nil
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 // AppendEvents logs a batch of accepted events (one record per user, in the

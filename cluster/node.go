@@ -303,9 +303,9 @@ func (n *Node) run(ctx context.Context) {
 		n.mu.Lock()
 		next := slices.Clone(n.applied)
 		n.mu.Unlock()
-		rd := n.read(fetches, next)
-		if slices.Equal(rd.steps[len(rd.steps)-1].mark, n.Applied().next) {
-			continue
+		rd := n.read(fetches, slices.Clone(next))
+		if slices.Equal(rd.steps[len(rd.steps)-1].mark, next) {
+			continue // nothing read, or only what was applied already
 		}
 		start := time.Now()
 		if err := n.apply(rd); err != nil {

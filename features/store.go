@@ -190,13 +190,7 @@ type Mark struct {
 // the same synced batch, even when no event is accepted.
 func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 	var res Result
-	if len(events) == 0 {
-		if len(mark.Key) == 0 {
-			return res, nil
-		}
-		if err := s.db.Set(mark.Key, mark.Value, pebble.Sync); err != nil {
-			return res, fmt.Errorf("features: cannot commit mark: %w", err)
-		}
+	if len(events) == 0 && len(mark.Key) == 0 {
 		return res, nil
 	}
 	// Group by user, keeping input order within a user.

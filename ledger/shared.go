@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -204,8 +206,10 @@ func (l *Ledger) wakeRefill() {
 }
 
 // Refill tops up, for every campaign bid for since the ledger opened, the
-// leases that run low (under half a lease of room), reading first what the
-// bank holds for this node when it has not yet. It returns the first error
+// leases that run low (under half a lease of room), taking back first what
+// the bank holds for this node from before (see refill). It also renews this
+// node's mark of life and, every Liveness, takes back the leases of nodes
+// whose mark has lapsed. It returns the first error
 // of the bank, and goes on with the other campaigns after one.
 func (l *Ledger) Refill(ctx context.Context) error {
 	if l.shared == nil {
@@ -228,19 +232,21 @@ func (l *Ledger) Refill(ctx context.Context) error {
 	if sweep {
 		sh.sweptAt = now
 	}
-	l.amu.RLock()
-	accounts := make([]*Account, 0, len(l.accounts))
-	for _, a := range l.accounts {
-		accounts = append(accounts, a)
-	}
-	l.amu.RUnlock()
+	accounts := l.allAccounts()
 	for _, a := range accounts {
 		if sweep {
-			first = cmp(first, l.reclaimDead(ctx, a))
+			first = firstErr(first, l.reclaimDead(ctx, a))
 		}
-		first = cmp(first, l.refill(ctx, a))
+		first = firstErr(first, l.refill(ctx, a))
 	}
 	return first
+}
+
+// allAccounts returns the accounts the ledger has now.
+func (l *Ledger) allAccounts() []*Account {
+	l.amu.RLock()
+	defer l.amu.RUnlock()
+	return slices.Collect(maps.Values(l.accounts))
 }
 
 // reclaimDead takes back, on a's current budgets, the leases of the other
@@ -262,7 +268,7 @@ func (l *Ledger) reclaimDead(ctx context.Context, a *Account) error {
 		b := bank.Budget{Campaign: a.id, Period: periodName(p[slot]), Limit: limit}
 		var st bank.State
 		if err := l.call(ctx, opState, func(ctx context.Context) (err error) { st, err = sh.Bank.State(ctx, b); return }); err != nil {
-			first = cmp(first, err)
+			first = firstErr(first, err)
 			continue
 		}
 		for node, held := range st.Nodes {
@@ -271,11 +277,11 @@ func (l *Ledger) reclaimDead(ctx context.Context, a *Account) error {
 			}
 			var alive bool
 			if err := l.call(ctx, opAlive, func(ctx context.Context) (err error) { alive, err = sh.Bank.Alive(ctx, node); return }); err != nil {
-				first = cmp(first, err)
+				first = firstErr(first, err)
 				continue
 			}
 			if !alive {
-				first = cmp(first, l.call(ctx, opReclaim, func(ctx context.Context) error { _, err := sh.Bank.Reclaim(ctx, node, b); return err }))
+				first = firstErr(first, l.call(ctx, opReclaim, func(ctx context.Context) error { _, err := sh.Bank.Reclaim(ctx, node, b); return err }))
 			}
 		}
 	}
@@ -332,7 +338,7 @@ func (l *Ledger) refill(ctx context.Context, a *Account) error {
 				a.mu.Lock()
 				a.lease[slot].fresh = false
 				a.mu.Unlock()
-				first = cmp(first, err)
+				first = firstErr(first, err)
 				continue
 			}
 			held = 0
@@ -352,7 +358,7 @@ func (l *Ledger) refill(ctx context.Context, a *Account) error {
 				a.lease[slot].fresh = false
 			}
 			a.mu.Unlock()
-			first = cmp(first, err)
+			first = firstErr(first, err)
 			continue
 		}
 		a.mu.Lock()
@@ -367,7 +373,8 @@ func (l *Ledger) refill(ctx context.Context, a *Account) error {
 	return first
 }
 
-func cmp(first, err error) error {
+// firstErr returns first, or err when first is nil.
+func firstErr(first, err error) error {
 	if first != nil {
 		return first
 	}
@@ -493,12 +500,7 @@ func (l *Ledger) closeShared() error {
 	}
 	close(sh.stop)
 	<-sh.stopped
-	l.amu.RLock()
-	accounts := make([]*Account, 0, len(l.accounts))
-	for _, a := range l.accounts {
-		accounts = append(accounts, a)
-	}
-	l.amu.RUnlock()
+	accounts := l.allAccounts()
 	var first error
 	for _, a := range accounts {
 		a.mu.Lock()
@@ -507,7 +509,7 @@ func (l *Ledger) closeShared() error {
 		for slot, ls := range leases {
 			if spare := ls.held - reserved; spare > 0 && ls.period != 0 {
 				b := bank.Budget{Campaign: a.id, Period: periodName(ls.period), Limit: limitOf(&lim, slot)}
-				first = cmp(first, l.call(context.Background(), opReturn, func(ctx context.Context) error {
+				first = firstErr(first, l.call(context.Background(), opReturn, func(ctx context.Context) error {
 					return sh.opts.Bank.Return(ctx, sh.opts.Node, b, spare)
 				}))
 			}

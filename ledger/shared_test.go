@@ -233,6 +233,19 @@ func lostReplyLedger(t *testing.T) (*lostReply, *clock, *Ledger, *Account, Limit
 	return bk, c, l, a, lim
 }
 
+// totalLeases returns what the bank holds for a's total budget and what a's
+// node holds of it.
+func totalLeases(t *testing.T, bk bank.Bank, a *Account, lim Limits) (bank.State, int64) {
+	t.Helper()
+	st, err := bk.State(context.Background(), bank.Budget{Campaign: a.id, Period: "total", Limit: lim.Total})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return st, a.lease[totalSlot].held
+}
+
 // TestSharedBookingWithLostReply: a billing notice whose booking reply is
 // lost is not applied; sent again, the bank says it was booked before, and
 // the node draws its lease down all the same, so that what it holds never
@@ -253,13 +266,7 @@ func TestSharedBookingWithLostReply(t *testing.T) {
 	if out, err := l.Apply(n); err != nil || out != Applied {
 		t.Fatalf("Apply again = %v, %v; want applied", out, err)
 	}
-	st, err := bk.State(context.Background(), bank.Budget{Campaign: "c", Period: "total", Limit: lim.Total})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.mu.Lock()
-	held := a.lease[totalSlot].held
-	a.mu.Unlock()
+	st, held := totalLeases(t, bk, a, lim)
 	if st.Spent != 30_000 || held != st.Nodes["n0"] {
 		t.Errorf("bank spent %d, lease %d; the node holds %d: want 30000 spent once and the node holding what the bank leased it",
 			st.Spent, st.Nodes["n0"], held)
@@ -349,13 +356,7 @@ func TestSharedLeaseWithLostReply(t *testing.T) {
 	if err := l.Refill(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	st, err := bk.State(context.Background(), bank.Budget{Campaign: "c", Period: "total", Limit: lim.Total})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.mu.Lock()
-	held := a.lease[totalSlot].held
-	a.mu.Unlock()
+	st, held := totalLeases(t, bk, a, lim)
 	if st.Leased != 100_000 || held != 100_000 {
 		t.Errorf("bank leased %d, the node holds %d; want the lost lease taken back and one lease of 100000 counted", st.Leased, held)
 	}

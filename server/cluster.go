@@ -65,7 +65,8 @@ func logError(err error, what string) *apiError {
 func (s *Server) awaitToken(ctx *fasthttp.RequestCtx, text string) bool {
 	tok, err := cluster.ParseToken(text)
 	if err != nil {
-		writeError(ctx, badRequest(codeInvalidRequest, "after", "after "+err.Error()[len("cluster: "):]))
+		writeError(ctx, badRequest(codeInvalidRequest, "after",
+			"after must be the token of a write's answer: partition:offset pairs separated by commas, such as 0:12,3:40"))
 		return false
 	}
 	if s.node == nil || tok.IsZero() {
