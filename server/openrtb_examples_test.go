@@ -244,12 +244,16 @@ func checkAnswer(t *testing.T, name string, req *openrtb2.BidRequest, code int, 
 				fail("banner bid for an imp without banner")
 				continue
 			}
+			// The sizes the request states (both sides above zero), as the
+			// bidder reads them; none stated leaves the size open.
 			var sizes [][2]int64
-			if imp.Banner.W != nil && imp.Banner.H != nil {
+			if imp.Banner.W != nil && imp.Banner.H != nil && *imp.Banner.W > 0 && *imp.Banner.H > 0 {
 				sizes = append(sizes, [2]int64{*imp.Banner.W, *imp.Banner.H})
 			}
 			for _, f := range imp.Banner.Format {
-				sizes = append(sizes, [2]int64{f.W, f.H})
+				if f.W > 0 && f.H > 0 {
+					sizes = append(sizes, [2]int64{f.W, f.H})
+				}
 			}
 			fits := len(sizes) == 0
 			for _, s := range sizes {
