@@ -21,6 +21,10 @@ import (
 type LoadOptions struct {
 	// Target is the server's base URL, http://HOST:PORT. Required.
 	Target string
+	// AdminTarget is the base URL the catalog and the campaigns are sent
+	// to, for a server whose admin routes have a listener of their own
+	// (serve --admin-addr). Default Target.
+	AdminTarget string
 	// Conns is the number of requests in flight at once. Default 4.
 	Conns int
 	// ItemsBatch, EventsBatch and CampaignsBatch are the records per
@@ -82,21 +86,26 @@ type LoadStats struct {
 // opts.Conns concurrent requests.
 func Load(ctx context.Context, w *World, opts LoadOptions) (*LoadStats, error) {
 	opts.setDefaults()
-	addr, isTLS, err := parseTarget(opts.Target)
-	if err != nil {
-		return nil, err
+	if opts.AdminTarget == "" {
+		opts.AdminTarget = opts.Target
 	}
-	l := &loader{opts: opts, client: &fasthttp.HostClient{
-		Addr: addr, IsTLS: isTLS, Name: "tailor-bench-load", MaxConns: opts.Conns,
+	for _, t := range []string{opts.Target, opts.AdminTarget} {
+		if _, _, err := parseTarget(t); err != nil {
+			return nil, err
+		}
+	}
+	l := &loader{opts: opts, client: &fasthttp.Client{
+		Name: "tailor-bench-load", MaxConnsPerHost: opts.Conns,
 		ReadTimeout: opts.Timeout, WriteTimeout: opts.Timeout,
 	}}
 	start := time.Now()
 	st := &LoadStats{}
 	m := w.Manifest
-	if st.Items, err = l.file(ctx, w, ItemsFile, "/v1/items", "items", int64(m.Items), opts.ItemsBatch, nil); err != nil {
+	var err error
+	if st.Items, err = l.file(ctx, w, ItemsFile, opts.AdminTarget, "/v1/items", "items", int64(m.Items), opts.ItemsBatch, nil); err != nil {
 		return nil, err
 	}
-	st.Campaigns, err = l.file(ctx, w, CampaignsFile, "/v1/campaigns", "campaigns", int64(m.Campaigns), opts.CampaignsBatch, nil)
+	st.Campaigns, err = l.file(ctx, w, CampaignsFile, opts.AdminTarget, "/v1/campaigns", "campaigns", int64(m.Campaigns), opts.CampaignsBatch, nil)
 	var refused *refusedError
 	switch {
 	case errors.As(err, &refused) && refused.status == fasthttp.StatusNotFound:
@@ -106,7 +115,7 @@ func Load(ctx context.Context, w *World, opts LoadOptions) (*LoadStats, error) {
 	case err != nil:
 		return nil, err
 	}
-	if st.Events, err = l.file(ctx, w, EventsFile, "/v1/events", "events", m.Events, opts.EventsBatch, userOf); err != nil {
+	if st.Events, err = l.file(ctx, w, EventsFile, opts.Target, "/v1/events", "events", m.Events, opts.EventsBatch, userOf); err != nil {
 		return nil, err
 	}
 	st.Duplicates, st.Retries = l.duplicates.Load(), l.retries.Load()
@@ -116,7 +125,7 @@ func Load(ctx context.Context, w *World, opts LoadOptions) (*LoadStats, error) {
 
 type loader struct {
 	opts                LoadOptions
-	client              *fasthttp.HostClient
+	client              *fasthttp.Client
 	duplicates, retries atomic.Int64
 }
 
@@ -131,10 +140,10 @@ func (e *refusedError) Error() string {
 	return fmt.Sprintf("bench: POST %s: %d %s", e.path, e.status, e.body)
 }
 
-// file sends the lines of one NDJSON file to path in batches of about batch
+// file sends the lines of one NDJSON file to base+path in batches of about batch
 // lines; if key is not nil a batch ends only where key changes. It returns
 // the number of lines sent.
-func (l *loader) file(ctx context.Context, w *World, name, path, label string, total int64, batch int, key func([]byte) []byte) (int64, error) {
+func (l *loader) file(ctx context.Context, w *World, name, base, path, label string, total int64, batch int, key func([]byte) []byte) (int64, error) {
 	f, err := os.Open(filepath.Join(w.Dir, name))
 	if err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
@@ -156,7 +165,7 @@ func (l *loader) file(ctx context.Context, w *World, name, path, label string, t
 				if ctx.Err() != nil {
 					continue
 				}
-				if err := l.post(ctx, path, c.body); err != nil {
+				if err := l.post(ctx, base, path, c.body); err != nil {
 					cancel(err)
 					continue
 				}
@@ -212,14 +221,14 @@ func (l *loader) file(ctx context.Context, w *World, name, path, label string, t
 }
 
 // post sends one NDJSON batch, retrying on 503, 429 and connection errors.
-func (l *loader) post(ctx context.Context, path string, body []byte) error {
+func (l *loader) post(ctx context.Context, base, path string, body []byte) error {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		req.Reset()
-		req.SetRequestURI(l.opts.Target + path)
+		req.SetRequestURI(base + path)
 		req.Header.SetMethod(fasthttp.MethodPost)
 		req.Header.SetContentType("application/x-ndjson")
 		if l.opts.Token != "" {

@@ -94,6 +94,41 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// With an admin target, the catalog and campaigns go to it and the events to
+// the target, as a server with --admin-addr takes them.
+func TestLoadAdminTarget(t *testing.T) {
+	dir := t.TempDir()
+	m, err := Gen(dir, smallWorld(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := OpenWorld(dir)
+	public := &fakeAPI{seen: map[string]bool{}, batches: map[string][][]byte{}}
+	admin := &fakeAPI{seen: map[string]bool{}, batches: map[string][][]byte{}}
+	publicURL := serve(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) != "/v1/events" {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			return
+		}
+		public.handle(ctx)
+	})
+	adminURL := serve(t, admin.handle)
+	st, err := Load(context.Background(), w, LoadOptions{Target: publicURL, AdminTarget: adminURL})
+	if err != nil {
+		t.Fatalf("Load: got error %v, want nil", err)
+	}
+	if st.Items != int64(m.Items) || st.Campaigns != int64(m.Campaigns) || st.Events != m.Events {
+		t.Errorf("Load: got %d items, %d campaigns, %d events, want %d, %d, %d", st.Items, st.Campaigns, st.Events, m.Items, m.Campaigns, m.Events)
+	}
+	if len(admin.batches["/v1/items"]) == 0 || len(admin.batches["/v1/campaigns"]) == 0 || len(admin.batches["/v1/events"]) != 0 {
+		t.Errorf("admin listener got %d item, %d campaign and %d event batches, want some, some and none",
+			len(admin.batches["/v1/items"]), len(admin.batches["/v1/campaigns"]), len(admin.batches["/v1/events"]))
+	}
+	if len(public.batches["/v1/events"]) == 0 {
+		t.Error("public listener got no events")
+	}
+}
+
 // A request refused with a 4xx stops the load with the server's message.
 func TestLoadRefused(t *testing.T) {
 	dir := t.TempDir()

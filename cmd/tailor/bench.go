@@ -112,6 +112,7 @@ func parseDate(s string) (time.Time, error) {
 func benchLoad(args []string) error {
 	fs := flag.NewFlagSet("bench load", flag.ContinueOnError)
 	target := fs.String("target", "http://127.0.0.1:8080", "server base `URL`")
+	admin := fs.String("admin-target", "", "base `URL` of the server's admin listener (serve --admin-addr), for the catalog and campaigns (default: --target)")
 	world := fs.String("world", "", "world `DIR`ectory written by tailor bench gen (required)")
 	conns := fs.Int("conns", 4, "requests in flight at once")
 	batch := fs.Int("batch", 2000, "events per request (cut between users)")
@@ -125,7 +126,7 @@ func benchLoad(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return load(ctx, w, bench.LoadOptions{Target: *target, Conns: *conns, EventsBatch: *batch, Token: *token, Progress: os.Stderr})
+	return load(ctx, w, bench.LoadOptions{Target: *target, AdminTarget: *admin, Conns: *conns, EventsBatch: *batch, Token: *token, Progress: os.Stderr})
 }
 
 func openWorld(dir string) (*bench.World, error) {
