@@ -67,11 +67,16 @@ func serve(args []string) error {
 		"The nodes of a cluster share one, so that any node verifies a notice whichever bid it")
 	bankReplicas := fs.Int("bank-replicas", 0, "with --cluster redis://: Redis replicas that must acknowledge each budget write (WAIT) before it counts, so that a master's failover loses none")
 	nodeName := fs.String("node-name", "", "this node's name in the cluster, unique and stable across restarts (default: one made once and kept in the data directory)")
+	mutexFraction := fs.Int("mutex-profile-fraction", 0, "record one in `N` contended mutex events in /debug/pprof/mutex (0: off)")
+	blockRate := fs.Duration("block-profile-rate", 0, "record in /debug/pprof/block one goroutine blocking event per this much `time` spent blocked (0: off)")
 	webhookPrivate := fs.Bool("webhook-allow-private", false, "let audience webhooks reach loopback, private and link-local addresses")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := checkExposure(*addr, *authFile, *insecure); err != nil {
+		return err
+	}
+	if err := profileContention(*mutexFraction, *blockRate); err != nil {
 		return err
 	}
 	cs, err := clusterOptions(*clusterSpec, *clusterTopic, *nodeName, *clusterParts)
