@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -137,8 +138,8 @@ func TestPopularRescale(t *testing.T) {
 		events = append(events, event{item: r.IntN(1 + r.IntN(300)), w: weights[r.IntN(len(weights))], ts: ts})
 	}
 	c := newPopularityCase(t, Options{PopularKept: 10, PopularityHalfLife: time.Hour}, 300, events)
-	if c.x.pop.t0 <= events[0].ts {
-		t.Fatalf("reference time = %d after %d half-lives, want it moved forward from %d", c.x.pop.t0, 40*24, events[0].ts)
+	if c.x.pop.state.Load().t0 <= events[0].ts {
+		t.Fatalf("reference time = %d after %d half-lives, want it moved forward from %d", c.x.pop.state.Load().t0, 40*24, events[0].ts)
 	}
 	c.check(t, base+40*day, 10)
 }
@@ -241,4 +242,81 @@ func TestPopularZeroTime(t *testing.T) {
 	if got := x.Popular(-1, 10, base, nil); len(got) != 2 || x.Doc(got[0].Ord).Item.ID != "new" {
 		t.Errorf("Popular(all) = %v, want the recent item first", got)
 	}
+}
+
+// TestPopularReadsTakeNoLock reads popularity while a writer holds the
+// writers' lock: a read that waited for it would never return.
+func TestPopularReadsTakeNoLock(t *testing.T) {
+	c := newPopularityCase(t, Options{PopularKept: 10}, 30, []event{{1, 2, base}, {2, 1, base}, {1, 1, base + hour}})
+	ord, _ := c.x.Ord(c.items[1].ID)
+	cat, _ := c.x.CategoryID("c1")
+	c.x.pop.mu.Lock()
+	defer c.x.pop.mu.Unlock()
+	if got := c.x.Popular(-1, 5, base+hour, nil); len(got) != 2 || got[0].Ord != ord {
+		t.Errorf("Popular(all) = %v, want 2 items, %d first", got, ord)
+	}
+	if got := c.x.Popular(cat, 5, base+hour, nil); len(got) != 1 || got[0].Ord != ord {
+		t.Errorf("Popular(c1) = %v, want %d alone", got, ord)
+	}
+	if got := c.x.Popularity(ord, base+hour); got <= 1 {
+		t.Errorf("Popularity(%d) = %v, want more than 1", ord, got)
+	}
+	if got := c.x.pop.getAll([]int32{ord, -1}, base+hour, nil); len(got) != 2 || got[0] <= 1 || got[1] != 0 {
+		t.Errorf("getAll = %v, want [>1 0]", got)
+	}
+}
+
+// TestPopularConcurrent counts events while others read: every list read
+// holds distinct items, at most k of them, and once the writers are done
+// the lists and scores are exact.
+func TestPopularConcurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	var events []event
+	for i := 0; i < 4000; i++ {
+		events = append(events, event{item: r.IntN(1 + r.IntN(300)), w: weights[r.IntN(len(weights))], ts: base + int64(i)*(3*day/4000)})
+	}
+	c := newPopularityCase(t, Options{PopularKept: 10, PopularityHalfLife: time.Hour}, 300, nil)
+	c.events = events
+	cat, _ := c.x.CategoryID("c3")
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 3 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for _, k := range []int32{-1, cat} {
+					got := c.x.Popular(k, 8, base+3*day, nil)
+					seen := map[int32]bool{}
+					for _, h := range got {
+						if seen[h.Ord] {
+							t.Errorf("Popular(%d) = %v: %d twice", k, got, h.Ord)
+							return
+						}
+						seen[h.Ord] = true
+					}
+					if len(got) > 8 {
+						t.Errorf("Popular(%d) = %d items, want at most 8", k, len(got))
+						return
+					}
+				}
+			}
+		})
+	}
+	var writers sync.WaitGroup
+	for w := range 2 {
+		writers.Go(func() {
+			for i := w; i < len(events); i += 2 {
+				e := events[i]
+				c.x.Observe(Observation{Item: c.items[e.item].ID, Weight: e.w, TS: e.ts})
+			}
+		})
+	}
+	writers.Wait()
+	close(done)
+	readers.Wait()
+	c.check(t, base+3*day, 10)
 }
