@@ -277,33 +277,31 @@ type Observation struct {
 // Observe learns from an item event: the item's popularity rises, and it is
 // counted as seen together with the items before it, nearer ones counting more.
 func (x *Index) Observe(o Observation) {
+	// Items seen before need only the catalog's read lock; one seen for the
+	// first time gets its ordinal under the write lock.
+	var before [16]int32
+	nb := min(len(o.Before), len(before))
+	var cats []int32
 	x.cat.mu.RLock()
-	ord, ok := x.cat.byID[o.Item]
-	missing := !ok
-	for _, b := range o.Before {
-		if _, ok := x.cat.byID[b]; !ok {
-			missing = true
-		}
+	ord, known := x.cat.byID[o.Item]
+	for j := 0; known && j < nb; j++ {
+		before[j], known = x.cat.byID[o.Before[j]]
+	}
+	if known && x.cat.docs[ord] != nil {
+		cats = x.cat.docs[ord].Categories
 	}
 	x.cat.mu.RUnlock()
-	var cats []int32
-	x.cat.mu.Lock()
-	if missing {
+	if !known {
+		x.cat.mu.Lock()
 		ord = x.cat.ordLocked(o.Item)
-	}
-	if d := x.cat.docs[ord]; d != nil {
-		cats = d.Categories
-	}
-	var before [16]int32
-	nb := 0
-	for _, b := range o.Before {
-		if nb == len(before) {
-			break
+		for j := 0; j < nb; j++ {
+			before[j] = x.cat.ordLocked(o.Before[j])
 		}
-		before[nb] = x.cat.ordLocked(b)
-		nb++
+		if d := x.cat.docs[ord]; d != nil {
+			cats = d.Categories
+		}
+		x.cat.mu.Unlock()
 	}
-	x.cat.mu.Unlock()
 
 	x.pop.add(ord, cats, o.Weight, o.TS)
 	for j := 0; j < nb; j++ {
