@@ -115,8 +115,17 @@ func (p *popularity) grown(st *popState, ord, maxCat int32, ts int64, rebase boo
 // bump keeps l the kept most popular ordinals, best first, after ord's
 // score rose.
 func (p *popularity) bump(st *popState, l *topList, ord int32) {
+	score := st.scoreOf(ord)
+	// outranks reports whether ord now ranks above other: a higher score,
+	// ties by ordinal.
+	outranks := func(other int32) bool {
+		if so := st.scoreOf(other); score != so {
+			return score > so
+		}
+		return ord < other
+	}
 	n := int(l.n.Load())
-	if n == p.kept && l.ords[n-1].Load() != ord && !st.before(ord, l.ords[n-1].Load()) {
+	if n == p.kept && l.ords[n-1].Load() != ord && !outranks(l.ords[n-1].Load()) {
 		// Not in the list (everything in it ranks above the last), and does
 		// not outrank the last under the list's own order, ties by ordinal.
 		return
@@ -128,7 +137,7 @@ func (p *popularity) bump(st *popState, l *topList, ord int32) {
 			break
 		}
 	}
-	if i == 0 || (i > 0 && !st.before(ord, l.ords[i-1].Load())) {
+	if i == 0 || (i > 0 && !outranks(l.ords[i-1].Load())) {
 		return // already in its place
 	}
 	l.seq.Add(1) // odd: readers wait for the change
@@ -139,20 +148,15 @@ func (p *popularity) bump(st *popState, l *topList, ord int32) {
 			l.n.Store(int32(n))
 		}
 		i = n - 1
-		l.ords[i].Store(ord)
 	}
-	for i > 0 && st.before(ord, l.ords[i-1].Load()) {
-		l.ords[i].Store(l.ords[i-1].Load())
-		i--
+	for ; i > 0; i-- {
+		prev := l.ords[i-1].Load()
+		if !outranks(prev) {
+			break
+		}
+		l.ords[i].Store(prev)
 	}
 	l.ords[i].Store(ord)
-}
-
-func (s *popState) before(a, b int32) bool {
-	if sa, sb := s.scoreOf(a), s.scoreOf(b); sa != sb {
-		return sa > sb
-	}
-	return a < b
 }
 
 // top appends up to k of the most popular items of category cat (every item
