@@ -106,7 +106,6 @@ const (
 type learnScratch struct {
 	user  userKeys
 	qhash []model.Hash
-	thash []model.Hash
 	vec   []model.Feature
 }
 
@@ -164,24 +163,21 @@ func (r *Ranker) appendVector(dst []model.Feature, c *cand, s *scratch) []model.
 			dst = append(dst, model.Feature{Key: featureKeys[i], Value: float32(v)})
 		}
 	}
-	dst = append(dst, nsItem.Str(c.it.Doc.Item.ID).Feature(1))
+	k := r.keys.get(r, &c.it)
+	dst = append(dst, k.item)
 	u := &s.user
 	if !u.known {
 		dst = append(dst, anonymous)
 	}
-	if leaf := c.it.Leaf(); leaf >= 0 {
-		cat := nsCategory.Str(r.idx.CategoryKey(leaf))
-		dst = append(dst, cat.Feature(1))
+	if k.hasCat {
+		dst = append(dst, k.catF)
 		for _, seg := range u.segs[:u.nsegs] {
-			dst = append(dst, seg.Cross(cat).Feature(1))
+			dst = append(dst, seg.Cross(k.cat).Feature(1))
 		}
 	}
-	if u.nq > 0 {
-		s.thash = appendTermHashes(s.thash[:0], nsItemTerm, c.it.Doc.Item.Title, maxItemTerms)
-		for _, q := range u.query[:u.nq] {
-			for _, t := range s.thash {
-				dst = append(dst, q.Cross(t).Feature(1))
-			}
+	for _, q := range u.query[:u.nq] {
+		for _, t := range k.terms[:k.nterms] {
+			dst = append(dst, q.Cross(t).Feature(1))
 		}
 	}
 	return dst

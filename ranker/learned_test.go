@@ -174,3 +174,52 @@ func TestWeightsSet(t *testing.T) {
 		t.Error(`Set("bogus") changed something`)
 	}
 }
+
+// TestItemKeysFollowUpserts ranks, changes an item's title and category, and
+// ranks again: the features the item carries are those of its entry at the
+// time, though its keys are worked out once per entry.
+func TestItemKeysFollowUpserts(t *testing.T) {
+	idx := testIndex(t)
+	r := New(idx, Options{})
+	prof := &features.Profile{User: "u", Recent: []features.Action{{Type: features.View, Target: "i10", TS: 900}}}
+	req := &Request{Profile: prof, N: 40, Now: 1000, Features: true, ContextQuery: "widget"}
+	featuresOf := func(id string) []model.Feature {
+		t.Helper()
+		var res Result
+		r.Rank(req, &res)
+		for i := range res.Items {
+			if res.Items[i].Doc.Item.ID == id {
+				return res.ItemFeatures(i)
+			}
+		}
+		t.Fatalf("%s not ranked: %v", id, names(res))
+		return nil
+	}
+	query := nsQueryTerm.Str("widget")
+	want := func(title, leaf string) []model.Feature {
+		cat := nsCategory.Str(leaf)
+		out := []model.Feature{nsItem.Str("i11").Feature(1), cat.Feature(1)}
+		for _, term := range index.AppendTerms(nil, title) {
+			out = append(out, query.Cross(nsItemTerm.Str(term)).Feature(1))
+		}
+		return out
+	}
+	check := func(got, want []model.Feature) {
+		t.Helper()
+		for _, f := range want {
+			if !slices.Contains(got, f) {
+				t.Errorf("features %v lack %v", got, f)
+			}
+		}
+	}
+	check(featuresOf("i11"), want("Item 11 widget", "Root/Leaf3"))
+	check(featuresOf("i11"), want("Item 11 widget", "Root/Leaf3")) // from the cache
+	if err := idx.Upsert([]index.Item{{ID: "i11", Title: "Blue gadget", Category: []string{"Root", "Leaf0"}, Price: 10}}); err != nil {
+		t.Fatal(err)
+	}
+	got := featuresOf("i11")
+	check(got, want("Blue gadget", "Root/Leaf0"))
+	if old := nsCategory.Str("Root/Leaf3").Feature(1); slices.Contains(got, old) {
+		t.Errorf("features %v still carry the old category", got)
+	}
+}

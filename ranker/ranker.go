@@ -127,6 +127,50 @@ const (
 	Boosted          = "boosted"
 )
 
+// reasonCode is a reason code as candidates hold it.
+type reasonCode uint8
+
+const (
+	codeViewedTogether reasonCode = iota
+	codeMatchesSearch
+	codeCategoryAffinity
+	codeContextItem
+	codeContextQuery
+	codeContextCategory
+	codeTrending
+	codeComplements
+	codeReplenish
+	codeBoosted
+)
+
+// reasonCodes names the codes.
+var reasonCodes = [...]string{codeViewedTogether: ViewedTogether, codeMatchesSearch: MatchesSearch,
+	codeCategoryAffinity: CategoryAffinity, codeContextItem: ContextItem, codeContextQuery: ContextQuery,
+	codeContextCategory: ContextCategory, codeTrending: Trending, codeComplements: Complements,
+	codeReplenish: Replenish, codeBoosted: Boosted}
+
+// reason is a Reason as a candidate holds it, a third of the size: its
+// subject (an item, a query or a category, as its code says) and its weight.
+type reason struct {
+	subject string
+	weight  float64
+	code    reasonCode
+}
+
+// public returns r as a Reason, its subject in the field its code calls for.
+func (r *reason) public() Reason {
+	out := Reason{Code: reasonCodes[r.code], weight: r.weight}
+	switch r.code {
+	case codeViewedTogether, codeContextItem, codeComplements, codeReplenish:
+		out.Item = r.subject
+	case codeMatchesSearch, codeContextQuery:
+		out.Query = r.subject
+	case codeCategoryAffinity, codeContextCategory, codeBoosted:
+		out.Category = r.subject
+	}
+	return out
+}
+
 // Reason explains one thing that put an item in the list. Exactly one of Item,
 // Query and Category is set, or none for Trending.
 type Reason struct {
@@ -194,6 +238,7 @@ type Ranker struct {
 	idx     *index.Index
 	opts    Options
 	scratch sync.Pool
+	keys    keyCache
 }
 
 // New returns a Ranker over idx.
@@ -225,7 +270,7 @@ type cand struct {
 	it      index.Facts // filled once every source has added its candidates
 	f       [numFeatures]float64
 	score   float64
-	reasons [MaxReasons + 1]Reason
+	reasons [MaxReasons + 1]reason
 	nr      int
 }
 
@@ -245,10 +290,11 @@ type scratch struct {
 	terms    []string
 	cats     []string
 	leafN    map[int32]int
-	order    []int
+	order    []heapEntry
 	deferred []int
 	boostIDs []int32
 	ords     []int32
+	recent   []int32 // by index in the profile's Recent: the item's ordinal, -1 for a search or an unknown item
 	facts    []index.Facts
 	pops     []float64
 	learnScratch
@@ -339,10 +385,9 @@ func (s *scratch) describe(filter int32, now int64) {
 	s.pops = s.idx.Popularities(s.ords, now, s.pops[:0])
 }
 
-func (c *cand) addReason(r Reason) {
+func (c *cand) addReason(r reason) {
 	for i := 0; i < c.nr; i++ {
-		if c.reasons[i].Code == r.Code && c.reasons[i].Item == r.Item &&
-			c.reasons[i].Query == r.Query && c.reasons[i].Category == r.Category {
+		if c.reasons[i].code == r.code && c.reasons[i].subject == r.subject {
 			c.reasons[i].weight += r.weight
 			return
 		}
@@ -413,6 +458,16 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	}
 
 	if p != nil {
+		s.recent = s.recent[:0]
+		for i := range p.Recent {
+			o := int32(-1)
+			if a := &p.Recent[i]; a.Type != features.Search {
+				if v, ok := r.idx.Ord(a.Target); ok {
+					o = v
+				}
+			}
+			s.recent = append(s.recent, o)
+		}
 		r.userSources(req, s, per)
 		if r.opts.Sources&SourceLifecycle != 0 {
 			r.lifecycleSources(req, s, per)
@@ -443,7 +498,7 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	}
 	for i, h := range trending {
 		if c := s.get(h.Ord); c != nil && i < per {
-			c.addReason(Reason{Code: Trending, weight: 0.05 * w.Popularity})
+			c.addReason(reason{code: codeTrending, weight: 0.05 * w.Popularity})
 		}
 	}
 	if maxPop == 0 {
@@ -478,11 +533,8 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 			w.Replenish*c.f[fReplenish] + w.Boost*c.f[fBoost]
 	}
 	if p != nil {
-		for _, a := range p.Recent {
-			if a.Type == features.Search {
-				continue
-			}
-			if o, ok := r.idx.Ord(a.Target); ok && int(o) < len(s.stamp) && s.stamp[o] == s.gen && s.slot[o] >= 0 {
+		for _, o := range s.recent {
+			if o >= 0 && int(o) < len(s.stamp) && s.stamp[o] == s.gen && s.slot[o] >= 0 {
 				c := &s.cands[s.slot[o]]
 				if c.f[fSeen] == 0 {
 					c.f[fSeen] = 1
@@ -506,13 +558,9 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 	// items of one moment (the lines of a basket) weigh the same.
 	seeds, step, prevTS := 0, -1, int64(math.MinInt64)
 	for i := len(p.Recent) - 1; i >= 0 && seeds < r.opts.RecentItems; i-- {
-		a := &p.Recent[i]
-		if a.Type == features.Search || seenBefore(p.Recent[i+1:], a.Target) {
-			continue
-		}
-		o, ok := r.idx.Ord(a.Target)
-		if !ok {
-			continue
+		a, o := &p.Recent[i], s.recent[i]
+		if o < 0 || slices.Contains(s.recent[i+1:], o) {
+			continue // a search, an unknown item, or one seen again since
 		}
 		if a.TS != prevTS {
 			step++
@@ -535,7 +583,7 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 			if c := s.get(nb.Ord); c != nil {
 				v := rw * float64(nb.Weight) / top
 				c.f[fCoVisit] += v
-				c.addReason(Reason{Code: ViewedTogether, Item: a.Target, weight: v * r.opts.Weights.CoVisit})
+				c.addReason(reason{code: codeViewedTogether, subject: a.Target, weight: v * r.opts.Weights.CoVisit})
 			}
 		}
 	}
@@ -548,7 +596,7 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 		}
 		rw := math.Pow(0.7, float64(seeds))
 		seeds++
-		r.addSearch(s, a.Target, per, rw, fSearch, MatchesSearch, r.opts.Weights.Search)
+		r.addSearch(s, a.Target, per, rw, fSearch, codeMatchesSearch, r.opts.Weights.Search)
 	}
 	// Popular items of the strongest categories.
 	for _, key := range topCategories(p.Categories, r.opts.TopCategories, s) {
@@ -559,7 +607,7 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 		s.hits = r.idx.Popular(id, per, req.Now, s.hits[:0])
 		for _, h := range s.hits {
 			if c := s.get(h.Ord); c != nil {
-				c.addReason(Reason{Code: CategoryAffinity, Category: key, weight: 0.1})
+				c.addReason(reason{code: codeCategoryAffinity, subject: key, weight: 0.1})
 			}
 		}
 	}
@@ -579,7 +627,7 @@ func (r *Ranker) lifecycleSources(req *Request, s *scratch, per int) {
 		if o, ok := r.idx.Ord(rep.Item); ok {
 			if c := s.get(o); c != nil {
 				c.f[fReplenish] = 1 - 0.1*float64(i)
-				c.addReason(Reason{Code: Replenish, Item: rep.Item, weight: r.opts.Weights.Replenish})
+				c.addReason(reason{code: codeReplenish, subject: rep.Item, weight: r.opts.Weights.Replenish})
 			}
 		}
 	}
@@ -601,7 +649,7 @@ func (r *Ranker) lifecycleSources(req *Request, s *scratch, per int) {
 		if c := s.get(nb.Ord); c != nil {
 			v := float64(nb.Weight) / top
 			c.f[fComplement] += v
-			c.addReason(Reason{Code: Complements, Item: first, weight: v * r.opts.Weights.Complement})
+			c.addReason(reason{code: codeComplements, subject: first, weight: v * r.opts.Weights.Complement})
 		}
 	}
 }
@@ -620,7 +668,7 @@ func (r *Ranker) boostSources(req *Request, s *scratch, per int) {
 		s.hits = r.idx.Popular(id, per, req.Now, s.hits[:0])
 		for _, h := range s.hits {
 			if c := s.get(h.Ord); c != nil {
-				c.addReason(Reason{Code: Boosted, Category: key, weight: b.Weight * r.opts.Weights.Boost})
+				c.addReason(reason{code: codeBoosted, subject: key, weight: b.Weight * r.opts.Weights.Boost})
 			}
 		}
 	}
@@ -670,7 +718,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 					if c := s.get(nb.Ord); c != nil {
 						v := float64(nb.Weight) / top
 						c.f[fContext] += v
-						c.addReason(Reason{Code: ContextItem, Item: req.ContextItem, weight: v * r.opts.Weights.Context})
+						c.addReason(reason{code: codeContextItem, subject: req.ContextItem, weight: v * r.opts.Weights.Context})
 					}
 				}
 			}
@@ -681,7 +729,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 				for _, h := range s.hits {
 					if c := s.get(h.Ord); c != nil {
 						c.f[fContext] += 0.3
-						c.addReason(Reason{Code: ContextItem, Item: req.ContextItem, weight: 0.3 * r.opts.Weights.Context})
+						c.addReason(reason{code: codeContextItem, subject: req.ContextItem, weight: 0.3 * r.opts.Weights.Context})
 					}
 				}
 				// A leaf nobody has browsed yet, in a new shop, still lists
@@ -691,7 +739,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 					for _, o := range s.ords {
 						if c := s.get(o); c != nil && c.f[fContext] == 0 {
 							c.f[fContext] += 0.2
-							c.addReason(Reason{Code: ContextItem, Item: req.ContextItem, weight: 0.2 * r.opts.Weights.Context})
+							c.addReason(reason{code: codeContextItem, subject: req.ContextItem, weight: 0.2 * r.opts.Weights.Context})
 						}
 					}
 				}
@@ -699,7 +747,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 		}
 	}
 	if req.ContextQuery != "" {
-		r.addSearch(s, req.ContextQuery, per, 1, fContext, ContextQuery, r.opts.Weights.Context)
+		r.addSearch(s, req.ContextQuery, per, 1, fContext, codeContextQuery, r.opts.Weights.Context)
 	}
 	if len(req.ContextCategory) > 0 {
 		key := joinPath(req.ContextCategory)
@@ -708,7 +756,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 			for _, h := range s.hits {
 				if c := s.get(h.Ord); c != nil {
 					c.f[fContext] += 0.5
-					c.addReason(Reason{Code: ContextCategory, Category: key, weight: 0.5 * r.opts.Weights.Context})
+					c.addReason(reason{code: codeContextCategory, subject: key, weight: 0.5 * r.opts.Weights.Context})
 				}
 			}
 			// A category nobody has browsed yet still lists its own items.
@@ -717,7 +765,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 				for _, o := range s.ords {
 					if c := s.get(o); c != nil && c.f[fContext] == 0 {
 						c.f[fContext] += 0.4
-						c.addReason(Reason{Code: ContextCategory, Category: key, weight: 0.4 * r.opts.Weights.Context})
+						c.addReason(reason{code: codeContextCategory, subject: key, weight: 0.4 * r.opts.Weights.Context})
 					}
 				}
 			}
@@ -727,7 +775,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 
 // addSearch adds the text matches of query as candidates, their BM25 scores
 // normalized by the best match and scaled by rw into feature f.
-func (r *Ranker) addSearch(s *scratch, query string, per int, rw float64, f int, code string, weight float64) {
+func (r *Ranker) addSearch(s *scratch, query string, per int, rw float64, f int, code reasonCode, weight float64) {
 	s.terms = index.AppendTerms(s.terms[:0], query)
 	s.hits = r.idx.Search(s.terms, per, s.hits[:0])
 	if len(s.hits) == 0 {
@@ -738,7 +786,7 @@ func (r *Ranker) addSearch(s *scratch, query string, per int, rw float64, f int,
 		if c := s.get(h.Ord); c != nil {
 			v := rw * h.Score / top
 			c.f[f] += v
-			c.addReason(Reason{Code: code, Query: query, weight: v * weight})
+			c.addReason(reason{code: code, subject: query, weight: v * weight})
 		}
 	}
 }
@@ -784,7 +832,7 @@ func (r *Ranker) affinity(c *cand, s *scratch, w *Weights) {
 			for i := n - 1; i >= 0; i-- {
 				id := path[i]
 				if int(id) < len(s.catGen) && s.catGen[id] == s.gen && s.catW[id] >= 0.25 {
-					c.addReason(Reason{Code: CategoryAffinity, Category: r.idx.CategoryKey(id), weight: c.f[fCategory] * w.Category * 0.5})
+					c.addReason(reason{code: codeCategoryAffinity, subject: r.idx.CategoryKey(id), weight: c.f[fCategory] * w.Category * 0.5})
 					break
 				}
 			}
@@ -801,20 +849,14 @@ func (r *Ranker) choose(s *scratch, n int, res *Result) {
 	// Candidates are taken best first (higher score, then lower id) from a
 	// heap rather than a sorted slice: a slot takes n of hundreds, so
 	// heapifying and popping the few taken costs a fraction of a sort, for
-	// the same order.
-	better := func(a, b int) bool {
-		ca, cb := &s.cands[a], &s.cands[b]
-		if ca.score != cb.score {
-			return ca.score > cb.score
-		}
-		return ca.it.Doc.Item.ID < cb.it.Doc.Item.ID
-	}
+	// the same order. The heap holds each candidate's score beside its
+	// index, so that comparing two reads neither candidate.
 	h := s.order[:0]
 	for i := range s.cands {
-		h = append(h, i)
+		h = append(h, heapEntry{score: s.cands[i].score, i: int32(i)})
 	}
 	for i := len(h)/2 - 1; i >= 0; i-- {
-		siftDown(h, i, better)
+		siftDown(h, i, s.cands)
 	}
 	maxLeaf := int(float64(n) * r.opts.MaxPerLeaf)
 	if maxLeaf < 1 {
@@ -822,11 +864,11 @@ func (r *Ranker) choose(s *scratch, n int, res *Result) {
 	}
 	s.deferred = s.deferred[:0]
 	for len(res.Items) < n && len(h) > 0 {
-		i := h[0]
+		i := int(h[0].i)
 		last := len(h) - 1
 		h[0] = h[last]
 		h = h[:last]
-		siftDown(h, 0, better)
+		siftDown(h, 0, s.cands)
 		c := &s.cands[i]
 		leaf := c.it.Leaf()
 		if leaf >= 0 && s.leafN[leaf] >= maxLeaf {
@@ -846,15 +888,30 @@ func (r *Ranker) choose(s *scratch, n int, res *Result) {
 	}
 }
 
+// heapEntry is a candidate in choose's heap: its score and its index in
+// the scratch's candidates.
+type heapEntry struct {
+	score float64
+	i     int32
+}
+
+// better reports whether a ranks before b: a higher score, then a lower id.
+func better(a, b heapEntry, cands []cand) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return cands[a.i].it.Doc.Item.ID < cands[b.i].it.Doc.Item.ID
+}
+
 // siftDown restores the heap property of h below i, the best element (by
 // better) at the top.
-func siftDown(h []int, i int, better func(a, b int) bool) {
+func siftDown(h []heapEntry, i int, cands []cand) {
 	for {
 		best, l := i, 2*i+1
-		if l < len(h) && better(h[l], h[best]) {
+		if l < len(h) && better(h[l], h[best], cands) {
 			best = l
 		}
-		if r := l + 1; r < len(h) && better(h[r], h[best]) {
+		if r := l + 1; r < len(h) && better(h[r], h[best], cands) {
 			best = r
 		}
 		if best == i {
@@ -869,7 +926,7 @@ func scored(c *cand) Scored {
 	out := Scored{Doc: c.it.Doc, Score: c.score}
 	// Strongest reasons first.
 	rs := c.reasons[:c.nr]
-	slices.SortStableFunc(rs, func(a, b Reason) int {
+	slices.SortStableFunc(rs, func(a, b reason) int {
 		switch {
 		case a.weight > b.weight:
 			return -1
@@ -878,7 +935,10 @@ func scored(c *cand) Scored {
 		}
 		return 0
 	})
-	out.NReasons = copy(out.Reasons[:], rs)
+	out.NReasons = min(len(rs), MaxReasons)
+	for i := range out.NReasons {
+		out.Reasons[i] = rs[i].public()
+	}
 	return out
 }
 
