@@ -97,15 +97,19 @@ func (p *popularity) newList() *topList { return &topList{ords: make([]atomic.In
 // scale overflows. The lists are shared: only their scores' scale changes,
 // which keeps their order. Readers of st go on seeing it whole.
 func (p *popularity) grown(st *popState, ord, maxCat int32, ts int64, rebase bool) *popState {
-	next := &popState{t0: st.t0, global: st.global}
-	f := 1.0
-	if rebase {
-		f = math.Exp2(-float64(ts-st.t0) / p.halfLife)
-		next.t0 = ts
-	}
-	next.score = make([]atomic.Uint64, max(len(st.score), 2*int(ord)+1, 16))
-	for i := range st.score {
-		next.score[i].Store(math.Float64bits(math.Float64frombits(st.score[i].Load()) * f))
+	next := &popState{t0: st.t0, global: st.global, score: st.score}
+	if rebase || int(ord) >= len(st.score) {
+		// New scores; otherwise the states share them, as writers are one
+		// at a time.
+		f := 1.0
+		if rebase {
+			f = math.Exp2(-float64(ts-st.t0) / p.halfLife)
+			next.t0 = ts
+		}
+		next.score = make([]atomic.Uint64, max(len(st.score), 2*int(ord)+1, 16))
+		for i := range st.score {
+			next.score[i].Store(math.Float64bits(math.Float64frombits(st.score[i].Load()) * f))
+		}
 	}
 	next.byCat = make([]*topList, max(len(st.byCat), 2*int(maxCat)+1))
 	copy(next.byCat, st.byCat)
