@@ -197,7 +197,7 @@ func (p *Profile) apply(e *Event, lim *Limits) {
 	}
 	if len(e.Category) > 0 {
 		for i := 1; i <= len(e.Category); i++ {
-			p.Categories = add(p.Categories, CategoryKey(e.Category[:i]), float32(w))
+			p.Categories = addCategory(p.Categories, e.Category[:i], float32(w))
 		}
 	}
 	if len(e.Matches) > 0 {
@@ -206,7 +206,7 @@ func (p *Profile) apply(e *Event, lim *Limits) {
 		share := float32(w) / 2 / float32(len(e.Matches))
 		for _, path := range e.Matches {
 			for i := 1; i <= len(path); i++ {
-				p.Categories = add(p.Categories, CategoryKey(path[:i]), share)
+				p.Categories = addCategory(p.Categories, path[:i], share)
 			}
 		}
 	}
@@ -373,6 +373,36 @@ func add(list []Weighted, key string, w float32) []Weighted {
 		}
 	}
 	return append(list, Weighted{Key: key, Weight: w})
+}
+
+// addCategory is add for the key of category path, which it joins only when
+// list does not hold it yet: most events are in categories their user's
+// interests already name.
+func addCategory(list []Weighted, path []string, w float32) []Weighted {
+	for i := range list {
+		if isCategoryKey(list[i].Key, path) {
+			list[i].Weight += w
+			return list
+		}
+	}
+	return append(list, Weighted{Key: CategoryKey(path), Weight: w})
+}
+
+// isCategoryKey reports whether key == CategoryKey(path), without joining.
+func isCategoryKey(key string, path []string) bool {
+	for i, part := range path {
+		if i > 0 {
+			if key == "" || key[0] != '/' {
+				return false
+			}
+			key = key[1:]
+		}
+		if !strings.HasPrefix(key, part) {
+			return false
+		}
+		key = key[len(part):]
+	}
+	return key == ""
 }
 
 // prune sorts list by weight, heaviest first (ties by key, so the order is a

@@ -348,3 +348,15 @@ func TestApplyZeroTime(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCategoryKey(t *testing.T) {
+	paths := [][]string{nil, {""}, {"a"}, {"a", "b"}, {"a/b"}, {"a", "b", "c"}, {"a/b", "c"}, {"a", "b/c"}, {"a", ""}, {"", "a"}, {"ab"}, {"a", "bc"}}
+	keys := []string{"", "a", "a/", "/a", "a/b", "ab", "a/b/c", "a/bc", "a/b/c/", "b"}
+	for _, path := range paths {
+		for _, key := range keys {
+			if got, want := isCategoryKey(key, path), key == CategoryKey(path); got != want {
+				t.Errorf("isCategoryKey(%q, %q) = %v, want %v", key, path, got, want)
+			}
+		}
+	}
+}

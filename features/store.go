@@ -361,6 +361,9 @@ func coVisited(recent []Action, item string, ts, window int64, max int) []string
 		if a.Type == Search || a.Target == item || slices.Contains(out, a.Target) {
 			continue
 		}
+		if out == nil {
+			out = make([]string, 0, max)
+		}
 		out = append(out, a.Target)
 	}
 	return out
