@@ -157,7 +157,9 @@ func (p *Profile) clone() *Profile {
 	c.Terms = append([]Weighted(nil), p.Terms...)
 	c.Recent = append(make([]Action, 0, len(p.Recent)+1), p.Recent...)
 	c.Purchased = append([]string(nil), p.Purchased...)
-	c.Orders = append(make([]Order, 0, len(p.Orders)+1), p.Orders...)
+	if len(p.Orders) > 0 {
+		c.Orders = append(make([]Order, 0, len(p.Orders)+1), p.Orders...)
+	}
 	c.Repurchases = append([]Repurchase(nil), p.Repurchases...)
 	c.Channels = append([]Weighted(nil), p.Channels...)
 	c.Attrs = p.Attrs.clone()
