@@ -214,6 +214,29 @@ func TestClusterUsersAttributesAndErasure(t *testing.T) {
 	}
 }
 
+// TestClusterErasureReachesNodesAhead: a node asked to erase a user it has
+// not seen (yet) logs the erasure all the same, so that a node holding the
+// user's events erases them.
+func TestClusterErasureReachesNodesAhead(t *testing.T) {
+	nodes := startNodes(t, 2)
+	a, b := nodes[0], nodes[1]
+	code, out, tok := b.write("DELETE", "/v1/users/nobody", "")
+	if code != 404 || tok == "" {
+		t.Fatalf("DELETE of a user no node knows = %d %s, token %q; want 404 with the erasure's token", code, out, tok)
+	}
+	// Node b may or may not have applied ben's events when it is asked to
+	// erase him: either way node a, which took them, erases him.
+	a.mustPost("/v1/events", "["+event("ben", "view", "x1", a.clock.Stamp(0))+"]")
+	code, out, tok = b.write("DELETE", "/v1/users/ben", "")
+	if (code != 200 && code != 404) || tok == "" {
+		t.Fatalf("DELETE /v1/users/ben on node b = %d %s, token %q", code, out, tok)
+	}
+	a.recommend(fmt.Sprintf(`{"after":%q}`, tok))
+	if code, prof := a.do("GET", "/v1/users/ben", "", ""); code != 404 {
+		t.Errorf("node a still has ben after node b logged his erasure: %d %s", code, prof)
+	}
+}
+
 // TestClusterNoticesReachEveryNode: a billing notice for node a's bid, sent
 // to node b, reaches node a through the log: a releases the bid's
 // reservation and counts the impression, and a campaign capped at one

@@ -8,7 +8,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tailor-dev/tailor/cluster"
 	"github.com/tailor-dev/tailor/features"
 )
 
@@ -119,16 +118,29 @@ func (s *Server) handleGetUser(ctx *fasthttp.RequestCtx, id string) {
 	ctx.SetBody(append(b, '\n'))
 }
 
+// handleDeleteUser erases a user. On a cluster node the erasure is logged
+// whether or not this node knows the user: another node may hold events this
+// one has not applied yet, and must erase them too. The answer is then 404
+// when this node had no profile of the user, with the erasure's token all
+// the same.
 func (s *Server) handleDeleteUser(ctx *fasthttp.RequestCtx, id string) {
 	var err error
 	if s.node == nil {
 		err = s.svc.Erase(id)
-	} else if _, err = s.store.Get(id); err == nil {
-		var tok cluster.Token
-		tok, _, err = s.node.Erase(context.Background(), id)
-		setToken(ctx, tok)
+	} else {
+		_, err = s.store.Get(id)
+		if err == nil || errors.Is(err, features.ErrNotFound) {
+			tok, _, logErr := s.node.Erase(context.Background(), id)
+			if logErr != nil {
+				err = logErr
+			}
+			setToken(ctx, tok)
+		}
 	}
 	switch {
+	case errors.Is(err, features.ErrNotFound) && s.node != nil:
+		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound,
+			message: "no user with this id on this node; the erasure is logged for the others", field: "id", index: -1})
 	case errors.Is(err, features.ErrNotFound):
 		writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no user with this id", field: "id", index: -1})
 	case err != nil:
