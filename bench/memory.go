@@ -102,17 +102,31 @@ func (d *driver) sampleMemory(ctx context.Context) <-chan []MemorySample {
 	return out
 }
 
-// memoryGrowth returns how fast samples' RSS or heap (by get) grows in the
+// memorySeries is one of a sample's values: the resident memory or the heap.
+type memorySeries struct {
+	of func(MemorySample) int64
+	// lows says that its growth is read from each minute's lowest value,
+	// what a collection leaves (the live heap), rather than from the
+	// sawtooth between collections.
+	lows bool
+}
+
+var (
+	rssSeries  = memorySeries{of: func(s MemorySample) int64 { return s.RSS }}
+	heapSeries = memorySeries{of: func(s MemorySample) int64 { return s.Heap }, lows: true}
+)
+
+// memoryGrowth returns how fast samples' values in series m grow in the
 // second half of the measured window [from, to] seconds, in MiB per minute:
-// the least-squares slope of the values there, or, for the heap, of each
-// minute's lowest value (what a collection leaves, the live heap, rather
-// than the sawtooth between collections). The first half is left out: a
-// server fills its caches and logs for a while before it can be steady. It
-// returns false when fewer than two points fall in the half.
-func memoryGrowth(samples []MemorySample, from, to float64, get func(MemorySample) int64) (float64, bool) {
+// the least-squares slope of the values there, or of each minute's lowest
+// value when m.lows. The first half is left out: a server fills its caches
+// and logs for a while before it can be steady. It returns false when fewer
+// than two points fall in the half.
+func memoryGrowth(samples []MemorySample, from, to float64, m memorySeries) (float64, bool) {
+	get := m.of
 	mid := (from + to) / 2
 	var pts [][2]float64 // minutes, MiB
-	if isHeap(get) {
+	if m.lows {
 		type minute struct{ low, first, last float64 }
 		byMinute := map[int]*minute{}
 		for _, s := range samples {
@@ -152,21 +166,14 @@ func memoryGrowth(samples []MemorySample, from, to float64, get func(MemorySampl
 	return (n*sxy - sx*sy) / (n*sxx - sx*sx), true
 }
 
-// memoryMax returns the largest of samples' values (by get) in the measured
-// window, in MiB.
-func memoryMax(samples []MemorySample, from, to float64, get func(MemorySample) int64) (float64, bool) {
+// memoryMax returns the largest of samples' values in series m in the
+// measured window, in MiB.
+func memoryMax(samples []MemorySample, from, to float64, m memorySeries) (float64, bool) {
 	best, ok := 0.0, false
 	for _, s := range samples {
 		if s.T >= from && s.T <= to {
-			best, ok = max(best, float64(get(s))/(1<<20)), true
+			best, ok = max(best, float64(m.of(s))/(1<<20)), true
 		}
 	}
 	return best, ok
 }
-
-func rssOf(s MemorySample) int64  { return s.RSS }
-func heapOf(s MemorySample) int64 { return s.Heap }
-
-// isHeap reports whether get reads the heap: the heap's growth is taken
-// from each minute's low.
-func isHeap(get func(MemorySample) int64) bool { return get(MemorySample{Heap: 1}) == 1 }

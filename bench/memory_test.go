@@ -36,17 +36,17 @@ func TestMemoryGrowth(t *testing.T) {
 		heap := int64(200<<20) + int64(s/60)*(1<<20) + int64(int(s)%60)*(50<<20)/60
 		samples = append(samples, MemorySample{T: s, RSS: rss, Heap: heap})
 	}
-	g, ok := memoryGrowth(samples, 30, 630, rssOf)
+	g, ok := memoryGrowth(samples, 30, 630, rssSeries)
 	if !ok || math.Abs(g-2) > 1e-6 {
 		t.Errorf("memoryGrowth(rss) = %v, %v; want 2 MiB/min", g, ok)
 	}
-	if g, ok := memoryGrowth(samples, 30, 630, heapOf); !ok || math.Abs(g-1) > 0.01 {
+	if g, ok := memoryGrowth(samples, 30, 630, heapSeries); !ok || math.Abs(g-1) > 0.01 {
 		t.Errorf("memoryGrowth(heap) = %v, %v; want 1 MiB/min", g, ok)
 	}
-	if m, ok := memoryMax(samples, 30, 630, rssOf); !ok || math.Abs(m-121) > 1e-6 {
+	if m, ok := memoryMax(samples, 30, 630, rssSeries); !ok || math.Abs(m-121) > 1e-6 {
 		t.Errorf("memoryMax = %v, %v; want 121 MiB", m, ok)
 	}
-	if _, ok := memoryGrowth(samples[:1], 0, 600, rssOf); ok {
+	if _, ok := memoryGrowth(samples[:1], 0, 600, rssSeries); ok {
 		t.Error("a slope from one sample")
 	}
 }

@@ -140,10 +140,10 @@ var runFigures = []struct {
 	{"server cpu", "us/req", always(func(r *Run) float64 { return r.ServerCPU })},
 	{"driver cpu", "us/req", always(func(r *Run) float64 { return r.DriverCPU })},
 	{"others' cpu", "cores", always(func(r *Run) float64 { return r.OtherCPU })},
-	{"server rss max", "MiB", memoryFigure(memoryMax, rssOf)},
-	{"server rss growth", "MiB/min", memoryFigure(memoryGrowth, rssOf)},
-	{"go heap max", "MiB", memoryFigure(memoryMax, heapOf)},
-	{"go heap growth", "MiB/min", memoryFigure(memoryGrowth, heapOf)},
+	{"server rss max", "MiB", memoryFigure(memoryMax, rssSeries)},
+	{"server rss growth", "MiB/min", memoryFigure(memoryGrowth, rssSeries)},
+	{"go heap max", "MiB", memoryFigure(memoryMax, heapSeries)},
+	{"go heap growth", "MiB/min", memoryFigure(memoryGrowth, heapSeries)},
 }
 
 func always(get func(*Run) float64) func(*Run) (float64, bool) {
@@ -151,14 +151,14 @@ func always(get func(*Run) float64) func(*Run) (float64, bool) {
 }
 
 // memoryFigure is a figure of a run's memory samples in its measured window.
-func memoryFigure(stat func([]MemorySample, float64, float64, func(MemorySample) int64) (float64, bool),
-	of func(MemorySample) int64) func(*Run) (float64, bool) {
+func memoryFigure(stat func([]MemorySample, float64, float64, memorySeries) (float64, bool),
+	m memorySeries) func(*Run) (float64, bool) {
 	return func(r *Run) (float64, bool) {
-		if len(r.Memory) == 0 || of(r.Memory[0]) == 0 && of(r.Memory[len(r.Memory)-1]) == 0 {
+		if len(r.Memory) == 0 || m.of(r.Memory[0]) == 0 && m.of(r.Memory[len(r.Memory)-1]) == 0 {
 			return 0, false
 		}
 		from, to := r.window()
-		return stat(r.Memory, from, to, of)
+		return stat(r.Memory, from, to, m)
 	}
 }
 
