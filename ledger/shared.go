@@ -41,7 +41,8 @@ type SharedOptions struct {
 	LeaseShare float64
 	// RefillEvery is how often leases running low are topped up, besides
 	// when a bid finds its lease short. Default 1 s; negative: only when
-	// Refill is called (tests).
+	// Refill is called, never in the background (tests that must know when
+	// the bank is called).
 	RefillEvery time.Duration
 	// CallTimeout bounds one call to the bank. Default 2 s.
 	CallTimeout time.Duration
@@ -118,20 +119,21 @@ func (l *Ledger) startShared() {
 	sh := &shared{opts: l.opts.Shared, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 		unsure: map[uint64]struct{}{}}
 	l.shared = sh
+	if sh.opts.RefillEvery < 0 {
+		// Refills only when Refill is called: no refiller to wake.
+		close(sh.stopped)
+		return
+	}
 	go func() {
 		defer close(sh.stopped)
-		var tick <-chan time.Time
-		if sh.opts.RefillEvery > 0 {
-			t := time.NewTicker(sh.opts.RefillEvery)
-			defer t.Stop()
-			tick = t.C
-		}
+		t := time.NewTicker(sh.opts.RefillEvery)
+		defer t.Stop()
 		for {
 			select {
 			case <-sh.stop:
 				return
 			case <-sh.wake:
-			case <-tick:
+			case <-t.C:
 			}
 			_ = l.Refill(context.Background())
 		}

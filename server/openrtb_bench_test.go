@@ -185,7 +185,7 @@ func benchBid(b *testing.B, nImps int, shared bool) {
 			b.Fatal(err)
 		}
 		mod = func(o *Options) {
-			o.Service.Bidding.Ledger.Shared = ledger.SharedOptions{Bank: bk, Node: "bench", RefillEvery: -1}
+			o.Service.Bidding.Ledger.Shared = ledger.SharedOptions{Bank: bk, Node: "bench"}
 		}
 	}
 	srv, w := loadBidWorld(b, mod)
