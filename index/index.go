@@ -21,6 +21,19 @@ type Options struct {
 	// PopularityHalfLife is the time over which popularity loses half its
 	// weight. Default 48 hours.
 	PopularityHalfLife time.Duration
+	// SessionGap ends a user's session: events further apart start a new
+	// one. Default 30 minutes.
+	SessionGap time.Duration
+	// SessionsKept is how many of the latest sessions, of all users, are
+	// kept for session neighbours, rounded up to a power of two. Default
+	// 131,072.
+	SessionsKept int
+	// SessionsPerItem is how many of the latest sessions holding an item
+	// are kept for it. Default 32.
+	SessionsPerItem int
+	// SessionLength is how many distinct items of a session are kept.
+	// Default 50.
+	SessionLength int
 }
 
 // Index is the catalog and everything learned about its items.
@@ -31,6 +44,7 @@ type Index struct {
 	text  *textIndex
 	covis *covisit
 	pop   *popularity
+	sess  *sessions
 	accs  sync.Pool
 	// searches caches recent search results, invalidated by catalog changes.
 	searches *searchCache
@@ -54,6 +68,18 @@ func New(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Index, error)
 	if opts.PopularityHalfLife <= 0 {
 		opts.PopularityHalfLife = 48 * time.Hour
 	}
+	if opts.SessionGap <= 0 {
+		opts.SessionGap = 30 * time.Minute
+	}
+	if opts.SessionsKept <= 0 {
+		opts.SessionsKept = 1 << 17
+	}
+	if opts.SessionsPerItem <= 0 {
+		opts.SessionsPerItem = 32
+	}
+	if opts.SessionLength <= 0 {
+		opts.SessionLength = 50
+	}
 	x := &Index{
 		db:    db,
 		opts:  opts,
@@ -61,6 +87,7 @@ func New(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Index, error)
 		text:  newTextIndex(),
 		covis: newCovisit(opts.NeighborsKept),
 		pop:   newPopularity(opts.PopularityHalfLife.Milliseconds(), opts.PopularKept),
+		sess:  newSessions(opts.SessionGap.Milliseconds(), opts.SessionsKept, opts.SessionsPerItem, opts.SessionLength),
 	}
 	x.accs.New = func() any { return new(accumulator) }
 	x.searches = newSearchCache()
@@ -268,14 +295,16 @@ func (x *Index) Brands() int {
 
 // Observation is one item event for the learned indexes.
 type Observation struct {
+	User   string // whose event it is; empty: none of the session neighbours' business
 	Item   string
 	Weight float64  // how much the event says about the item: a purchase more than a view
 	TS     int64    // Unix milliseconds
 	Before []string // items the user saw shortly before, most recent first
 }
 
-// Observe learns from an item event: the item's popularity rises, and it is
-// counted as seen together with the items before it, nearer ones counting more.
+// Observe learns from an item event: the item's popularity rises, it is
+// counted as seen together with the items before it, nearer ones counting
+// more, and it joins the user's current session.
 func (x *Index) Observe(o Observation) {
 	// Items seen before need only the catalog's read lock; one seen for the
 	// first time gets its ordinal under the write lock.
@@ -309,6 +338,30 @@ func (x *Index) Observe(o Observation) {
 		x.covis.add(ord, before[j], w)
 		x.covis.add(before[j], ord, w)
 	}
+	if o.User != "" {
+		x.sess.add(o.User, ord, o.TS)
+	}
+}
+
+// Rebuild feeds the index a stored history: replay calls observe with
+// every stored item event, user by user, each user's in time order. The
+// sessions kept are then the latest by time, whatever the users' order.
+func (x *Index) Rebuild(replay func(observe func(Observation)) error) error {
+	x.sess.startLoad()
+	defer x.sess.finishLoad()
+	return replay(x.Observe)
+}
+
+// ForgetUser drops the sessions of user kept for session neighbours, for
+// an erasure.
+func (x *Index) ForgetUser(user string) { x.sess.forget(user) }
+
+// SimilarSessions appends to dst the k items that the sessions most like
+// q's context hold, with their votes, best first: each of the q.Neighbors
+// kept sessions of other users most similar to the context votes its
+// similarity for each of its items.
+func (x *Index) SimilarSessions(q *SessionQuery, k int, dst []Hit) []Hit {
+	return x.sess.vote(q, k, dst)
 }
 
 // Neighbors appends the k items most often seen together with ord to dst.

@@ -42,7 +42,7 @@ func (s *Service) IngestEnriched(events []features.Event, mark features.Mark) (I
 		if ev.Type == features.Search {
 			continue
 		}
-		s.idx.Observe(index.Observation{Item: ev.Item, Weight: popularityWeight(ev.Type), TS: ev.TS, Before: a.Before})
+		s.idx.Observe(index.Observation{User: ev.User, Item: ev.Item, Weight: popularityWeight(ev.Type), TS: ev.TS, Before: a.Before})
 	}
 	s.m.duplicates.Add(float64(res.Duplicates))
 	if len(s.seg.aud.Triggered()) > 0 && len(res.Applied) > 0 {

@@ -232,10 +232,12 @@ func (s *Service) Members(a *audience.Audience, cursor string, limit, maxScan in
 	return page, err
 }
 
-// Erase deletes everything known of a user: the profile, the history and
-// the user's place in trigger state, so that a user who comes back is new.
-// It returns features.ErrNotFound for an unknown user.
+// Erase deletes everything known of a user: the profile, the history, the
+// sessions the index keeps for session neighbours and the user's place in
+// trigger state, so that a user who comes back is new. It returns
+// features.ErrNotFound for an unknown user.
 func (s *Service) Erase(user string) error {
+	s.idx.ForgetUser(user)
 	if err := s.store.Delete(user); err != nil {
 		return err
 	}

@@ -201,9 +201,11 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 	}
 	start := time.Now()
 	n := 0
-	err = store.Replay(func(_ string, h features.HistoryEvent, before []string) {
-		idx.Observe(index.Observation{Item: h.Target, Weight: popularityWeight(h.Type), TS: h.TS, Before: before})
-		n++
+	err = idx.Rebuild(func(observe func(index.Observation)) error {
+		return store.Replay(func(user string, h features.HistoryEvent, before []string) {
+			observe(index.Observation{User: user, Item: h.Target, Weight: popularityWeight(h.Type), TS: h.TS, Before: before})
+			n++
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("service: cannot rebuild indexes: %w", err)

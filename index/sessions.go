@@ -1,0 +1,385 @@
+package index
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+	"sync"
+
+	"github.com/tailor-dev/tailor/internal/fnv"
+)
+
+// sessions remembers the latest sessions of every user and, for each item,
+// the latest sessions that hold it: the neighbourhood of session-based
+// nearest neighbours (V-SKNN, Ludewig and Jannach 2018; STAN, Garg et al.
+// 2019), kept in bounded memory as VMIS-kNN does (Kersbergen et al. 2022,
+// "Serenade"): a ring of the kept sessions, the oldest overwritten by the
+// newest, and a ring per item of the sessions that last held it. An item's
+// entry for a session the ring has since overwritten is skipped.
+type sessions struct {
+	mu      sync.RWMutex
+	gap     int64 // a user's events further apart than this start a new session
+	kept    int   // sessions kept, a power of two
+	perItem int   // sessions kept per item
+	length  int   // distinct items kept per session
+
+	ring   []session         // slot(seq) -> the session of that seq, grown up to kept
+	next   uint64            // seq of the next session, from 1
+	open   map[uint64]uint64 // user hash -> seq of the user's latest session while kept
+	byItem []itemSessions    // ordinal -> the latest sessions holding it
+	load   *sessionLoader    // while a stored history is replayed
+
+	scratch sync.Pool // *sessionScratch
+}
+
+// session is one user's run of events, none further than the gap from the
+// one before.
+type session struct {
+	seq   uint64
+	user  uint64 // hash of the user id
+	ts    int64  // time of its latest event
+	items []int32
+}
+
+// itemSessions is a ring of the seqs of the sessions that last held an item.
+type itemSessions struct {
+	head int // where the next seq goes once the ring is full
+	seqs []uint64
+}
+
+func newSessions(gap int64, kept, perItem, length int) *sessions {
+	kept = 1 << bits.Len(uint(kept-1)) // a mask finds a seq's slot
+	return &sessions{gap: gap, kept: kept, perItem: perItem, length: length, next: 1, open: map[uint64]uint64{}}
+}
+
+// add records that user had item ord at ts.
+func (x *sessions) add(user string, ord int32, ts int64) {
+	u := fnv.String(fnv.Offset, user)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.load != nil {
+		x.load.add(u, ord, ts, x)
+		return
+	}
+	s := x.current(u, ts)
+	if slices.Contains(s.items, ord) || len(s.items) >= x.length {
+		return
+	}
+	s.items = append(s.items, ord)
+	x.held(ord, s.seq)
+}
+
+// held records that the session seq holds ord.
+func (x *sessions) held(ord int32, seq uint64) {
+	for int(ord) >= len(x.byItem) {
+		x.byItem = append(x.byItem, itemSessions{})
+	}
+	is := &x.byItem[ord]
+	if len(is.seqs) < x.perItem {
+		is.seqs = append(is.seqs, seq)
+		return
+	}
+	is.seqs[is.head] = seq
+	is.head = (is.head + 1) % len(is.seqs)
+}
+
+// current returns the session of user u that an event at ts belongs to,
+// starting one when the user's latest has lapsed or been overwritten.
+func (x *sessions) current(u uint64, ts int64) *session {
+	if seq, ok := x.open[u]; ok {
+		s := &x.ring[x.slot(seq)]
+		if s.seq == seq && ts-s.ts <= x.gap && ts >= s.ts-x.gap {
+			s.ts = max(s.ts, ts)
+			return s
+		}
+	}
+	return x.fresh(u, ts)
+}
+
+// slot returns the place of session seq in the ring.
+func (x *sessions) slot(seq uint64) int { return int((seq - 1) & uint64(x.kept-1)) }
+
+// fresh starts a session of user u at ts, overwriting the oldest kept.
+func (x *sessions) fresh(u uint64, ts int64) *session {
+	seq := x.next
+	x.next++
+	slot := x.slot(seq)
+	if slot == len(x.ring) {
+		x.ring = append(x.ring, session{}) // seqs are given out in order
+	}
+	s := &x.ring[slot]
+	if s.seq != 0 && x.open[s.user] == s.seq {
+		delete(x.open, s.user)
+	}
+	*s = session{seq: seq, user: u, ts: ts, items: s.items[:0]}
+	x.open[u] = seq
+	return s
+}
+
+// sessionLoader gathers the sessions of a stored history replayed user by
+// user, keeping the latest kept of them by time, so that a restarted index
+// holds the sessions it held before rather than those of the users replayed
+// last.
+type sessionLoader struct {
+	cur    session
+	active bool
+	heap   []session // a min-heap by time (then user) of at most kept sessions
+}
+
+func (l *sessionLoader) add(u uint64, ord int32, ts int64, x *sessions) {
+	if l.active && (u != l.cur.user || ts-l.cur.ts > x.gap) {
+		l.flush(x.kept)
+	}
+	if !l.active {
+		l.cur = session{user: u, ts: ts}
+		l.active = true
+	}
+	l.cur.ts = max(l.cur.ts, ts)
+	if !slices.Contains(l.cur.items, ord) && len(l.cur.items) < x.length {
+		l.cur.items = append(l.cur.items, ord)
+	}
+}
+
+// flush keeps the session gathered if it is among the latest kept.
+func (l *sessionLoader) flush(kept int) {
+	if !l.active {
+		return
+	}
+	l.active = false
+	s := l.cur
+	if len(l.heap) < kept {
+		l.heap = append(l.heap, s)
+		for i := len(l.heap) - 1; i > 0 && earlier(l.heap[i], l.heap[(i-1)/2]); i = (i - 1) / 2 {
+			l.heap[i], l.heap[(i-1)/2] = l.heap[(i-1)/2], l.heap[i]
+		}
+		return
+	}
+	if !earlier(l.heap[0], s) {
+		return
+	}
+	l.heap[0] = s
+	for i := 0; ; {
+		m, a, b := i, 2*i+1, 2*i+2
+		if a < len(l.heap) && earlier(l.heap[a], l.heap[m]) {
+			m = a
+		}
+		if b < len(l.heap) && earlier(l.heap[b], l.heap[m]) {
+			m = b
+		}
+		if m == i {
+			return
+		}
+		l.heap[i], l.heap[m] = l.heap[m], l.heap[i]
+		i = m
+	}
+}
+
+func earlier(a, b session) bool {
+	if a.ts != b.ts {
+		return a.ts < b.ts
+	}
+	return a.user < b.user
+}
+
+// startLoad begins a replay of a stored history.
+func (x *sessions) startLoad() {
+	x.mu.Lock()
+	x.load = &sessionLoader{}
+	x.mu.Unlock()
+}
+
+// finishLoad installs the latest sessions of the replay, oldest first.
+func (x *sessions) finishLoad() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	l := x.load
+	x.load = nil
+	if l == nil {
+		return
+	}
+	l.flush(x.kept)
+	slices.SortFunc(l.heap, func(a, b session) int {
+		switch {
+		case earlier(a, b):
+			return -1
+		case earlier(b, a):
+			return 1
+		}
+		return 0
+	})
+	for _, ls := range l.heap {
+		s := x.fresh(ls.user, ls.ts)
+		s.items = append(s.items, ls.items...)
+		for _, ord := range ls.items {
+			x.held(ord, s.seq)
+		}
+	}
+}
+
+// forget drops the kept sessions of user: their slots in the ring hold
+// nothing until overwritten, and the items' entries for them are skipped
+// as those of overwritten sessions are.
+func (x *sessions) forget(user string) {
+	u := fnv.String(fnv.Offset, user)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i := range x.ring {
+		if s := &x.ring[i]; s.seq != 0 && s.user == u {
+			*s = session{}
+		}
+	}
+	delete(x.open, u)
+}
+
+// SessionQuery asks which items the sessions most like a user's context
+// hold.
+type SessionQuery struct {
+	// User is whose context it is: their own sessions are not neighbours.
+	User string
+	// Items are the context's items and Weights what each weighs.
+	Items   []int32
+	Weights []float64
+	// Sample is how many of the latest sessions holding each context item
+	// are candidates (at most the index's SessionsPerItem; 0: all kept).
+	Sample int
+	// Neighbors is how many of the most similar sessions vote.
+	Neighbors int
+	// HalfLife halves a neighbour's similarity for every HalfLife it is
+	// older than the newest neighbour (milliseconds; 0: no decay).
+	HalfLife int64
+}
+
+// sessionScratch is the working memory of one query.
+type sessionScratch struct {
+	gen     uint32
+	stamp   []uint32  // ring slot -> gen when sim is valid
+	sim     []float64 // ring slot -> similarity
+	touched []int32   // ring slots with a similarity
+	acc     accumulator
+}
+
+// vote appends to dst the k items the q.Neighbors sessions most similar to
+// the context vote for most, with their votes. A session's similarity is
+// the sum of the weights of the context items it holds over the square root
+// of its length (the cosine, but for the context's norm, which all share),
+// decayed by its age; each neighbour votes its similarity for each of its
+// items.
+func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
+	sc, _ := x.scratch.Get().(*sessionScratch)
+	if sc == nil {
+		sc = &sessionScratch{}
+	}
+	defer x.scratch.Put(sc)
+	u := fnv.String(fnv.Offset, q.User)
+
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	sc.gen++
+	if sc.gen == 0 {
+		clear(sc.stamp)
+		sc.gen = 1
+	}
+	if n := len(x.ring); len(sc.stamp) < n {
+		sc.stamp = append(sc.stamp, make([]uint32, n-len(sc.stamp))...)
+		sc.sim = append(sc.sim, make([]float64, n-len(sc.sim))...)
+	}
+	sc.touched = sc.touched[:0]
+	newest := int64(math.MinInt64)
+	for i, ord := range q.Items {
+		if ord < 0 || int(ord) >= len(x.byItem) {
+			continue
+		}
+		w := q.Weights[i]
+		is := &x.byItem[ord]
+		n := len(is.seqs)
+		if q.Sample > 0 {
+			n = min(n, q.Sample)
+		}
+		end := len(is.seqs) // the newest seq is just before end
+		if len(is.seqs) == x.perItem {
+			end = is.head + len(is.seqs)
+		}
+		for j := 1; j <= n; j++ {
+			at := end - j
+			if at >= len(is.seqs) {
+				at -= len(is.seqs)
+			}
+			seq := is.seqs[at]
+			slot := int32(x.slot(seq))
+			s := &x.ring[slot]
+			if s.seq != seq || s.user == u {
+				continue // overwritten since, or the user's own
+			}
+			if sc.stamp[slot] != sc.gen {
+				sc.stamp[slot], sc.sim[slot] = sc.gen, 0
+				sc.touched = append(sc.touched, slot)
+				newest = max(newest, s.ts)
+			}
+			sc.sim[slot] += w
+		}
+	}
+	if len(sc.touched) == 0 {
+		return dst
+	}
+	for _, slot := range sc.touched {
+		s := &x.ring[slot]
+		sim := sc.sim[slot] / math.Sqrt(float64(len(s.items)))
+		if q.HalfLife > 0 {
+			sim *= math.Exp2(-float64(newest-s.ts) / float64(q.HalfLife))
+		}
+		sc.sim[slot] = sim
+	}
+	nb := closestSessions(sc.touched, sc.sim, q.Neighbors)
+	sc.acc.reset(len(x.byItem))
+	for _, slot := range nb {
+		for _, ord := range x.ring[slot].items {
+			sc.acc.add(ord, sc.sim[slot])
+		}
+	}
+	return append(dst, sc.acc.top(k)...)
+}
+
+// closestSessions reorders slots so that the k of the highest sim (ties:
+// the lower slot) come first, and returns them.
+func closestSessions(slots []int32, sim []float64, k int) []int32 {
+	if k <= 0 {
+		return slots[:0]
+	}
+	worse := func(a, b int32) bool { // a ranks below b
+		if sim[a] != sim[b] {
+			return sim[a] < sim[b]
+		}
+		return a > b
+	}
+	if len(slots) <= k {
+		return slots
+	}
+	// slots[:k] is a heap whose root is the worst of the best k so far.
+	down := func(h []int32, i int) {
+		for {
+			w, l, r := i, 2*i+1, 2*i+2
+			if l < len(h) && worse(h[l], h[w]) {
+				w = l
+			}
+			if r < len(h) && worse(h[r], h[w]) {
+				w = r
+			}
+			if w == i {
+				return
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
+		}
+	}
+	h := slots[:k]
+	for i := k/2 - 1; i >= 0; i-- {
+		down(h, i)
+	}
+	for _, s := range slots[k:] {
+		if worse(h[0], s) {
+			h[0] = s
+			down(h, 0)
+		}
+	}
+	return h
+}
