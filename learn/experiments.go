@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/internal/fnv"
@@ -60,10 +61,10 @@ type RankerConfig struct {
 	Model *bool `json:"model,omitempty"`
 	// Weights overrides hand-set weights by feature name: co_visit, search,
 	// category, brand, context, popularity, seen, price, complement,
-	// replenish, boost.
+	// replenish, boost, sessions.
 	Weights map[string]float64 `json:"weights,omitempty"`
 	// Sources lists the candidate sources used: co_visit, search, category,
-	// lifecycle, context, trending. Default all.
+	// lifecycle, context, trending, sessions. Default all.
 	Sources []string `json:"sources,omitempty"`
 	// MaxPerLeaf is the diversity cap: the largest share of a slot one leaf
 	// category may take, in (0, 1].
@@ -72,6 +73,14 @@ type RankerConfig struct {
 	RecentQueries int     `json:"recent_queries,omitempty"`
 	TopCategories int     `json:"top_categories,omitempty"`
 	PerSource     int     `json:"per_source,omitempty"`
+	// SessionContext, SessionSample, SimilarSessions, SessionDecay and
+	// SessionHalfLifeHours set the similar-sessions source (see
+	// ranker.Options).
+	SessionContext       int     `json:"session_context,omitempty"`
+	SessionSample        int     `json:"session_sample,omitempty"`
+	SimilarSessions      int     `json:"similar_sessions,omitempty"`
+	SessionDecay         float64 `json:"session_decay,omitempty"`
+	SessionHalfLifeHours float64 `json:"session_half_life_hours,omitempty"`
 }
 
 // Limits of an experiments configuration.
@@ -234,13 +243,27 @@ func (c *RankerConfig) options(base ranker.Options, model bool) (ranker.Options,
 		v    int
 		dst  *int
 	}{{"recent_items", c.RecentItems, &o.RecentItems}, {"recent_queries", c.RecentQueries, &o.RecentQueries},
-		{"top_categories", c.TopCategories, &o.TopCategories}, {"per_source", c.PerSource, &o.PerSource}} {
+		{"top_categories", c.TopCategories, &o.TopCategories}, {"per_source", c.PerSource, &o.PerSource},
+		{"session_context", c.SessionContext, &o.SessionContext}, {"session_sample", c.SessionSample, &o.SessionSample},
+		{"similar_sessions", c.SimilarSessions, &o.SimilarSessions}} {
 		if f.v < 0 || f.v > 1000 {
 			return o, fmt.Errorf("%s must be between 0 and 1000", f.name)
 		}
 		if f.v > 0 {
 			*f.dst = f.v
 		}
+	}
+	if c.SessionDecay < 0 || c.SessionDecay > 1000 {
+		return o, errors.New("session_decay must be between 0 and 1000")
+	}
+	if c.SessionDecay > 0 {
+		o.SessionDecay = c.SessionDecay
+	}
+	if c.SessionHalfLifeHours < 0 || c.SessionHalfLifeHours > 24*365 {
+		return o, errors.New("session_half_life_hours must be between 0 and 8760")
+	}
+	if c.SessionHalfLifeHours > 0 {
+		o.SessionHalfLife = time.Duration(c.SessionHalfLifeHours * float64(time.Hour))
 	}
 	if c.Model != nil {
 		model = *c.Model

@@ -27,13 +27,14 @@ const (
 	SourceLifecycle                     // items due for replenishment, complements of a first purchase
 	SourceContext                       // the request's context item, query and category
 	SourceTrending                      // popular items overall (or in the filter category)
-	AllSources      = SourceCoVisit | SourceSearch | SourceCategory | SourceLifecycle | SourceContext | SourceTrending
+	SourceSessions                      // items of other users' sessions most like the user's recent ones
+	AllSources      = SourceCoVisit | SourceSearch | SourceCategory | SourceLifecycle | SourceContext | SourceTrending | SourceSessions
 )
 
-var sourceNames = [...]string{"co_visit", "search", "category", "lifecycle", "context", "trending"}
+var sourceNames = [...]string{"co_visit", "search", "category", "lifecycle", "context", "trending", "sessions"}
 
 // ParseSource returns the source named s (co_visit, search, category,
-// lifecycle, context, trending).
+// lifecycle, context, trending, sessions).
 func ParseSource(s string) (Sources, bool) {
 	for i, n := range sourceNames {
 		if n == s {
@@ -76,7 +77,7 @@ func (o *Options) applySources() {
 // FeatureNames name the ranker's features, in the order of their keys in
 // the click model (namespace "f").
 var FeatureNames = [numFeatures]string{"co_visit", "search", "category", "brand", "context", "popularity",
-	"seen", "price", "complement", "replenish", "boost"}
+	"seen", "price", "complement", "replenish", "boost", "sessions"}
 
 // Feature keys of the click model.
 var (

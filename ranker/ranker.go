@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
@@ -24,13 +25,14 @@ type Weights struct {
 	Complement float64 // seen together with a new customer's first purchase
 	Replenish  float64 // the item a customer usually rebuys and is due to
 	Boost      float64 // in a category the request boosts (scaled by each boost's weight)
+	Sessions   float64 // held by the sessions of other users most like the user's recent ones
 }
 
 // field returns the weight of feature f (an index into FeatureNames).
 func (w *Weights) field(f int) *float64 {
 	return [numFeatures]*float64{fCoVisit: &w.CoVisit, fSearch: &w.Search, fCategory: &w.Category, fBrand: &w.Brand,
 		fContext: &w.Context, fPopularity: &w.Popularity, fSeen: &w.Seen, fPrice: &w.Price,
-		fComplement: &w.Complement, fReplenish: &w.Replenish, fBoost: &w.Boost}[f]
+		fComplement: &w.Complement, fReplenish: &w.Replenish, fBoost: &w.Boost, fSessions: &w.Sessions}[f]
 }
 
 // Set sets the weight of the feature called name (one of FeatureNames) to v,
@@ -58,6 +60,7 @@ var DefaultWeights = Weights{
 	Complement: 0.8,
 	Replenish:  5,
 	Boost:      1,
+	Sessions:   0.7,
 }
 
 // Options configures a Ranker. Zero fields take their defaults.
@@ -78,6 +81,21 @@ type Options struct {
 	// normalizing a neighbour list, damping lists with little evidence.
 	// Default 2.
 	CoVisitShrink float64
+	// SessionContext is how many of the user's latest distinct items make
+	// the context that similar sessions are sought for. Default 30.
+	SessionContext int
+	// SessionDecay weighs a context item by exp(-b/SessionDecay), b
+	// counting the context's items of later moments (STAN's λ1). Default 4.
+	SessionDecay float64
+	// SessionSample is how many of the latest sessions holding each
+	// context item are candidates. Default 10.
+	SessionSample int
+	// SimilarSessions is how many of the most similar sessions vote.
+	// Default 100.
+	SimilarSessions int
+	// SessionHalfLife halves a similar session's vote for each half-life
+	// it is older than the newest of them (STAN's λ2). Default 30 days.
+	SessionHalfLife time.Duration
 	// MaxPerLeaf is the largest share of a slot one leaf category may take
 	// when other candidates exist. Default 0.5.
 	MaxPerLeaf float64
@@ -107,6 +125,21 @@ func (o *Options) setDefaults() {
 	if o.CoVisitShrink <= 0 {
 		o.CoVisitShrink = 2
 	}
+	if o.SessionContext <= 0 {
+		o.SessionContext = 30
+	}
+	if o.SessionDecay <= 0 {
+		o.SessionDecay = 4
+	}
+	if o.SessionSample <= 0 {
+		o.SessionSample = 10
+	}
+	if o.SimilarSessions <= 0 {
+		o.SimilarSessions = 100
+	}
+	if o.SessionHalfLife <= 0 {
+		o.SessionHalfLife = 30 * 24 * time.Hour
+	}
 	if o.MaxPerLeaf <= 0 || o.MaxPerLeaf > 1 {
 		o.MaxPerLeaf = 0.5
 	}
@@ -125,6 +158,7 @@ const (
 	Complements      = "complements_purchase"
 	Replenish        = "replenish"
 	Boosted          = "boosted"
+	SimilarSessions  = "similar_sessions"
 )
 
 // reasonCode is a reason code as candidates hold it.
@@ -141,13 +175,14 @@ const (
 	codeComplements
 	codeReplenish
 	codeBoosted
+	codeSimilarSessions
 )
 
 // reasonCodes names the codes.
 var reasonCodes = [...]string{codeViewedTogether: ViewedTogether, codeMatchesSearch: MatchesSearch,
 	codeCategoryAffinity: CategoryAffinity, codeContextItem: ContextItem, codeContextQuery: ContextQuery,
 	codeContextCategory: ContextCategory, codeTrending: Trending, codeComplements: Complements,
-	codeReplenish: Replenish, codeBoosted: Boosted}
+	codeReplenish: Replenish, codeBoosted: Boosted, codeSimilarSessions: SimilarSessions}
 
 // reason is a Reason as a candidate holds it, a third of the size: its
 // subject (an item, a query or a category, as its code says) and its weight.
@@ -262,6 +297,7 @@ const (
 	fComplement
 	fReplenish
 	fBoost
+	fSessions
 	numFeatures
 )
 
@@ -276,27 +312,29 @@ type cand struct {
 
 // scratch is the per-request working memory, pooled.
 type scratch struct {
-	idx      *index.Index
-	gen      uint32
-	stamp    []uint32 // by ordinal: == gen when slot is valid
-	slot     []int32  // by ordinal: index into cands, or -1 when blocked
-	cands    []cand
-	catGen   []uint32 // by category id
-	catW     []float64
-	brandGen []uint32
-	brandW   []float64
-	hits     []index.Hit
-	nbrs     []index.Neighbor
-	terms    []string
-	cats     []string
-	leafN    map[int32]int
-	order    []heapEntry
-	deferred []int
-	boostIDs []int32
-	ords     []int32
-	recent   []int32 // by index in the profile's Recent: the item's ordinal, -1 for a search or an unknown item
-	facts    []index.Facts
-	pops     []float64
+	idx        *index.Index
+	gen        uint32
+	stamp      []uint32 // by ordinal: == gen when slot is valid
+	slot       []int32  // by ordinal: index into cands, or -1 when blocked
+	cands      []cand
+	catGen     []uint32 // by category id
+	catW       []float64
+	brandGen   []uint32
+	brandW     []float64
+	hits       []index.Hit
+	nbrs       []index.Neighbor
+	terms      []string
+	cats       []string
+	leafN      map[int32]int
+	order      []heapEntry
+	deferred   []int
+	boostIDs   []int32
+	ords       []int32
+	ctxItems   []int32   // the context of similar sessions
+	ctxWeights []float64 // what each of ctxItems weighs
+	recent     []int32   // by index in the profile's Recent: the item's ordinal, -1 for a search or an unknown item
+	facts      []index.Facts
+	pops       []float64
 	learnScratch
 }
 
@@ -469,6 +507,9 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 			s.recent = append(s.recent, o)
 		}
 		r.userSources(req, s, per)
+		if r.opts.Sources&SourceSessions != 0 {
+			r.sessionSources(req, s, per)
+		}
 		if r.opts.Sources&SourceLifecycle != 0 {
 			r.lifecycleSources(req, s, per)
 		}
@@ -530,7 +571,7 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 		c.score = w.CoVisit*c.f[fCoVisit] + w.Search*c.f[fSearch] + w.Category*c.f[fCategory] +
 			w.Brand*c.f[fBrand] + w.Context*c.f[fContext] + w.Popularity*c.f[fPopularity] +
 			w.Seen*c.f[fSeen] + w.Price*c.f[fPrice] + w.Complement*c.f[fComplement] +
-			w.Replenish*c.f[fReplenish] + w.Boost*c.f[fBoost]
+			w.Replenish*c.f[fReplenish] + w.Boost*c.f[fBoost] + w.Sessions*c.f[fSessions]
 	}
 	if p != nil {
 		for _, o := range s.recent {
@@ -609,6 +650,49 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 			if c := s.get(h.Ord); c != nil {
 				c.addReason(reason{code: codeCategoryAffinity, subject: key, weight: 0.1})
 			}
+		}
+	}
+}
+
+// sessionSources adds the items held by the sessions of other users most
+// like the user's recent items (session-based nearest neighbours, as STAN
+// weighs them): the latest items weigh most, a basket's lines alike.
+func (r *Ranker) sessionSources(req *Request, s *scratch, per int) {
+	p := req.Profile
+	s.ctxItems, s.ctxWeights = s.ctxItems[:0], s.ctxWeights[:0]
+	back, prevTS := 0, int64(math.MinInt64)
+	for i := len(p.Recent) - 1; i >= 0 && len(s.ctxItems) < r.opts.SessionContext; i-- {
+		a, o := &p.Recent[i], s.recent[i]
+		if o < 0 || slices.Contains(s.recent[i+1:], o) {
+			continue // a search, an unknown item, or one seen again since
+		}
+		if a.TS != prevTS {
+			back, prevTS = len(s.ctxItems), a.TS
+		}
+		s.ctxItems = append(s.ctxItems, o)
+		s.ctxWeights = append(s.ctxWeights, math.Exp(-float64(back)/r.opts.SessionDecay))
+	}
+	if len(s.ctxItems) == 0 {
+		return
+	}
+	q := index.SessionQuery{User: p.User, Items: s.ctxItems, Weights: s.ctxWeights,
+		Sample: r.opts.SessionSample, Neighbors: r.opts.SimilarSessions, HalfLife: r.opts.SessionHalfLife.Milliseconds()}
+	// Every neighbour holds some of the context's items, which would lead
+	// the votes: they are the user's own, and are left out.
+	s.hits = r.idx.SimilarSessions(&q, per+len(s.ctxItems), s.hits[:0])
+	top, n := 0.0, 0
+	for _, h := range s.hits {
+		if n == per || slices.Contains(s.ctxItems, h.Ord) {
+			continue
+		}
+		n++
+		if top == 0 {
+			top = h.Score
+		}
+		if c := s.get(h.Ord); c != nil {
+			v := h.Score / top
+			c.f[fSessions] += v
+			c.addReason(reason{code: codeSimilarSessions, weight: v * r.opts.Weights.Sessions})
 		}
 	}
 }

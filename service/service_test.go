@@ -82,3 +82,64 @@ func TestOperations(t *testing.T) {
 		t.Errorf("a second Erase = %v, want ErrNotFound", err)
 	}
 }
+
+// TestSimilarSessionsRestartAndErasure: ben viewed what ana's session held
+// first; ana's other items come to ben from similar sessions, still after
+// a restart (the sessions are rebuilt from the stored history), and no
+// more once ana is erased.
+func TestSimilarSessionsRestartAndErasure(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	if err := s.Index().Upsert([]index.Item{{ID: "a", Title: "a"}, {ID: "b", Title: "b"}, {ID: "c", Title: "c"}, {ID: "d", Title: "d"}}); err != nil {
+		t.Fatal(err)
+	}
+	now := s.now()
+	if _, err := s.Ingest([]features.Event{
+		{User: "ana", Type: features.View, Item: "a", TS: now - 3000},
+		{User: "ana", Type: features.View, Item: "b", TS: now - 2000},
+		{User: "ana", Type: features.View, Item: "c", TS: now - 1000},
+		{User: "ben", Type: features.View, Item: "a", TS: now - 500},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fromSessions := func() []string {
+		t.Helper()
+		req := ranker.Request{N: 3, Exclude: []string{"a"}}
+		var out ranker.Result
+		if _, err := s.Recommend("ben", nil, nil, &req, &out); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, it := range out.Items {
+			for _, r := range it.Reasons[:it.NReasons] {
+				if r.Code == ranker.SimilarSessions {
+					ids = append(ids, it.Doc.Item.ID)
+				}
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	if got, want := fromSessions(), []string{"b", "c"}; !slices.Equal(got, want) {
+		t.Fatalf("items from similar sessions = %v, want %v", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fromSessions(), []string{"b", "c"}; !slices.Equal(got, want) {
+		t.Errorf("after a restart, items from similar sessions = %v, want %v", got, want)
+	}
+	if err := s.Erase("ana"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fromSessions(); len(got) != 0 {
+		t.Errorf("after ana's erasure, items from similar sessions = %v, want none", got)
+	}
+}
