@@ -23,11 +23,15 @@ type sessions struct {
 	perItem int   // sessions kept per item
 	length  int   // distinct items kept per session
 
-	ring   []session         // slot(seq) -> the session of that seq, grown up to kept
-	next   uint64            // seq of the next session, from 1
-	open   map[uint64]uint64 // user hash -> seq of the user's latest session while kept
-	byItem []itemSessions    // ordinal -> the latest sessions holding it
-	load   *sessionLoader    // while a stored history is replayed
+	// The rings hold no pointers, so that the collector has nothing to
+	// scan in them however many sessions are kept.
+	ring     []session         // slot(seq) -> the session of that seq, grown up to kept
+	items    []int32           // slot*length... -> the session's items, in order
+	next     uint64            // seq of the next session, from 1
+	open     map[uint64]uint64 // user hash -> seq of the user's latest session while kept
+	byItem   []itemRing        // ordinal -> its ring in itemSeqs
+	itemSeqs []uint64          // ordinal*perItem... -> the latest sessions holding it
+	load     *sessionLoader    // while a stored history is replayed
 
 	scratch sync.Pool // *sessionScratch
 }
@@ -35,16 +39,16 @@ type sessions struct {
 // session is one user's run of events, none further than the gap from the
 // one before.
 type session struct {
-	seq   uint64
-	user  uint64 // hash of the user id
-	ts    int64  // time of its latest event
-	items []int32
+	seq  uint64
+	user uint64 // hash of the user id
+	ts   int64  // time of its latest event
+	n    int32  // items held
 }
 
-// itemSessions is a ring of the seqs of the sessions that last held an item.
-type itemSessions struct {
-	head int // where the next seq goes once the ring is full
-	seqs []uint64
+// itemRing places an item's ring of the sessions that last held it.
+type itemRing struct {
+	head int32 // where the next seq goes once the ring is full
+	n    int32 // seqs held
 }
 
 func newSessions(gap int64, kept, perItem, length int) *sessions {
@@ -61,36 +65,54 @@ func (x *sessions) add(user string, ord int32, ts int64) {
 		x.load.add(u, ord, ts, x)
 		return
 	}
-	s := x.current(u, ts)
-	if slices.Contains(s.items, ord) || len(s.items) >= x.length {
+	slot := x.current(u, ts)
+	s := &x.ring[slot]
+	if int(s.n) == x.length || slices.Contains(x.itemsOf(slot), ord) {
 		return
 	}
-	s.items = append(s.items, ord)
+	x.items[slot*x.length+int(s.n)] = ord
+	s.n++
 	x.held(ord, s.seq)
+}
+
+// itemsOf returns the items of the session in slot.
+func (x *sessions) itemsOf(slot int) []int32 {
+	at := slot * x.length
+	return x.items[at : at+int(x.ring[slot].n)]
+}
+
+// seqsOf returns the ring of the sessions that last held ord.
+func (x *sessions) seqsOf(ord int32) []uint64 {
+	at := int(ord) * x.perItem
+	return x.itemSeqs[at : at+int(x.byItem[ord].n)]
 }
 
 // held records that the session seq holds ord.
 func (x *sessions) held(ord int32, seq uint64) {
-	for int(ord) >= len(x.byItem) {
-		x.byItem = append(x.byItem, itemSessions{})
+	if n := int(ord) + 1; n > len(x.byItem) {
+		x.byItem = append(x.byItem, make([]itemRing, n-len(x.byItem))...)
+		x.itemSeqs = append(x.itemSeqs, make([]uint64, n*x.perItem-len(x.itemSeqs))...)
 	}
-	is := &x.byItem[ord]
-	if len(is.seqs) < x.perItem {
-		is.seqs = append(is.seqs, seq)
+	r := &x.byItem[ord]
+	at := int(ord) * x.perItem
+	if int(r.n) < x.perItem {
+		x.itemSeqs[at+int(r.n)] = seq
+		r.n++
 		return
 	}
-	is.seqs[is.head] = seq
-	is.head = (is.head + 1) % len(is.seqs)
+	x.itemSeqs[at+int(r.head)] = seq
+	r.head = (r.head + 1) % r.n
 }
 
-// current returns the session of user u that an event at ts belongs to,
-// starting one when the user's latest has lapsed or been overwritten.
-func (x *sessions) current(u uint64, ts int64) *session {
+// current returns the slot of the session of user u that an event at ts
+// belongs to, starting one when the user's latest has lapsed or been
+// overwritten.
+func (x *sessions) current(u uint64, ts int64) int {
 	if seq, ok := x.open[u]; ok {
-		s := &x.ring[x.slot(seq)]
-		if s.seq == seq && ts-s.ts <= x.gap && ts >= s.ts-x.gap {
+		slot := x.slot(seq)
+		if s := &x.ring[slot]; s.seq == seq && ts-s.ts <= x.gap && ts >= s.ts-x.gap {
 			s.ts = max(s.ts, ts)
-			return s
+			return slot
 		}
 	}
 	return x.fresh(u, ts)
@@ -99,21 +121,23 @@ func (x *sessions) current(u uint64, ts int64) *session {
 // slot returns the place of session seq in the ring.
 func (x *sessions) slot(seq uint64) int { return int((seq - 1) & uint64(x.kept-1)) }
 
-// fresh starts a session of user u at ts, overwriting the oldest kept.
-func (x *sessions) fresh(u uint64, ts int64) *session {
+// fresh starts a session of user u at ts, overwriting the oldest kept, and
+// returns its slot.
+func (x *sessions) fresh(u uint64, ts int64) int {
 	seq := x.next
 	x.next++
 	slot := x.slot(seq)
-	if slot == len(x.ring) {
-		x.ring = append(x.ring, session{}) // seqs are given out in order
+	if slot == len(x.ring) { // seqs are given out in order
+		x.ring = append(x.ring, session{})
+		x.items = append(x.items, make([]int32, x.length)...)
 	}
 	s := &x.ring[slot]
 	if s.seq != 0 && x.open[s.user] == s.seq {
 		delete(x.open, s.user)
 	}
-	*s = session{seq: seq, user: u, ts: ts, items: s.items[:0]}
+	*s = session{seq: seq, user: u, ts: ts}
 	x.open[u] = seq
-	return s
+	return slot
 }
 
 // sessionLoader gathers the sessions of a stored history replayed user by
@@ -121,9 +145,16 @@ func (x *sessions) fresh(u uint64, ts int64) *session {
 // holds the sessions it held before rather than those of the users replayed
 // last.
 type sessionLoader struct {
-	cur    session
+	cur    loaded
 	active bool
-	heap   []session // a min-heap by time (then user) of at most kept sessions
+	heap   []loaded // a min-heap by time (then user) of at most kept sessions
+}
+
+// loaded is a session of a replay.
+type loaded struct {
+	user  uint64
+	ts    int64
+	items []int32
 }
 
 func (l *sessionLoader) add(u uint64, ord int32, ts int64, x *sessions) {
@@ -131,7 +162,7 @@ func (l *sessionLoader) add(u uint64, ord int32, ts int64, x *sessions) {
 		l.flush(x.kept)
 	}
 	if !l.active {
-		l.cur = session{user: u, ts: ts}
+		l.cur = loaded{user: u, ts: ts}
 		l.active = true
 	}
 	l.cur.ts = max(l.cur.ts, ts)
@@ -174,7 +205,7 @@ func (l *sessionLoader) flush(kept int) {
 	}
 }
 
-func earlier(a, b session) bool {
+func earlier(a, b loaded) bool {
 	if a.ts != b.ts {
 		return a.ts < b.ts
 	}
@@ -198,7 +229,7 @@ func (x *sessions) finishLoad() {
 		return
 	}
 	l.flush(x.kept)
-	slices.SortFunc(l.heap, func(a, b session) int {
+	slices.SortFunc(l.heap, func(a, b loaded) int {
 		switch {
 		case earlier(a, b):
 			return -1
@@ -208,8 +239,10 @@ func (x *sessions) finishLoad() {
 		return 0
 	})
 	for _, ls := range l.heap {
-		s := x.fresh(ls.user, ls.ts)
-		s.items = append(s.items, ls.items...)
+		slot := x.fresh(ls.user, ls.ts)
+		s := &x.ring[slot]
+		copy(x.items[slot*x.length:], ls.items)
+		s.n = int32(len(ls.items))
 		for _, ord := range ls.items {
 			x.held(ord, s.seq)
 		}
@@ -226,6 +259,7 @@ func (x *sessions) forget(user string) {
 	for i := range x.ring {
 		if s := &x.ring[i]; s.seq != 0 && s.user == u {
 			*s = session{}
+			clear(x.items[i*x.length : (i+1)*x.length])
 		}
 	}
 	delete(x.open, u)
@@ -290,21 +324,21 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 			continue
 		}
 		w := q.Weights[i]
-		is := &x.byItem[ord]
-		n := len(is.seqs)
+		seqs := x.seqsOf(ord)
+		n := len(seqs)
 		if q.Sample > 0 {
 			n = min(n, q.Sample)
 		}
-		end := len(is.seqs) // the newest seq is just before end
-		if len(is.seqs) == x.perItem {
-			end = is.head + len(is.seqs)
+		end := len(seqs) // the newest seq is just before end
+		if len(seqs) == x.perItem {
+			end = int(x.byItem[ord].head) + len(seqs)
 		}
 		for j := 1; j <= n; j++ {
 			at := end - j
-			if at >= len(is.seqs) {
-				at -= len(is.seqs)
+			if at >= len(seqs) {
+				at -= len(seqs)
 			}
-			seq := is.seqs[at]
+			seq := seqs[at]
 			slot := int32(x.slot(seq))
 			s := &x.ring[slot]
 			if s.seq != seq || s.user == u {
@@ -323,7 +357,7 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 	}
 	for _, slot := range sc.touched {
 		s := &x.ring[slot]
-		sim := sc.sim[slot] / math.Sqrt(float64(len(s.items)))
+		sim := sc.sim[slot] / math.Sqrt(float64(s.n))
 		if q.HalfLife > 0 {
 			sim *= math.Exp2(-float64(newest-s.ts) / float64(q.HalfLife))
 		}
@@ -332,7 +366,7 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 	nb := closestSessions(sc.touched, sc.sim, q.Neighbors)
 	sc.acc.reset(len(x.byItem))
 	for _, slot := range nb {
-		for _, ord := range x.ring[slot].items {
+		for _, ord := range x.itemsOf(int(slot)) {
 			sc.acc.add(ord, sc.sim[slot])
 		}
 	}
