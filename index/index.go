@@ -359,7 +359,7 @@ func (x *Index) ForgetUser(user string) { x.sess.forget(user) }
 // SimilarSessions appends to dst the k items that the sessions most like
 // q's context hold, with their votes, best first: each of the q.Neighbors
 // kept sessions of other users most similar to the context votes its
-// similarity for each of its items.
+// similarity for each of its items but the context's own.
 func (x *Index) SimilarSessions(q *SessionQuery, k int, dst []Hit) []Hit {
 	return x.sess.vote(q, k, dst)
 }

@@ -289,11 +289,13 @@ type sessionScratch struct {
 	stamp   []uint32  // ring slot -> gen when sim is valid
 	sim     []float64 // ring slot -> similarity
 	touched []int32   // ring slots with a similarity
+	ctx     []uint32  // ordinal -> gen when in the query's context
 	acc     accumulator
 }
 
 // vote appends to dst the k items the q.Neighbors sessions most similar to
-// the context vote for most, with their votes. A session's similarity is
+// the context vote for most, with their votes, leaving out the context's
+// own items (every neighbour holds some of them). A session's similarity is
 // the sum of the weights of the context items it holds over the square root
 // of its length (the cosine, but for the context's norm, which all share),
 // decayed by its age; each neighbour votes its similarity for each of its
@@ -364,10 +366,20 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 		sc.sim[slot] = sim
 	}
 	nb := closestSessions(sc.touched, sc.sim, q.Neighbors)
+	if n := len(x.byItem); len(sc.ctx) < n {
+		sc.ctx = append(sc.ctx, make([]uint32, n-len(sc.ctx))...)
+	}
+	for _, ord := range q.Items {
+		if ord >= 0 && int(ord) < len(x.byItem) {
+			sc.ctx[ord] = sc.gen
+		}
+	}
 	sc.acc.reset(len(x.byItem))
 	for _, slot := range nb {
 		for _, ord := range x.itemsOf(int(slot)) {
-			sc.acc.add(ord, sc.sim[slot])
+			if sc.ctx[ord] != sc.gen {
+				sc.acc.add(ord, sc.sim[slot])
+			}
 		}
 	}
 	return append(dst, sc.acc.top(k)...)

@@ -207,7 +207,7 @@ func (r *reason) public() Reason {
 }
 
 // Reason explains one thing that put an item in the list. Exactly one of Item,
-// Query and Category is set, or none for Trending.
+// Query and Category is set, or none for Trending and SimilarSessions.
 type Reason struct {
 	Code     string
 	Item     string
@@ -677,18 +677,12 @@ func (r *Ranker) sessionSources(req *Request, s *scratch, per int) {
 	}
 	q := index.SessionQuery{User: p.User, Items: s.ctxItems, Weights: s.ctxWeights,
 		Sample: r.opts.SessionSample, Neighbors: r.opts.SimilarSessions, HalfLife: r.opts.SessionHalfLife.Milliseconds()}
-	// Every neighbour holds some of the context's items, which would lead
-	// the votes: they are the user's own, and are left out.
-	s.hits = r.idx.SimilarSessions(&q, per+len(s.ctxItems), s.hits[:0])
-	top, n := 0.0, 0
+	s.hits = r.idx.SimilarSessions(&q, per, s.hits[:0])
+	if len(s.hits) == 0 {
+		return
+	}
+	top := s.hits[0].Score
 	for _, h := range s.hits {
-		if n == per || slices.Contains(s.ctxItems, h.Ord) {
-			continue
-		}
-		n++
-		if top == 0 {
-			top = h.Score
-		}
 		if c := s.get(h.Ord); c != nil {
 			v := h.Score / top
 			c.f[fSessions] += v
