@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -151,7 +152,7 @@ func TestSessionsRebuildKeepsLatest(t *testing.T) {
 	byUser := slices.Clone(ev)
 	slices.SortStableFunc(byUser, func(a, b sessionEvent) int {
 		if a.user != b.user {
-			return -compareStrings(a.user, b.user) // any order of users
+			return -cmp.Compare(a.user, b.user) // any order of users
 		}
 		return 0
 	})
@@ -177,16 +178,6 @@ func TestSessionsRebuildKeepsLatest(t *testing.T) {
 			t.Errorf("after a rebuild, votes for %s = %v, want %v as before", item, got, want)
 		}
 	}
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // TestSessionsForgetUser: an erased user's sessions vote no more, and the

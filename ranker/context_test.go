@@ -9,19 +9,27 @@ import (
 	"github.com/tailor-dev/tailor/internal/kv"
 )
 
-// TestContextItemInANewShop asks for an anonymous visitor's slot on an item
-// page of a shop nobody has browsed yet: no co-visitation, no popularity.
-// The slot still holds the other items of the page item's leaf category.
-func TestContextItemInANewShop(t *testing.T) {
+// newTestIndex opens an empty index on a Pebble database in a temporary
+// directory.
+func newTestIndex(t *testing.T) *index.Index {
+	t.Helper()
 	db, err := kv.Open(t.TempDir(), kv.Options{CacheBytes: 8 << 20, MemTableBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	idx, err := index.New(db, index.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return idx
+}
+
+// TestContextItemInANewShop asks for an anonymous visitor's slot on an item
+// page of a shop nobody has browsed yet: no co-visitation, no popularity.
+// The slot still holds the other items of the page item's leaf category.
+func TestContextItemInANewShop(t *testing.T) {
+	idx := newTestIndex(t)
 	var items []index.Item
 	for i := range 12 {
 		items = append(items, index.Item{ID: fmt.Sprintf("i%02d", i), Title: fmt.Sprintf("Item %d", i),

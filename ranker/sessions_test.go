@@ -6,7 +6,6 @@ import (
 
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
-	"github.com/tailor-dev/tailor/internal/kv"
 )
 
 // TestSimilarSessionsSource: another user's session held the item this
@@ -14,15 +13,7 @@ import (
 // come from similar sessions, ahead of the catalog's other items, and the
 // source switched off leaves them without that reason.
 func TestSimilarSessionsSource(t *testing.T) {
-	db, err := kv.Open(t.TempDir(), kv.Options{CacheBytes: 8 << 20, MemTableBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	idx, err := index.New(db, index.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx := newTestIndex(t)
 	var items []index.Item
 	for i := range 8 {
 		items = append(items, index.Item{ID: fmt.Sprintf("i%d", i), Title: fmt.Sprintf("Item %d", i), Category: []string{"Root"}, Price: 10})
