@@ -29,7 +29,7 @@ type Options struct {
 	// 131,072.
 	SessionsKept int
 	// SessionsPerItem is how many of the latest sessions holding an item
-	// are kept for it. Default 32.
+	// are kept for it. Default 16.
 	SessionsPerItem int
 	// SessionLength is how many distinct items of a session are kept.
 	// Default 50.
@@ -75,7 +75,7 @@ func New(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Index, error)
 		opts.SessionsKept = 1 << 17
 	}
 	if opts.SessionsPerItem <= 0 {
-		opts.SessionsPerItem = 32
+		opts.SessionsPerItem = 16
 	}
 	if opts.SessionLength <= 0 {
 		opts.SessionLength = 50

@@ -14,8 +14,13 @@ import (
 // nearest neighbours (V-SKNN, Ludewig and Jannach 2018; STAN, Garg et al.
 // 2019), kept in bounded memory as VMIS-kNN does (Kersbergen et al. 2022,
 // "Serenade"): a ring of the kept sessions, the oldest overwritten by the
-// newest, and a ring per item of the sessions that last held it. An item's
-// entry for a session the ring has since overwritten is skipped.
+// newest, and per item the latest sessions that held it. An item's entry
+// for a session the ring has since overwritten is skipped.
+//
+// What an item keeps, and which sessions win ties, follow the sessions'
+// times and users, not the order events arrive in: cluster nodes that read
+// the partitions of the event log interleaved differently hold the same
+// item lists and answer alike.
 type sessions struct {
 	mu      sync.RWMutex
 	gap     int64 // a user's events further apart than this start a new session
@@ -29,8 +34,8 @@ type sessions struct {
 	items    []int32           // slot*length... -> the session's items, in order
 	next     uint64            // seq of the next session, from 1
 	open     map[uint64]uint64 // user hash -> seq of the user's latest session while kept
-	byItem   []itemRing        // ordinal -> its ring in itemSeqs
-	itemSeqs []uint64          // ordinal*perItem... -> the latest sessions holding it
+	byItem   []int32           // ordinal -> entries held in itemSeqs
+	itemSeqs []itemEntry       // ordinal*perItem... -> the latest sessions holding it, oldest first
 	load     *sessionLoader    // while a stored history is replayed
 
 	scratch sync.Pool // *sessionScratch
@@ -39,16 +44,26 @@ type sessions struct {
 // session is one user's run of events, none further than the gap from the
 // one before.
 type session struct {
-	seq  uint64
-	user uint64 // hash of the user id
-	ts   int64  // time of its latest event
-	n    int32  // items held
+	seq   uint64
+	user  uint64 // hash of the user id
+	start int64  // time of its first event
+	ts    int64  // time of its latest event
+	n     int32  // items held
 }
 
-// itemRing places an item's ring of the sessions that last held it.
-type itemRing struct {
-	head int32 // where the next seq goes once the ring is full
-	n    int32 // seqs held
+// itemEntry is a session holding an item, ordered by its start, then its
+// user.
+type itemEntry struct {
+	seq   uint64
+	start int64
+	user  uint64
+}
+
+func (e itemEntry) before(o itemEntry) bool {
+	if e.start != o.start {
+		return e.start < o.start
+	}
+	return e.user < o.user
 }
 
 func newSessions(gap int64, kept, perItem, length int) *sessions {
@@ -72,7 +87,7 @@ func (x *sessions) add(user string, ord int32, ts int64) {
 	}
 	x.items[slot*x.length+int(s.n)] = ord
 	s.n++
-	x.held(ord, s.seq)
+	x.held(ord, itemEntry{seq: s.seq, start: s.start, user: s.user})
 }
 
 // itemsOf returns the items of the session in slot.
@@ -81,27 +96,37 @@ func (x *sessions) itemsOf(slot int) []int32 {
 	return x.items[at : at+int(x.ring[slot].n)]
 }
 
-// seqsOf returns the ring of the sessions that last held ord.
-func (x *sessions) seqsOf(ord int32) []uint64 {
+// entriesOf returns the sessions kept for ord, oldest first.
+func (x *sessions) entriesOf(ord int32) []itemEntry {
 	at := int(ord) * x.perItem
-	return x.itemSeqs[at : at+int(x.byItem[ord].n)]
+	return x.itemSeqs[at : at+int(x.byItem[ord])]
 }
 
-// held records that the session seq holds ord.
-func (x *sessions) held(ord int32, seq uint64) {
+// held records that session e holds ord: among ord's latest perItem by
+// start, in order.
+func (x *sessions) held(ord int32, e itemEntry) {
 	if n := int(ord) + 1; n > len(x.byItem) {
-		x.byItem = append(x.byItem, make([]itemRing, n-len(x.byItem))...)
-		x.itemSeqs = append(x.itemSeqs, make([]uint64, n*x.perItem-len(x.itemSeqs))...)
+		x.byItem = append(x.byItem, make([]int32, n-len(x.byItem))...)
+		x.itemSeqs = append(x.itemSeqs, make([]itemEntry, n*x.perItem-len(x.itemSeqs))...)
 	}
-	r := &x.byItem[ord]
 	at := int(ord) * x.perItem
-	if int(r.n) < x.perItem {
-		x.itemSeqs[at+int(r.n)] = seq
-		r.n++
-		return
+	list := x.itemSeqs[at : at+int(x.byItem[ord])]
+	if len(list) == x.perItem {
+		if !list[0].before(e) {
+			return // older than every session kept
+		}
+		copy(list, list[1:]) // the oldest makes room
+		list = list[:len(list)-1]
+	} else {
+		x.byItem[ord]++
 	}
-	x.itemSeqs[at+int(r.head)] = seq
-	r.head = (r.head + 1) % r.n
+	i := len(list)
+	for i > 0 && e.before(list[i-1]) {
+		i--
+	}
+	list = list[:len(list)+1]
+	copy(list[i+1:], list[i:])
+	list[i] = e
 }
 
 // current returns the slot of the session of user u that an event at ts
@@ -135,7 +160,7 @@ func (x *sessions) fresh(u uint64, ts int64) int {
 	if s.seq != 0 && x.open[s.user] == s.seq {
 		delete(x.open, s.user)
 	}
-	*s = session{seq: seq, user: u, ts: ts}
+	*s = session{seq: seq, user: u, start: ts, ts: ts}
 	x.open[u] = seq
 	return slot
 }
@@ -152,9 +177,9 @@ type sessionLoader struct {
 
 // loaded is a session of a replay.
 type loaded struct {
-	user  uint64
-	ts    int64
-	items []int32
+	user      uint64
+	start, ts int64
+	items     []int32
 }
 
 func (l *sessionLoader) add(u uint64, ord int32, ts int64, x *sessions) {
@@ -162,7 +187,7 @@ func (l *sessionLoader) add(u uint64, ord int32, ts int64, x *sessions) {
 		l.flush(x.kept)
 	}
 	if !l.active {
-		l.cur = loaded{user: u, ts: ts}
+		l.cur = loaded{user: u, start: ts, ts: ts}
 		l.active = true
 	}
 	l.cur.ts = max(l.cur.ts, ts)
@@ -239,12 +264,13 @@ func (x *sessions) finishLoad() {
 		return 0
 	})
 	for _, ls := range l.heap {
-		slot := x.fresh(ls.user, ls.ts)
+		slot := x.fresh(ls.user, ls.start)
 		s := &x.ring[slot]
+		s.ts = ls.ts
 		copy(x.items[slot*x.length:], ls.items)
 		s.n = int32(len(ls.items))
 		for _, ord := range ls.items {
-			x.held(ord, s.seq)
+			x.held(ord, itemEntry{seq: s.seq, start: s.start, user: s.user})
 		}
 	}
 }
@@ -326,21 +352,12 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 			continue
 		}
 		w := q.Weights[i]
-		seqs := x.seqsOf(ord)
-		n := len(seqs)
-		if q.Sample > 0 {
-			n = min(n, q.Sample)
+		list := x.entriesOf(ord)
+		if q.Sample > 0 && len(list) > q.Sample {
+			list = list[len(list)-q.Sample:]
 		}
-		end := len(seqs) // the newest seq is just before end
-		if len(seqs) == x.perItem {
-			end = int(x.byItem[ord].head) + len(seqs)
-		}
-		for j := 1; j <= n; j++ {
-			at := end - j
-			if at >= len(seqs) {
-				at -= len(seqs)
-			}
-			seq := seqs[at]
+		for _, e := range list {
+			seq := e.seq
 			slot := int32(x.slot(seq))
 			s := &x.ring[slot]
 			if s.seq != seq || s.user == u {
@@ -365,7 +382,7 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 		}
 		sc.sim[slot] = sim
 	}
-	nb := closestSessions(sc.touched, sc.sim, q.Neighbors)
+	nb := closestSessions(sc.touched, sc.sim, x.ring, q.Neighbors)
 	if n := len(x.byItem); len(sc.ctx) < n {
 		sc.ctx = append(sc.ctx, make([]uint32, n-len(sc.ctx))...)
 	}
@@ -386,8 +403,9 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 }
 
 // closestSessions reorders slots so that the k of the highest sim (ties:
-// the lower slot) come first, and returns them.
-func closestSessions(slots []int32, sim []float64, k int) []int32 {
+// the later session, then the higher user hash) come first, and returns
+// them.
+func closestSessions(slots []int32, sim []float64, ring []session, k int) []int32 {
 	if k <= 0 {
 		return slots[:0]
 	}
@@ -395,7 +413,11 @@ func closestSessions(slots []int32, sim []float64, k int) []int32 {
 		if sim[a] != sim[b] {
 			return sim[a] < sim[b]
 		}
-		return a > b
+		x, y := &ring[a], &ring[b]
+		if x.start != y.start {
+			return x.start < y.start
+		}
+		return x.user < y.user
 	}
 	if len(slots) <= k {
 		return slots
