@@ -1,6 +1,8 @@
 package index
 
 import (
+	"cmp"
+	"container/heap"
 	"math"
 	"math/bits"
 	"slices"
@@ -172,7 +174,7 @@ func (x *sessions) fresh(u uint64, ts int64) int {
 type sessionLoader struct {
 	cur    loaded
 	active bool
-	heap   []loaded // a min-heap by time (then user) of at most kept sessions
+	kept   loadedHeap // the latest sessions so far, the earliest at the root
 }
 
 // loaded is a session of a replay.
@@ -180,6 +182,25 @@ type loaded struct {
 	user      uint64
 	start, ts int64
 	items     []int32
+}
+
+// compareLoaded orders sessions by their latest time, then their user.
+func compareLoaded(a, b loaded) int {
+	return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.user, b.user))
+}
+
+// loadedHeap is a container/heap of sessions, the earliest at the root.
+type loadedHeap []loaded
+
+func (h loadedHeap) Len() int           { return len(h) }
+func (h loadedHeap) Less(i, j int) bool { return compareLoaded(h[i], h[j]) < 0 }
+func (h loadedHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *loadedHeap) Push(v any)        { *h = append(*h, v.(loaded)) }
+func (h *loadedHeap) Pop() any {
+	old := *h
+	v := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return v
 }
 
 func (l *sessionLoader) add(u uint64, ord int32, ts int64, x *sessions) {
@@ -202,39 +223,13 @@ func (l *sessionLoader) flush(kept int) {
 		return
 	}
 	l.active = false
-	s := l.cur
-	if len(l.heap) < kept {
-		l.heap = append(l.heap, s)
-		for i := len(l.heap) - 1; i > 0 && earlier(l.heap[i], l.heap[(i-1)/2]); i = (i - 1) / 2 {
-			l.heap[i], l.heap[(i-1)/2] = l.heap[(i-1)/2], l.heap[i]
-		}
-		return
+	switch {
+	case len(l.kept) < kept:
+		heap.Push(&l.kept, l.cur)
+	case compareLoaded(l.kept[0], l.cur) < 0:
+		l.kept[0] = l.cur
+		heap.Fix(&l.kept, 0)
 	}
-	if !earlier(l.heap[0], s) {
-		return
-	}
-	l.heap[0] = s
-	for i := 0; ; {
-		m, a, b := i, 2*i+1, 2*i+2
-		if a < len(l.heap) && earlier(l.heap[a], l.heap[m]) {
-			m = a
-		}
-		if b < len(l.heap) && earlier(l.heap[b], l.heap[m]) {
-			m = b
-		}
-		if m == i {
-			return
-		}
-		l.heap[i], l.heap[m] = l.heap[m], l.heap[i]
-		i = m
-	}
-}
-
-func earlier(a, b loaded) bool {
-	if a.ts != b.ts {
-		return a.ts < b.ts
-	}
-	return a.user < b.user
 }
 
 // startLoad begins a replay of a stored history.
@@ -254,16 +249,8 @@ func (x *sessions) finishLoad() {
 		return
 	}
 	l.flush(x.kept)
-	slices.SortFunc(l.heap, func(a, b loaded) int {
-		switch {
-		case earlier(a, b):
-			return -1
-		case earlier(b, a):
-			return 1
-		}
-		return 0
-	})
-	for _, ls := range l.heap {
+	slices.SortFunc(l.kept, compareLoaded)
+	for _, ls := range l.kept {
 		slot := x.fresh(ls.user, ls.start)
 		s := &x.ring[slot]
 		s.ts = ls.ts
