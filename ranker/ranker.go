@@ -330,9 +330,10 @@ type scratch struct {
 	deferred   []int
 	boostIDs   []int32
 	ords       []int32
-	ctxItems   []int32   // the context of similar sessions
-	ctxWeights []float64 // what each of ctxItems weighs
-	recent     []int32   // by index in the profile's Recent: the item's ordinal, -1 for a search or an unknown item
+	latest     []latestItem // the user's distinct recent items, newest first
+	ctxItems   []int32      // the context of similar sessions
+	ctxWeights []float64    // what each of ctxItems weighs
+	recent     []int32      // by index in the profile's Recent: the item's ordinal, -1 for a search or an unknown item
 	facts      []index.Facts
 	pops       []float64
 	learnScratch
@@ -506,6 +507,11 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 			}
 			s.recent = append(s.recent, o)
 		}
+		n := r.opts.RecentItems
+		if r.opts.Sources&SourceSessions != 0 {
+			n = max(n, r.opts.SessionContext)
+		}
+		s.latestItems(p, n)
 		r.userSources(req, s, per)
 		if r.opts.Sources&SourceSessions != 0 {
 			r.sessionSources(req, s, per)
@@ -591,28 +597,45 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	}
 }
 
+// latestItem is one of the user's distinct recent items.
+type latestItem struct {
+	at   int32 // its latest occurrence in the profile's Recent
+	ord  int32
+	step int32 // the user's moments after its own
+	back int32 // the items listed before it, of later moments
+}
+
+// latestItems lists in s.latest the user's distinct recent items, newest
+// first, at most n, leaving out searches and items the catalog does not
+// know. Items of one moment (the lines of a basket) share step and back.
+func (s *scratch) latestItems(p *features.Profile, n int) {
+	s.latest = s.latest[:0]
+	step, back, prevTS := int32(-1), int32(0), int64(math.MinInt64)
+	for i := len(p.Recent) - 1; i >= 0 && len(s.latest) < n; i-- {
+		o := s.recent[i]
+		if o < 0 || slices.Contains(s.recent[i+1:], o) {
+			continue // a search, an unknown item, or one seen again since
+		}
+		if ts := p.Recent[i].TS; ts != prevTS {
+			step, back, prevTS = step+1, int32(len(s.latest)), ts
+		}
+		s.latest = append(s.latest, latestItem{at: int32(i), ord: o, step: step, back: back})
+	}
+}
+
 // userSources adds candidates from the user's recent items, searches and
 // strongest categories.
 func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 	p := req.Profile
 	// Neighbours of recent items, newest first, nearer ones weighing more;
 	// items of one moment (the lines of a basket) weigh the same.
-	seeds, step, prevTS := 0, -1, int64(math.MinInt64)
-	for i := len(p.Recent) - 1; i >= 0 && seeds < r.opts.RecentItems; i-- {
-		a, o := &p.Recent[i], s.recent[i]
-		if o < 0 || slices.Contains(s.recent[i+1:], o) {
-			continue // a search, an unknown item, or one seen again since
-		}
-		if a.TS != prevTS {
-			step++
-			prevTS = a.TS
-		}
-		rw := math.Pow(0.8, float64(step)) * intentBoost(a.Type)
+	for seed, it := range s.latest[:min(len(s.latest), r.opts.RecentItems)] {
+		a := &p.Recent[it.at]
+		rw := math.Pow(0.8, float64(it.step)) * intentBoost(a.Type)
 		// Older seeds weigh less, so only their strongest neighbours can
 		// still place: after ten seeds the list taken halves.
-		k := max(per>>(seeds/10), min(per, 8))
-		seeds++
-		s.nbrs = r.idx.Neighbors(o, k, s.nbrs[:0])
+		k := max(per>>(seed/10), min(per, 8))
+		s.nbrs = r.idx.Neighbors(it.ord, k, s.nbrs[:0])
 		if len(s.nbrs) == 0 {
 			continue
 		}
@@ -629,7 +652,7 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 		}
 	}
 	// Matches of recent searches.
-	seeds = 0
+	seeds := 0
 	for i := len(p.Recent) - 1; i >= 0 && seeds < r.opts.RecentQueries; i-- {
 		a := &p.Recent[i]
 		if a.Type != features.Search || seenBefore(p.Recent[i+1:], a.Target) {
@@ -658,24 +681,15 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 // like the user's recent items (session-based nearest neighbours, as STAN
 // weighs them): the latest items weigh most, a basket's lines alike.
 func (r *Ranker) sessionSources(req *Request, s *scratch, per int) {
-	p := req.Profile
 	s.ctxItems, s.ctxWeights = s.ctxItems[:0], s.ctxWeights[:0]
-	back, prevTS := 0, int64(math.MinInt64)
-	for i := len(p.Recent) - 1; i >= 0 && len(s.ctxItems) < r.opts.SessionContext; i-- {
-		a, o := &p.Recent[i], s.recent[i]
-		if o < 0 || slices.Contains(s.recent[i+1:], o) {
-			continue // a search, an unknown item, or one seen again since
-		}
-		if a.TS != prevTS {
-			back, prevTS = len(s.ctxItems), a.TS
-		}
-		s.ctxItems = append(s.ctxItems, o)
-		s.ctxWeights = append(s.ctxWeights, math.Exp(-float64(back)/r.opts.SessionDecay))
+	for _, it := range s.latest[:min(len(s.latest), r.opts.SessionContext)] {
+		s.ctxItems = append(s.ctxItems, it.ord)
+		s.ctxWeights = append(s.ctxWeights, math.Exp(-float64(it.back)/r.opts.SessionDecay))
 	}
 	if len(s.ctxItems) == 0 {
 		return
 	}
-	q := index.SessionQuery{User: p.User, Items: s.ctxItems, Weights: s.ctxWeights,
+	q := index.SessionQuery{User: req.Profile.User, Items: s.ctxItems, Weights: s.ctxWeights,
 		Sample: r.opts.SessionSample, Neighbors: r.opts.SimilarSessions, HalfLife: r.opts.SessionHalfLife.Milliseconds()}
 	s.hits = r.idx.SimilarSessions(&q, per, s.hits[:0])
 	if len(s.hits) == 0 {
