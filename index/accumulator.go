@@ -9,38 +9,59 @@ type Hit struct {
 }
 
 // accumulator sums scores per ordinal without a map: a dense array of slots
-// stamped with a generation, so that resetting it costs nothing.
+// stamped with a generation, so that resetting it costs nothing. A slot's
+// stamp and its place in hits sit side by side: one cache line per add.
 type accumulator struct {
 	gen   uint32
-	stamp []uint32
-	slot  []int32
+	slots []accSlot // ordinal -> its hit, when stamped with gen
 	hits  []Hit
+}
+
+// accSlot is where an ordinal's hit is, valid when gen is the
+// accumulator's.
+type accSlot struct {
+	gen uint32
+	at  int32
 }
 
 func (a *accumulator) reset(size int) {
 	a.gen++
 	if a.gen == 0 {
-		clear(a.stamp)
+		clear(a.slots)
 		a.gen = 1
 	}
-	if len(a.stamp) < size {
-		a.stamp = append(a.stamp, make([]uint32, size-len(a.stamp))...)
-		a.slot = append(a.slot, make([]int32, size-len(a.slot))...)
+	if len(a.slots) < size {
+		a.slots = append(a.slots, make([]accSlot, size-len(a.slots))...)
 	}
 	a.hits = a.hits[:0]
 }
 
 func (a *accumulator) add(ord int32, s float64) {
-	if int(ord) >= len(a.stamp) {
+	if int(ord) >= len(a.slots) {
 		return // added after reset sized the accumulator; seen next time
 	}
-	if a.stamp[ord] != a.gen {
-		a.stamp[ord] = a.gen
-		a.slot[ord] = int32(len(a.hits))
+	sl := &a.slots[ord]
+	if sl.gen != a.gen {
+		*sl = accSlot{gen: a.gen, at: int32(len(a.hits))}
 		a.hits = append(a.hits, Hit{Ord: ord, Score: s})
 		return
 	}
-	a.hits[a.slot[ord]].Score += s
+	a.hits[sl.at].Score += s
+}
+
+// drop takes ord's hit out, if it has one.
+func (a *accumulator) drop(ord int32) {
+	if ord < 0 || int(ord) >= len(a.slots) || a.slots[ord].gen != a.gen {
+		return
+	}
+	at := a.slots[ord].at
+	a.slots[ord].gen = a.gen - 1
+	last := len(a.hits) - 1
+	if int(at) != last {
+		a.hits[at] = a.hits[last]
+		a.slots[a.hits[at].Ord].at = at
+	}
+	a.hits = a.hits[:last]
 }
 
 // top returns the best k hits, best first (ties by ordinal). It selects in

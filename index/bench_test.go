@@ -1,7 +1,11 @@
 package index
 
 import (
+	"math"
 	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/tailor-dev/tailor/internal/synth"
@@ -59,4 +63,75 @@ func BenchmarkObserve(b *testing.B) {
 		x.Observe(obs[i%len(obs)])
 		i++
 	}
+}
+
+// BenchmarkSimilarSessions votes with the 30 latest distinct items of a
+// user of a synthetic world (100,000 items and users, or
+// TAILOR_BENCH_ITEMS and TAILOR_BENCH_USERS), the ranker's default
+// context, sample and neighbours, once the sessions of every user are in.
+func BenchmarkSimilarSessions(b *testing.B) {
+	w := synth.New(synth.Options{Items: envInt("TAILOR_BENCH_ITEMS", 100000), Users: envInt("TAILOR_BENCH_USERS", 100000), Seed: 1})
+	x := newTestIndex(b, Options{})
+	items := make([]Item, len(w.Items))
+	for i, it := range w.Items {
+		items[i] = Item{ID: it.ID, Category: it.Category, Price: it.Price, Available: ptr(it.Available)}
+	}
+	if err := x.Upsert(items); err != nil {
+		b.Fatal(err)
+	}
+	// Each user's latest distinct items, newest first.
+	latest := make([][]int32, 0, w.Users)
+	var cur []int32
+	user := ""
+	err := w.EachEvent(func(e synth.Event) error {
+		if e.User != user {
+			if user != "" {
+				latest = append(latest, lastDistinct(cur, 30))
+			}
+			user, cur = e.User, cur[:0]
+		}
+		if ord, ok := x.Ord(e.Item); ok && e.Item != "" {
+			x.sess.add(e.User, ord, e.TS)
+			cur = append(cur, ord)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	latest = append(latest, lastDistinct(cur, 30))
+	weights := make([]float64, 30)
+	for i := range weights {
+		weights[i] = math.Exp(-float64(i) / 4)
+	}
+	qs := make([]SessionQuery, len(latest))
+	for u, ctx := range latest {
+		qs[u] = SessionQuery{User: w.UserID(u), Items: ctx, Weights: weights[:len(ctx)], Sample: 10, Neighbors: 100, HalfLife: 30 * 24 * 3600 * 1000}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	hits := make([]Hit, 0, 30)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		hits = x.SimilarSessions(&qs[r.IntN(len(qs))], 30, hits[:0])
+	}
+}
+
+// lastDistinct returns up to n distinct ordinals of ords, the latest first.
+func lastDistinct(ords []int32, n int) []int32 {
+	var out []int32
+	for i := len(ords) - 1; i >= 0 && len(out) < n; i-- {
+		if !slices.Contains(out, ords[i]) {
+			out = append(out, ords[i])
+		}
+	}
+	return out
+}
+
+// envInt returns the integer in environment variable name, or def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }

@@ -302,7 +302,6 @@ type sessionScratch struct {
 	stamp   []uint32  // ring slot -> gen when sim is valid
 	sim     []float64 // ring slot -> similarity
 	touched []int32   // ring slots with a similarity
-	ctx     []uint32  // ordinal -> gen when in the query's context
 	acc     accumulator
 }
 
@@ -370,21 +369,14 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 		sc.sim[slot] = sim
 	}
 	nb := closestSessions(sc.touched, sc.sim, x.ring, q.Neighbors)
-	if n := len(x.byItem); len(sc.ctx) < n {
-		sc.ctx = append(sc.ctx, make([]uint32, n-len(sc.ctx))...)
-	}
-	for _, ord := range q.Items {
-		if ord >= 0 && int(ord) < len(x.byItem) {
-			sc.ctx[ord] = sc.gen
-		}
-	}
 	sc.acc.reset(len(x.byItem))
 	for _, slot := range nb {
 		for _, ord := range x.itemsOf(int(slot)) {
-			if sc.ctx[ord] != sc.gen {
-				sc.acc.add(ord, sc.sim[slot])
-			}
+			sc.acc.add(ord, sc.sim[slot])
 		}
+	}
+	for _, ord := range q.Items {
+		sc.acc.drop(ord)
 	}
 	return append(dst, sc.acc.top(k)...)
 }
