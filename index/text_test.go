@@ -157,6 +157,8 @@ func TestTextIndexStats(t *testing.T) {
 	}
 }
 
+// TestAccumulatorTop: the best k of random sums, some ordinals dropped on
+// the way, against a map.
 func TestAccumulatorTop(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	var acc accumulator
@@ -169,6 +171,11 @@ func TestAccumulatorTop(t *testing.T) {
 			s := float64(r.IntN(8)) // small integers: many ties
 			acc.add(ord, s)
 			want[ord] += s
+			if r.IntN(8) == 0 { // dropped, and perhaps added again later
+				drop := int32(r.IntN(size + 2))
+				acc.drop(drop)
+				delete(want, drop)
+			}
 		}
 		var ref []Hit
 		for ord, s := range want {
