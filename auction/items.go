@@ -27,28 +27,31 @@ func (a *Auction) bestItem(sc *auctionScratch, req *BidRequest, c *campaign.Live
 	maxScore := w.CoVisit + w.Search + w.Popularity
 	var best *index.Doc
 	bestScore := -1.0
-	now := req.Now.UnixMilli()
-	items := c.Items
-	if len(items) > maxItemsScored {
-		items = items[:maxItemsScored]
+	ords := c.ItemOrdinals(a.idx.Intern)
+	if len(ords) > maxItemsScored {
+		ords = ords[:maxItemsScored]
 	}
-	for _, id := range items {
-		d, ok := a.idx.Get(id)
-		if !ok || !d.Available {
+	sc.facts = a.idx.Describe(ords, sc.facts[:0])
+	if sc.maxPop > 0 {
+		sc.pops = a.idx.Popularities(ords, req.Now.UnixMilli(), sc.pops[:0])
+	}
+	for i := range sc.facts {
+		f := &sc.facts[i]
+		if f.Doc == nil || !f.Available {
 			continue
 		}
-		if _, bought := sc.purchased[id]; bought {
+		if _, bought := sc.purchased[ords[i]]; bought {
 			continue
 		}
-		s := w.CoVisit * sc.covis[d.Ord]
+		s := w.CoVisit * sc.covis[ords[i]]
 		if sc.known {
-			s += w.Search * sc.affinity(a, d)
+			s += w.Search * sc.affinity(a, f.Path())
 		}
 		if sc.maxPop > 0 {
-			s += w.Popularity * math.Log1p(a.idx.Popularity(d.Ord, now)) / math.Log1p(sc.maxPop)
+			s += w.Popularity * math.Log1p(sc.pops[i]) / math.Log1p(sc.maxPop)
 		}
 		if s > bestScore {
-			best, bestScore = d, s
+			best, bestScore = f.Doc, s
 		}
 	}
 	if best == nil {
@@ -79,8 +82,9 @@ func (sc *auctionScratch) itemSignals(a *Auction, req *BidRequest) {
 	if p == nil {
 		return
 	}
-	for _, id := range p.Purchased {
-		sc.purchased[id] = struct{}{}
+	sc.ords = a.idx.Intern(p.Purchased, sc.ords[:0])
+	for _, o := range sc.ords {
+		sc.purchased[o] = struct{}{}
 	}
 	rw := 1.0
 	for i, id := range sc.recentItems {

@@ -35,7 +35,10 @@ type auctionScratch struct {
 
 	// Sponsored-product signals, computed on first need.
 	itemsReady bool
-	purchased  map[string]struct{}
+	purchased  map[int32]struct{} // ordinals of the items bought
+	ords       []int32
+	facts      []index.Facts // of a campaign's items
+	pops       []float64     // their popularities
 	covis      map[int32]float64
 	catByID    map[int32]float64 // catW by category id, filled on first need
 	catIDReady bool
@@ -47,7 +50,7 @@ type auctionScratch struct {
 func newAuctionScratch() *auctionScratch {
 	return &auctionScratch{
 		pending: map[int32]int{}, catW: map[string]float64{}, recentCats: map[string]float64{},
-		purchased: map[string]struct{}{}, covis: map[int32]float64{}, catByID: map[int32]float64{},
+		purchased: map[int32]struct{}{}, covis: map[int32]float64{}, catByID: map[int32]float64{},
 	}
 }
 
@@ -151,7 +154,7 @@ func (a *Auction) features(sc *auctionScratch, req *BidRequest, imp *Imp, cd *ad
 		f[FeatHistory] = math.Max(f[FeatHistory], 0.6*sc.recentCats[key])
 	}
 	if cd.item != nil {
-		f[FeatInterest] = math.Max(f[FeatInterest], sc.affinity(a, cd.item))
+		f[FeatInterest] = math.Max(f[FeatInterest], sc.affinity(a, cd.item.Categories))
 	}
 	// The latest search that holds all terms of one of the keywords.
 	start, rw := 0, 1.0
@@ -180,10 +183,10 @@ func (a *Auction) features(sc *auctionScratch, req *BidRequest, imp *Imp, cd *ad
 	}
 }
 
-// affinity is the user's mean relative interest over the levels of d's
-// category path.
-func (sc *auctionScratch) affinity(a *Auction, d *index.Doc) float64 {
-	if len(d.Categories) == 0 {
+// affinity is the user's mean relative interest over the levels of a
+// category path (ids, root first).
+func (sc *auctionScratch) affinity(a *Auction, cats []int32) float64 {
+	if len(cats) == 0 {
 		return 0
 	}
 	if !sc.catIDReady {
@@ -196,10 +199,10 @@ func (sc *auctionScratch) affinity(a *Auction, d *index.Doc) float64 {
 		}
 	}
 	sum := 0.0
-	for _, cat := range d.Categories {
+	for _, cat := range cats {
 		sum += sc.catByID[cat]
 	}
-	return sum / float64(len(d.Categories))
+	return sum / float64(len(cats))
 }
 
 // subset reports whether every term of ph is in terms.

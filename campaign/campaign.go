@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -227,6 +228,20 @@ type Live struct {
 	Creatives   []LiveCreative
 	Formats     uint8 // set of Format.Bit of its creatives
 	bundleLower string
+
+	itemOrds atomic.Pointer[[]int32] // Items resolved, on first need
+}
+
+// ItemOrdinals returns the catalog ordinals of the campaign's items, in
+// order, resolving them with resolve the first time it is called: a Live
+// campaign does not change, and an item's ordinal is its own for good.
+func (c *Live) ItemOrdinals(resolve func(ids []string, dst []int32) []int32) []int32 {
+	if p := c.itemOrds.Load(); p != nil {
+		return *p
+	}
+	ords := resolve(c.Items, make([]int32, 0, len(c.Items)))
+	c.itemOrds.Store(&ords)
+	return ords
 }
 
 // Flight reports whether now (Unix ms) is within the campaign's start and end.

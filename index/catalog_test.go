@@ -440,3 +440,22 @@ func TestConcurrentWrites(t *testing.T) {
 		t.Errorf("Get(%q) after reopening = %+v, %v, want the title %q held in memory before", "x", d, ok, title)
 	}
 }
+
+// TestIntern: known ids keep their ordinals, new ones get theirs, and an
+// item the catalog gets later has the ordinal it was given.
+func TestIntern(t *testing.T) {
+	x := newTestIndex(t, Options{})
+	mustUpsert(t, x, Item{ID: "a", Title: "a"})
+	a, _ := x.Ord("a")
+	got := x.Intern([]string{"a", "later", "a"}, []int32{-7})
+	if len(got) != 4 || got[0] != -7 || got[1] != a || got[3] != a || got[2] == a {
+		t.Fatalf("Intern = %v, want [-7 %d <new> %d]", got, a, a)
+	}
+	if x.Doc(got[2]) != nil {
+		t.Errorf("an interned id has a catalog entry before it is upserted")
+	}
+	mustUpsert(t, x, Item{ID: "later", Title: "later"})
+	if o, ok := x.Ord("later"); !ok || o != got[2] || x.Doc(o) == nil {
+		t.Errorf("Ord(later) after upsert = %d, %v, want the interned %d with an entry", o, ok, got[2])
+	}
+}

@@ -209,6 +209,31 @@ func (x *Index) Ord(id string) (int32, bool) {
 	return o, ok
 }
 
+// Intern appends to dst the ordinal of every id in ids, giving one to each
+// id the index has not seen yet: an ordinal is an id's for good, so a list
+// resolved once holds for items the catalog gets later.
+func (x *Index) Intern(ids []string, dst []int32) []int32 {
+	x.cat.mu.RLock()
+	at := len(dst)
+	for _, id := range ids {
+		o, ok := x.cat.byID[id]
+		if !ok {
+			break
+		}
+		dst = append(dst, o)
+	}
+	x.cat.mu.RUnlock()
+	if len(dst)-at == len(ids) {
+		return dst
+	}
+	x.cat.mu.Lock()
+	defer x.cat.mu.Unlock()
+	for _, id := range ids[len(dst)-at:] {
+		dst = append(dst, x.cat.ordLocked(id))
+	}
+	return dst
+}
+
 // Len returns the number of items in the catalog.
 func (x *Index) Len() int {
 	x.cat.mu.RLock()

@@ -293,9 +293,27 @@ func TestMoneySurvivesRestart(t *testing.T) {
 	}
 }
 
+// TestSponsoredProducts: a sponsored-product campaign's ad is the user's
+// best of its items the catalog holds, available and not bought; an item
+// the catalog gets after the campaign is a candidate at once.
 func TestSponsoredProducts(t *testing.T) {
 	ts := newBidServer(t, nil)
 	ts.shoppers()
+	// Neither item can be shown yet: gone-1 is not available, later-1 not in
+	// the catalog.
+	ts.campaigns(`[{"id":"late","advertiser":"Fellstride","adomain":["fellstride.example"],
+	 "budget":{"daily":50,"currency":"USD"},"pacing":"asap","bid":{"strategy":"cpm","max_cpm":5},
+	 "targeting":{"interests":[["Sports"]]},"items":["gone-1","later-1"]}]`)
+	if resp := ts.bid(banner("late1", "runner", 0.1)); resp != nil {
+		t.Errorf("a campaign without an item to show bid: %+v", resp.SeatBid)
+	}
+	ts.mustPost("/v1/items", `[{"id":"later-1","title":"Trail Racing Shoes","category":["Sports","Running","Shoes"],"price":130}]`)
+	if b := onlyBid(t, ts.bid(banner("late2", "runner", 0.1))); b.CrID != "sponsored:later-1" || !strings.Contains(b.AdM, "Trail Racing Shoes") {
+		t.Errorf("after later-1 joined the catalog: crid %q adm %q, want later-1", b.CrID, b.AdM)
+	}
+	ts.campaigns(`[{"id":"late","advertiser":"Fellstride","adomain":["fellstride.example"],
+	 "budget":{"daily":50,"currency":"USD"},"pacing":"asap","bid":{"strategy":"cpm","max_cpm":5},"status":"paused",
+	 "targeting":{"interests":[["Sports"]]},"items":["gone-1","later-1"]}]`)
 	ts.campaigns(`[{"id":"sp","advertiser":"Quickmere","adomain":["quickmere.example"],
 	 "budget":{"daily":50,"currency":"USD"},"pacing":"asap","bid":{"strategy":"cpc","cpc":0.6,"max_cpm":5},
 	 "targeting":{"interests":[["Sports"]]},
