@@ -31,6 +31,8 @@ type auctionScratch struct {
 	page        []string           // terms of the page's keywords
 	terms       []string           // search and page terms, for targeting
 	recentItems []string           // latest distinct items looked at, newest first
+	recentOrds  []int32            // their ordinals
+	recentFacts []index.Facts      // their catalog facts
 	recentCats  map[string]float64 // their categories, by recency
 
 	// Sponsored-product signals, computed on first need.
@@ -87,7 +89,9 @@ func (sc *auctionScratch) reset(a *Auction, req *BidRequest) {
 		}
 	}
 	searches := 0
-	for i := len(p.Recent) - 1; i >= 0; i-- {
+	// Newest first, until both lists are full: a long history costs no
+	// more than a short one.
+	for i := len(p.Recent) - 1; i >= 0 && (searches < a.opts.Searches || len(sc.recentItems) < recentItemsKept); i-- {
 		act := &p.Recent[i]
 		if slices.ContainsFunc(p.Recent[i+1:], func(later features.Action) bool { return later.Target == act.Target }) {
 			continue
@@ -105,13 +109,13 @@ func (sc *auctionScratch) reset(a *Auction, req *BidRequest) {
 		}
 	}
 	sc.terms = append(sc.terms, sc.search...)
+	sc.recentOrds = a.idx.Intern(sc.recentItems, sc.recentOrds[:0])
+	sc.recentFacts = a.idx.Describe(sc.recentOrds, sc.recentFacts[:0])
 	w := 1.0
-	for _, id := range sc.recentItems {
-		if d, ok := a.idx.Get(id); ok {
-			for _, cat := range d.Categories {
-				key := a.idx.CategoryKey(cat)
-				sc.recentCats[key] = math.Max(sc.recentCats[key], w)
-			}
+	for i := range sc.recentFacts {
+		for _, cat := range sc.recentFacts[i].Path() {
+			key := a.idx.CategoryKey(cat)
+			sc.recentCats[key] = math.Max(sc.recentCats[key], w)
 		}
 		w *= 0.9
 	}
@@ -173,8 +177,9 @@ func (a *Auction) features(sc *auctionScratch, req *BidRequest, imp *Imp, cd *ad
 	}
 	if len(c.Items) > 0 {
 		rw := 1.0
-		for _, id := range sc.recentItems {
-			if slices.Contains(c.Items, id) {
+		items := c.ItemOrdinals(a.idx.Intern)
+		for _, o := range sc.recentOrds {
+			if slices.Contains(items, o) {
 				f[FeatHistory] = math.Max(f[FeatHistory], rw)
 				break
 			}
