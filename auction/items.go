@@ -87,14 +87,7 @@ func (sc *auctionScratch) itemSignals(a *Auction, req *BidRequest) {
 		sc.purchased[o] = struct{}{}
 	}
 	rw := 1.0
-	for i, id := range sc.recentItems {
-		if i == 5 {
-			break
-		}
-		ord, ok := a.idx.Ord(id)
-		if !ok {
-			continue
-		}
+	for _, ord := range sc.recentOrds[:min(len(sc.recentOrds), 5)] {
 		sc.nbrs = a.idx.Neighbors(ord, 30, sc.nbrs[:0])
 		if len(sc.nbrs) > 0 {
 			top := float64(sc.nbrs[0].Weight) + 2
