@@ -323,6 +323,9 @@ func (s *Server) handler(admin, pprof bool) fasthttp.RequestHandler {
 			return
 		}
 		class := r.class()
+		if class != classNone {
+			s.svc.Serving() // background writes make way while requests come
+		}
 		if class != classNone && !s.cpu.allow() {
 			s.m.shedCPU.Inc()
 			s.shed(ctx, class)

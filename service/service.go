@@ -80,6 +80,10 @@ type StorageOptions struct {
 	// checks answers 503; the process should exit so that a restart
 	// recovers from the write-ahead log. Default: nothing more.
 	OnFailure func(error)
+	// Unpaced lets Pebble's flushes and compactions run at full speed while
+	// requests are served, rather than pause briefly after every 64 KiB
+	// they write (see kv.Pacer), so that requests need not wait behind them.
+	Unpaced bool
 }
 
 func (o *Options) setDefaults() {
@@ -99,6 +103,7 @@ type Service struct {
 	opts   Options
 	db     *pebble.DB
 	disk   *kv.Disk
+	pacer  *kv.Pacer // nil when unpaced
 	store  *features.Store
 	idx    *index.Index
 	rank   *ranker.Ranker
@@ -139,7 +144,11 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 	if err := step("pebble"); err != nil {
 		return nil, err
 	}
-	db, err := kv.Open(dir, kv.Options{Disk: disk, CacheBytes: opts.BlockCacheBytes})
+	var pacer *kv.Pacer
+	if !st.Unpaced {
+		pacer = kv.NewPacer(kv.PacerOptions{})
+	}
+	db, err := kv.Open(dir, kv.Options{Disk: disk, CacheBytes: opts.BlockCacheBytes, Pacer: pacer})
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +157,11 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(kv.NewCollector(db))
+	if pacer != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_pebble_background_pauses_total",
+			Help: "Pauses flushes and compactions took so that requests being served could run first."},
+			func() float64 { n, _ := pacer.Pauses(); return float64(n) }))
+	}
 	if err := step("profiles"); err != nil {
 		return nil, err
 	}
@@ -167,6 +181,7 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 		opts:  opts,
 		db:    db,
 		disk:  disk,
+		pacer: pacer,
 		store: store,
 		idx:   idx,
 		rank:  ranker.New(idx, opts.Ranker),
@@ -259,6 +274,15 @@ func (s *Service) Logger() *log.Logger { return s.opts.Logger }
 // Disk returns the guard of the data directory's disk: its free space,
 // and whether writes are allowed.
 func (s *Service) Disk() *kv.Disk { return s.disk }
+
+// Serving tells the service that a request is starting: while requests
+// keep coming, Pebble's flushes and compactions pause briefly after every
+// 64 KiB they write, so that the requests run first.
+func (s *Service) Serving() {
+	if s.pacer != nil {
+		s.pacer.Serving()
+	}
+}
 
 // Store returns the profile store.
 func (s *Service) Store() *features.Store { return s.store }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Key-space prefixes. Every key in the database starts with exactly one of them.
@@ -37,6 +38,9 @@ type Options struct {
 	// write errors Pebble cannot continue past (see Disk). Its file system
 	// is the one Pebble uses.
 	Disk *Disk
+	// Pacer, when set, spreads flushes and compactions out while requests
+	// are being served (see Pacer).
+	Pacer *Pacer
 }
 
 // Open opens (creating if needed) the Pebble database in dir with the options
@@ -71,6 +75,12 @@ func Open(dir string, opts Options) (*pebble.DB, error) {
 		po.EventListener = opts.Disk.listener()
 		// The ballast is made before Pebble writes, when there is room.
 		opts.Disk.Check()
+	}
+	if opts.Pacer != nil {
+		if po.FS == nil {
+			po.FS = vfs.Default
+		}
+		po.FS = &pacedFS{FS: po.FS, pacer: opts.Pacer}
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)

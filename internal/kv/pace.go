@@ -1,0 +1,143 @@
+package kv
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// The write categories Pebble gives the files of its background work.
+const (
+	categoryCompaction vfs.DiskWriteCategory = "pebble-compaction"
+	categoryFlush      vfs.DiskWriteCategory = "pebble-memtable-flush"
+)
+
+// Pacer spreads Pebble's flushes and compactions out while requests are
+// being served.
+//
+// A flush or a compaction is one goroutine that runs on the CPU for seconds,
+// making no call that blocks. Go's scheduler lets it run for 10 ms at a
+// time, and it looks at the network for requests only when it has nothing
+// else to run: on a server with few cores, every request that arrives during
+// a compaction waits up to 10 ms, more than the rest of its service. With a
+// Pacer, a flush or a compaction sleeps for a moment after each Chunk bytes
+// it writes while requests are being served, so that the scheduler polls the
+// network and runs the requests waiting there first. When no request has
+// started within Window, background work runs at full speed.
+type Pacer struct {
+	chunk  int64
+	pause  time.Duration
+	window int64
+	now    func() int64
+	sleep  func(time.Duration)
+
+	last   atomic.Int64 // when the latest request started, per now
+	pauses atomic.Int64
+	paused atomic.Int64 // nanoseconds asked for
+}
+
+// PacerOptions configures NewPacer. Zero fields take their defaults.
+type PacerOptions struct {
+	// Chunk is how many bytes a flush or a compaction writes between pauses.
+	// Default 64 KiB, about half a millisecond of a compaction's CPU.
+	Chunk int64
+	// Pause is how long it sleeps. Default 20 µs: long enough that the
+	// scheduler runs what else is waiting, and with nothing waiting Go
+	// wakes the sleeper within about a millisecond.
+	Pause time.Duration
+	// Window is how recently a request must have started for the server to
+	// count as serving. Default 10 ms.
+	Window time.Duration
+	// Now returns the time in nanoseconds; default the monotonic clock.
+	Now func() int64
+	// Sleep pauses; default time.Sleep.
+	Sleep func(time.Duration)
+}
+
+// NewPacer returns a Pacer; give it to Open through Options.Pacer and call
+// Serving as each request starts.
+func NewPacer(o PacerOptions) *Pacer {
+	if o.Chunk <= 0 {
+		o.Chunk = 64 << 10
+	}
+	if o.Pause <= 0 {
+		o.Pause = 20 * time.Microsecond
+	}
+	if o.Window <= 0 {
+		o.Window = 10 * time.Millisecond
+	}
+	if o.Now == nil {
+		start := time.Now()
+		o.Now = func() int64 { return int64(time.Since(start)) }
+	}
+	if o.Sleep == nil {
+		o.Sleep = time.Sleep
+	}
+	p := &Pacer{chunk: o.Chunk, pause: o.Pause, window: int64(o.Window), now: o.Now, sleep: o.Sleep}
+	p.last.Store(-int64(o.Window)) // not serving yet
+	return p
+}
+
+// Serving records that a request is starting. Safe for concurrent use; it
+// writes the shared clock at most a few times per window, so that cores
+// serving at once do not contend for it.
+func (p *Pacer) Serving() {
+	now := p.now()
+	if now-p.last.Load() > p.window/8 {
+		p.last.Store(now)
+	}
+}
+
+// Pauses returns how many pauses background writers took and how long they
+// asked to sleep in all.
+func (p *Pacer) Pauses() (n int64, asked time.Duration) {
+	return p.pauses.Load(), time.Duration(p.paused.Load())
+}
+
+// wrote is called by a background writer that has written n bytes since
+// its last call; since is its count of bytes since its last pause.
+func (p *Pacer) wrote(since *int64, n int) {
+	*since += int64(n)
+	if *since < p.chunk {
+		return
+	}
+	*since = 0
+	if p.now()-p.last.Load() >= p.window {
+		return // nobody is waiting: full speed
+	}
+	p.pauses.Add(1)
+	p.paused.Add(int64(p.pause))
+	p.sleep(p.pause)
+}
+
+// pacedFS gives Pebble's flushes and compactions files whose writes the
+// pacer spreads out; every other file is the inner file system's.
+type pacedFS struct {
+	vfs.FS
+	pacer *Pacer
+}
+
+func (fs *pacedFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, cat)
+	if err != nil || (cat != categoryCompaction && cat != categoryFlush) {
+		return f, err
+	}
+	return &pacedFile{File: f, pacer: fs.pacer}, nil
+}
+
+// Unwrap returns the file system under the pacer.
+func (fs *pacedFS) Unwrap() vfs.FS { return fs.FS }
+
+// pacedFile is a table being written by a flush or a compaction.
+type pacedFile struct {
+	vfs.File
+	pacer *Pacer
+	since int64
+}
+
+func (f *pacedFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	f.pacer.wrote(&f.since, n)
+	return n, err
+}

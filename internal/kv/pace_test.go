@@ -1,0 +1,130 @@
+package kv
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// pacedDB opens a real Pebble in a temporary directory with a pacer whose
+// clock the test sets and whose sleeps it counts.
+func pacedDB(t *testing.T) (db *pebble.DB, p *Pacer, clock *atomic.Int64, slept *atomic.Int64) {
+	t.Helper()
+	clock, slept = new(atomic.Int64), new(atomic.Int64)
+	p = NewPacer(PacerOptions{Chunk: 4 << 10, Pause: 7 * time.Microsecond, Window: 10 * time.Millisecond,
+		Now: clock.Load, Sleep: func(d time.Duration) {
+			if d != 7*time.Microsecond {
+				t.Errorf("slept %v, want the pause", d)
+			}
+			slept.Add(1)
+		}})
+	db, err := Open(t.TempDir(), Options{Pacer: p, MemTableBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, p, clock, slept
+}
+
+// write commits n synced values of 1 KiB that do not compress, spread over
+// the key space.
+func write(t *testing.T, db *pebble.DB, round, n int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(round), 1))
+	val := make([]byte, 1<<10)
+	for i := range n {
+		for j := range val {
+			val[j] = byte(rng.Uint32())
+		}
+		key := fmt.Appendf(nil, "k%05d-%d", (i*7919)%n, round)
+		if err := db.Set(key, val, pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPacerPausesBackgroundWritesWhileServing(t *testing.T) {
+	db, p, clock, slept := pacedDB(t)
+	clock.Store(int64(time.Second))
+	p.Serving()
+
+	write(t, db, 0, 500)
+	if slept.Load() != 0 {
+		t.Fatalf("commits paused %d times: the write-ahead log must never wait", slept.Load())
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	afterFlush := slept.Load()
+	// 500 KiB of values in chunks of 4 KiB: about 120 pauses.
+	if afterFlush < 60 {
+		t.Errorf("a flush of 500 KiB while serving paused %d times, want about one per 4 KiB", afterFlush)
+	}
+	write(t, db, 1, 500)
+	if err := db.Compact(t.Context(), []byte("k"), []byte("l"), true); err != nil {
+		t.Fatal(err)
+	}
+	if slept.Load()-afterFlush < 60 {
+		t.Errorf("a flush and a compaction of 1 MiB while serving paused %d times", slept.Load()-afterFlush)
+	}
+	if n, asked := p.Pauses(); n != slept.Load() || asked != time.Duration(n)*7*time.Microsecond {
+		t.Errorf("Pauses() = %d, %v; want %d, %v", n, asked, slept.Load(), time.Duration(slept.Load())*7*time.Microsecond)
+	}
+}
+
+func TestPacerLetsBackgroundWritesRunWhenIdle(t *testing.T) {
+	db, p, clock, slept := pacedDB(t)
+	// Never served: full speed.
+	write(t, db, 0, 500)
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if slept.Load() != 0 {
+		t.Fatalf("a flush before any request paused %d times", slept.Load())
+	}
+	// Served, but longer ago than the window: full speed again.
+	clock.Store(int64(time.Second))
+	p.Serving()
+	clock.Add(int64(10 * time.Millisecond))
+	write(t, db, 1, 500)
+	if err := db.Compact(t.Context(), []byte("k"), []byte("l"), true); err != nil {
+		t.Fatal(err)
+	}
+	if slept.Load() != 0 {
+		t.Errorf("a compaction 10 ms after the last request paused %d times", slept.Load())
+	}
+	// Every value is there.
+	for _, key := range []string{"k00000-0", "k00499-1"} {
+		if _, closer, err := db.Get([]byte(key)); err != nil {
+			t.Errorf("get %s: %v", key, err)
+		} else {
+			closer.Close()
+		}
+	}
+}
+
+// Serving writes the shared clock only when it has moved by an eighth of the
+// window, so that many cores marking requests do not contend for it.
+func TestPacerServingWritesTheClockSparingly(t *testing.T) {
+	var clock atomic.Int64
+	p := NewPacer(PacerOptions{Window: 8 * time.Millisecond, Now: clock.Load})
+	clock.Store(int64(time.Second))
+	p.Serving()
+	if got := p.last.Load(); got != int64(time.Second) {
+		t.Fatalf("first request: clock %d, want %d", got, int64(time.Second))
+	}
+	clock.Add(int64(time.Millisecond))
+	p.Serving()
+	if got := p.last.Load(); got != int64(time.Second) {
+		t.Errorf("a request an eighth of the window later moved the clock to %d", got)
+	}
+	clock.Add(1)
+	p.Serving()
+	if got := p.last.Load(); got != int64(time.Second+time.Millisecond+1) {
+		t.Errorf("a request past an eighth of the window: clock %d", got)
+	}
+}
