@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -22,8 +23,9 @@ const (
 // else to run: on a server with few cores, every request that arrives during
 // a compaction waits up to 10 ms, more than the rest of its service. With a
 // Pacer, a flush or a compaction sleeps for a moment after each Chunk bytes
-// it writes while requests are being served, so that the scheduler polls the
-// network and runs the requests waiting there first. When no request has
+// it writes, and a compaction after each Chunk bytes it reads, while
+// requests are being served, so that the scheduler polls the network and
+// runs the requests waiting there first. When no request has
 // started within Window, background work runs at full speed.
 type Pacer struct {
 	chunk  int64
@@ -39,7 +41,8 @@ type Pacer struct {
 
 // PacerOptions configures NewPacer. Zero fields take their defaults.
 type PacerOptions struct {
-	// Chunk is how many bytes a flush or a compaction writes between pauses.
+	// Chunk is how many bytes a flush or a compaction writes, or a
+	// compaction reads, between pauses.
 	// Default 64 KiB, about half a millisecond of a compaction's CPU.
 	Chunk int64
 	// Pause is how long it sleeps. Default 20 µs: long enough that the
@@ -95,9 +98,9 @@ func (p *Pacer) Pauses() (n int64, asked time.Duration) {
 	return p.pauses.Load(), time.Duration(p.paused.Load())
 }
 
-// wrote is called by a background writer that has written n bytes since
-// its last call; since is its count of bytes since its last pause.
-func (p *Pacer) wrote(since *int64, n int) {
+// moved is called by background work that has written or read n bytes
+// since its last call; since is its count of bytes since its last pause.
+func (p *Pacer) moved(since *int64, n int) {
 	*since += int64(n)
 	if *since < p.chunk {
 		return
@@ -126,18 +129,37 @@ func (fs *pacedFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, err
 	return &pacedFile{File: f, pacer: fs.pacer}, nil
 }
 
+// Open paces the reads of files opened for long sequential reads: the
+// inputs of compactions (and of copies such as backups' checkpoints). A
+// compaction that drops most of what it reads (values overwritten since)
+// writes seldom, so its reads are paced too.
+func (fs *pacedFS) Open(name string, opts ...vfs.OpenOption) (vfs.File, error) {
+	f, err := fs.FS.Open(name, opts...)
+	if err != nil || !slices.Contains(opts, vfs.SequentialReadsOption) {
+		return f, err
+	}
+	return &pacedFile{File: f, pacer: fs.pacer}, nil
+}
+
 // Unwrap returns the file system under the pacer.
 func (fs *pacedFS) Unwrap() vfs.FS { return fs.FS }
 
-// pacedFile is a table being written by a flush or a compaction.
+// pacedFile is a table being written by a flush or a compaction, or read
+// by a compaction. One goroutine uses it at a time.
 type pacedFile struct {
 	vfs.File
 	pacer *Pacer
-	since int64
+	since int64 // bytes since the last pause
 }
 
 func (f *pacedFile) Write(p []byte) (int, error) {
 	n, err := f.File.Write(p)
-	f.pacer.wrote(&f.since, n)
+	f.pacer.moved(&f.since, n)
+	return n, err
+}
+
+func (f *pacedFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(p, off)
+	f.pacer.moved(&f.since, n)
 	return n, err
 }

@@ -128,3 +128,40 @@ func TestPacerServingWritesTheClockSparingly(t *testing.T) {
 		t.Errorf("a request past an eighth of the window: clock %d", got)
 	}
 }
+
+// A compaction that drops what it reads writes almost nothing: its reads are
+// paced.
+func TestPacerPausesCompactionReads(t *testing.T) {
+	db, p, clock, slept := pacedDB(t)
+	write(t, db, 0, 500)
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		if err := db.Delete(fmt.Appendf(nil, "k%05d-0", i), pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if slept.Load() != 0 {
+		t.Fatalf("flushes before any request paused %d times", slept.Load())
+	}
+	clock.Store(int64(time.Second))
+	p.Serving()
+	if err := db.Compact(t.Context(), []byte("k"), []byte("l"), true); err != nil {
+		t.Fatal(err)
+	}
+	tables := int64(0)
+	for _, l := range db.Metrics().Levels {
+		tables += l.TablesSize
+	}
+	if tables > 64<<10 {
+		t.Fatalf("the compaction left %d bytes of tables: it did not drop the values", tables)
+	}
+	// 500 KiB read in chunks of 4 KiB, next to nothing written.
+	if slept.Load() < 60 {
+		t.Errorf("a compaction reading 500 KiB while serving paused %d times", slept.Load())
+	}
+}
