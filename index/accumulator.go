@@ -15,6 +15,8 @@ type accumulator struct {
 	gen   uint32
 	slots []accSlot // ordinal -> its hit, when stamped with gen
 	hits  []Hit
+
+	warmed uint32 // what warm read, kept so that its reads are not optimized away
 }
 
 // accSlot is where an ordinal's hit is, valid when gen is the
@@ -47,6 +49,19 @@ func (a *accumulator) add(ord int32, s float64) {
 		return
 	}
 	a.hits[sl.at].Score += s
+}
+
+// warm reads the slots of ords, so that adding them next finds them in
+// cache: the reads depend on nothing but ords, and the processor overlaps
+// their misses.
+func (a *accumulator) warm(ords []int32) {
+	var sink uint32
+	for _, ord := range ords {
+		if uint(ord) < uint(len(a.slots)) {
+			sink += a.slots[ord].gen
+		}
+	}
+	a.warmed = sink
 }
 
 // drop takes ord's hit out, if it has one.

@@ -104,6 +104,16 @@ func (x *sessions) entriesOf(ord int32) []itemEntry {
 	return x.itemSeqs[at : at+int(x.byItem[ord])]
 }
 
+// sample returns the latest n sessions kept for ord (all when n is 0),
+// oldest first.
+func (x *sessions) sample(ord int32, n int) []itemEntry {
+	list := x.entriesOf(ord)
+	if n > 0 && len(list) > n {
+		list = list[len(list)-n:]
+	}
+	return list
+}
+
 // held records that session e holds ord: among ord's latest perItem by
 // start, in order.
 func (x *sessions) held(ord int32, e itemEntry) {
@@ -302,7 +312,9 @@ type sessionScratch struct {
 	stamp   []uint32  // ring slot -> gen when sim is valid
 	sim     []float64 // ring slot -> similarity
 	touched []int32   // ring slots with a similarity
+	votes   []int32   // the neighbours' items, gathered before they are counted
 	acc     accumulator
+	warmed  uint64 // what the warming reads summed, kept so that they are not optimized away
 }
 
 // vote appends to dst the k items the q.Neighbors sessions most similar to
@@ -332,17 +344,25 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 		sc.sim = append(sc.sim, make([]float64, n-len(sc.sim))...)
 	}
 	sc.touched = sc.touched[:0]
+	// The sessions the context's items list sit at random places in the
+	// ring: reading them all first, in a loop whose loads do not wait on
+	// one another, lets the processor fetch many at once.
+	var sink uint64
+	for _, ord := range q.Items {
+		if uint(ord) < uint(len(x.byItem)) {
+			for _, e := range x.sample(ord, q.Sample) {
+				sink += x.ring[x.slot(e.seq)].seq
+			}
+		}
+	}
+	sc.warmed = sink
 	newest := int64(math.MinInt64)
 	for i, ord := range q.Items {
 		if ord < 0 || int(ord) >= len(x.byItem) {
 			continue
 		}
 		w := q.Weights[i]
-		list := x.entriesOf(ord)
-		if q.Sample > 0 && len(list) > q.Sample {
-			list = list[len(list)-q.Sample:]
-		}
-		for _, e := range list {
+		for _, e := range x.sample(ord, q.Sample) {
 			seq := e.seq
 			slot := int32(x.slot(seq))
 			s := &x.ring[slot]
@@ -369,11 +389,23 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 		sc.sim[slot] = sim
 	}
 	nb := closestSessions(sc.touched, sc.sim, x.ring, q.Neighbors)
-	sc.acc.reset(len(x.byItem))
+	// The neighbours' items and their slots in the accumulator are far
+	// apart in memory. Gathering the items first, then touching the slots,
+	// each in a loop whose loads do not wait on one another, lets the
+	// processor fetch many at once; counting then finds them in cache.
+	sc.votes = sc.votes[:0]
 	for _, slot := range nb {
-		for _, ord := range x.itemsOf(int(slot)) {
+		sc.votes = append(sc.votes, x.itemsOf(int(slot))...)
+	}
+	sc.acc.reset(len(x.byItem))
+	sc.acc.warm(sc.votes)
+	at := 0
+	for _, slot := range nb {
+		n := int(x.ring[slot].n)
+		for _, ord := range sc.votes[at : at+n] {
 			sc.acc.add(ord, sc.sim[slot])
 		}
+		at += n
 	}
 	for _, ord := range q.Items {
 		sc.acc.drop(ord)
