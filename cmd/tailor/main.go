@@ -27,12 +27,6 @@ Usage:
 Run "tailor COMMAND -h" for a command's flags.
 `
 
-// servesTraffic reports whether the command line runs a server under load
-// (tailor serve, tailor bench floor), which runs with a quiet sysmon.
-func servesTraffic(args []string) bool {
-	return args[0] == "serve" || len(args) > 1 && args[0] == "bench" && args[1] == "floor"
-}
-
 // isHelp reports whether arg asks for help.
 func isHelp(arg string) bool {
 	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
@@ -42,9 +36,6 @@ func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
-	}
-	if servesTraffic(os.Args[1:]) {
-		quietSysmon()
 	}
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
