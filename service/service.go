@@ -82,7 +82,8 @@ type StorageOptions struct {
 	OnFailure func(error)
 	// Unpaced lets Pebble's flushes and compactions run at full speed while
 	// requests are served, rather than pause briefly after every 64 KiB
-	// they write (see kv.Pacer), so that requests need not wait behind them.
+	// they write or read (see kv.Pacer), so that requests need not wait
+	// behind them.
 	Unpaced bool
 }
 
@@ -277,7 +278,7 @@ func (s *Service) Disk() *kv.Disk { return s.disk }
 
 // Serving tells the service that a request is starting: while requests
 // keep coming, Pebble's flushes and compactions pause briefly after every
-// 64 KiB they write, so that the requests run first.
+// 64 KiB they write or read, so that the requests run first.
 func (s *Service) Serving() {
 	if s.pacer != nil {
 		s.pacer.Serving()

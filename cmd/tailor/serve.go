@@ -54,7 +54,7 @@ func serve(args []string) error {
 	bidAllow := fs.String("bid-allow", "", "only peers in these `CIDR`s may bid, such as 10.0.0.0/8,192.0.2.7 (default: anyone)")
 	maxInflightMB := fs.Int("max-inflight-mb", 256, "request bodies held at once, in `MiB`; past it requests get 503")
 	minFreeMB := fs.Int("min-free-mb", 256, "free disk space below which writes get 507, in `MiB` (0: no floor)")
-	unpaced := fs.Bool("unpaced-compactions", false, "let Pebble's flushes and compactions run at full speed while requests are served (default: they pause after every 64 KiB written so that requests need not wait behind them)")
+	unpaced := fs.Bool("unpaced-compactions", false, "let Pebble's flushes and compactions run at full speed while requests are served (default: they pause after every 64 KiB written or read so that requests need not wait behind them)")
 	concurrency := fs.String("max-concurrent", "", "requests handled at once per kind before the rest wait then are shed: `recommend=N,bid=N,events=N,other=N` (default 32 per core, 32 per core, 64, 16)")
 	queueWait := fs.Duration("queue-wait", 10*time.Millisecond, "how long a request past --max-concurrent may wait for a place before it is shed (429, or a no-bid)")
 	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU (0: never)")
