@@ -36,7 +36,6 @@ type Pacer struct {
 
 	last   atomic.Int64 // when the latest request started, per now
 	pauses atomic.Int64
-	paused atomic.Int64 // nanoseconds asked for
 }
 
 // PacerOptions configures NewPacer. Zero fields take their defaults.
@@ -95,7 +94,8 @@ func (p *Pacer) Serving() {
 // Pauses returns how many pauses background writers took and how long they
 // asked to sleep in all.
 func (p *Pacer) Pauses() (n int64, asked time.Duration) {
-	return p.pauses.Load(), time.Duration(p.paused.Load())
+	n = p.pauses.Load()
+	return n, time.Duration(n) * p.pause
 }
 
 // moved is called by background work that has written or read n bytes
@@ -110,7 +110,6 @@ func (p *Pacer) moved(since *int64, n int) {
 		return // nobody is waiting: full speed
 	}
 	p.pauses.Add(1)
-	p.paused.Add(int64(p.pause))
 	p.sleep(p.pause)
 }
 
