@@ -138,12 +138,6 @@ func (u *AttributesUpdate) applyTo(a *Attributes) {
 	}
 }
 
-func (a Attributes) clone() Attributes {
-	a.Channels = slices.Clone(a.Channels)
-	a.Labels = slices.Clone(a.Labels)
-	return a
-}
-
 // Label returns the value of label key, "" when absent.
 func (a *Attributes) Label(key string) string {
 	for _, l := range a.Labels {

@@ -50,8 +50,8 @@ func typicalEvents(r *rand.Rand, n int, start int64) []Event {
 	return evs
 }
 
-// BenchmarkApplyEvent is the per-event work of ingestion on the profile: fold
-// one event into a profile of 40 earlier ones, and encode it.
+// BenchmarkApplyEvent is the per-event work of ingestion on the profile: decode
+// a cached profile of 40 earlier events, fold one event into it, and encode it.
 func BenchmarkApplyEvent(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	lim := Limits{}
@@ -61,11 +61,15 @@ func BenchmarkApplyEvent(b *testing.B) {
 	for i := range evs[:40] {
 		base.apply(&evs[i], &lim)
 	}
+	enc := string(AppendEncoded(nil, base))
 	var buf []byte
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		p := base.clone()
+		p, err := decodeString(enc)
+		if err != nil {
+			b.Fatal(err)
+		}
 		p.apply(&evs[40+i%256], &lim)
 		buf = AppendEncoded(buf[:0], p)
 	}
@@ -152,4 +156,24 @@ func BenchmarkSegment(b *testing.B) {
 	}
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/profile")
+}
+
+// BenchmarkDecode reads back a cached profile of 40 events, what every read
+// of a profile pays.
+func BenchmarkDecode(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	lim := Limits{}
+	lim.setDefaults()
+	p := &Profile{User: "u"}
+	for _, e := range typicalEvents(r, 40, 1_760_000_000_000) {
+		p.apply(&e, &lim)
+	}
+	enc := string(AppendEncoded(nil, p))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(enc)))
+	for b.Loop() {
+		if _, err := decodeString(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -148,11 +148,15 @@ func appendString(dst []byte, s string) []byte {
 
 // Decode decodes a profile encoded by AppendEncoded. The profile's strings share
 // one copy of buf, so buf may be reused once Decode returns.
-func Decode(buf []byte) (*Profile, error) {
-	if len(buf) == 0 || buf[0] != codecVersion {
+func Decode(buf []byte) (*Profile, error) { return decodeString(string(buf)) }
+
+// decodeString is Decode for an encoding held in a string, which the profile's
+// strings then share: it copies nothing but the slices.
+func decodeString(enc string) (*Profile, error) {
+	if len(enc) == 0 || enc[0] != codecVersion {
 		return nil, ErrCorrupt
 	}
-	d := wire.Reader{S: string(buf[1:])}
+	d := wire.Reader{S: enc[1:]}
 	p := &Profile{}
 	p.User = d.Str()
 	p.Version = d.Uvarint()

@@ -148,24 +148,6 @@ func Interest(list []Weighted, key string) float32 {
 	return 0
 }
 
-// clone returns a deep copy of p's slices, so that the copy can be updated while
-// readers still hold p.
-func (p *Profile) clone() *Profile {
-	c := *p
-	c.Categories = append([]Weighted(nil), p.Categories...)
-	c.Brands = append([]Weighted(nil), p.Brands...)
-	c.Terms = append([]Weighted(nil), p.Terms...)
-	c.Recent = append(make([]Action, 0, len(p.Recent)+1), p.Recent...)
-	c.Purchased = append([]string(nil), p.Purchased...)
-	if len(p.Orders) > 0 {
-		c.Orders = append(make([]Order, 0, len(p.Orders)+1), p.Orders...)
-	}
-	c.Repurchases = append([]Repurchase(nil), p.Repurchases...)
-	c.Channels = append([]Weighted(nil), p.Channels...)
-	c.Attrs = p.Attrs.clone()
-	return &c
-}
-
 // apply folds one event into p.
 func (p *Profile) apply(e *Event, lim *Limits) {
 	// The first event sets the times; zero is a valid time, not "unset".

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -299,21 +298,6 @@ func TestApplyRFM(t *testing.T) {
 	p = applyAll(lim, Event{Type: View, Item: "i1", TS: t0})
 	if p.Purchases != 0 || p.Monetary != 0 || p.FirstPurchase != 0 || p.LastPurchase != 0 || p.Purchased != nil {
 		t.Errorf("RFM without purchases = %d, %v, %d, %d, %q, want zeros", p.Purchases, p.Monetary, p.FirstPurchase, p.LastPurchase, p.Purchased)
-	}
-}
-
-func TestCloneIsDeep(t *testing.T) {
-	lim := defaultLimits()
-	p := applyAll(lim,
-		Event{Type: Purchase, Item: "i1", TS: t0, Category: []string{"A"}, Brand: "B", Terms: []string{"t"}},
-		Event{Type: Search, Query: "q", TS: t0 + 1, Terms: []string{"q"}})
-	before := AppendEncoded(nil, p)
-	snapshot, _ := Decode(before)
-	c := p.clone()
-	c.apply(&Event{Type: Purchase, Item: "i2", TS: t0 + day, Category: []string{"C"}, Brand: "D", Terms: []string{"u"}}, lim)
-	c.apply(&Event{Type: Purchase, Item: "i1", TS: t0 + 2*day}, lim)
-	if !reflect.DeepEqual(p, snapshot) {
-		t.Errorf("profile after applying to its clone = %+v, want it unchanged %+v", p, snapshot)
 	}
 }
 

@@ -21,8 +21,8 @@ var ErrNotFound = errors.New("features: user not found")
 
 // Options configures a Store.
 type Options struct {
-	// CacheBytes bounds the memory of decoded profiles kept in the cache.
-	// Default 256 MiB.
+	// CacheBytes bounds the memory of the profiles kept in the cache, which
+	// holds them encoded. Default 256 MiB.
 	CacheBytes int64
 	// Limits bounds each profile; zero fields take their defaults.
 	Limits Limits
@@ -48,7 +48,7 @@ const (
 type Store struct {
 	db    *pebble.DB
 	opts  Options
-	cache *ristretto.Cache[string, *cached]
+	cache *ristretto.Cache[string, cached]
 	seed  maphash.Seed
 
 	locks [lockStripes]sync.Mutex
@@ -58,8 +58,13 @@ type Store struct {
 	hits, misses prometheus.Counter
 }
 
+// cached is a profile in the cache: its encoding, which the garbage
+// collector need not scan (decoded profiles are dozens of pointers each, and a
+// cache of them made every collection's marking, which runs beside the
+// requests, several times longer), and the sequence of its stripe when it
+// was read or written.
 type cached struct {
-	p   *Profile
+	enc string
 	seq uint64
 }
 
@@ -80,7 +85,7 @@ func New(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Store, error)
 	if counters < 1000 {
 		counters = 1000
 	}
-	cache, err := ristretto.NewCache(&ristretto.Config[string, *cached]{
+	cache, err := ristretto.NewCache(&ristretto.Config[string, cached]{
 		NumCounters:        counters,
 		MaxCost:            opts.CacheBytes,
 		BufferItems:        64,
@@ -119,42 +124,41 @@ func (s *Store) stripe(user string) int {
 }
 
 // Get returns the profile of user, or ErrNotFound. The profile reflects every
-// Apply that returned before Get was called.
+// Apply that returned before Get was called, and it is the caller's own: no
+// other reader sees what the caller does to it.
 func (s *Store) Get(user string) (*Profile, error) {
 	st := s.stripe(user)
 	seq := s.seqs[st].Load()
 	if c, ok := s.cache.Get(user); ok && c.seq == seq {
 		s.hits.Inc()
-		return c.p, nil
+		return decodeString(c.enc)
 	}
 	s.misses.Inc()
-	p, size, err := s.load(user)
+	enc, err := s.load(user)
 	if err != nil {
 		return nil, err
 	}
-	s.cache.Set(user, &cached{p: p, seq: seq}, cost(size))
-	return p, nil
+	s.cache.Set(user, cached{enc: enc, seq: seq}, cost(enc))
+	return decodeString(enc)
 }
 
-// load reads and decodes a profile from Pebble.
-func (s *Store) load(user string) (*Profile, int, error) {
+// load reads the encoding of a profile from Pebble.
+func (s *Store) load(user string) (string, error) {
 	var kbuf [258]byte
 	v, closer, err := s.db.Get(kv.AppendKey(kbuf[:0], kv.PrefixProfile, user))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, 0, ErrNotFound
+		return "", ErrNotFound
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("features: cannot read profile: %w", err)
+		return "", fmt.Errorf("features: cannot read profile: %w", err)
 	}
-	defer closer.Close()
-	p, err := Decode(v)
-	if err != nil {
-		return nil, 0, err
-	}
-	return p, len(v), nil
+	enc := string(v)
+	return enc, closer.Close()
 }
 
-func cost(encoded int) int64 { return int64(2*encoded + 256) }
+// cost is what a cached encoding counts against CacheBytes: its bytes and
+// about what the cache's entry, key and policy take beside them.
+func cost(enc string) int64 { return int64(len(enc) + 160) }
 
 // Result reports what Apply did.
 type Result struct {
@@ -214,8 +218,7 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 	seen := make(map[string]struct{})
 	type update struct {
 		user string
-		p    *Profile
-		size int
+		enc  string
 	}
 	var updates []update
 	var key, val []byte
@@ -225,15 +228,11 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 		for end < len(order) && events[order[end]].User == user {
 			end++
 		}
-		old, _, err := s.current(user)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return Result{}, err
-		}
-		var p *Profile
-		if old != nil {
-			p = old.clone()
-		} else {
+		p, err := s.current(user)
+		if errors.Is(err, ErrNotFound) {
 			p = &Profile{User: user}
+		} else if err != nil {
+			return Result{}, err
 		}
 		changed := false
 		for _, i := range order[start:end] {
@@ -279,7 +278,7 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 			if err := b.Set(key, val, nil); err != nil {
 				return Result{}, err
 			}
-			updates = append(updates, update{user: user, p: p, size: len(val)})
+			updates = append(updates, update{user: user, enc: string(val)})
 		}
 		start = end
 	}
@@ -301,7 +300,7 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 	for _, u := range updates {
 		st := s.stripe(u.user)
 		seq := s.seqs[st].Add(1)
-		s.cache.Set(u.user, &cached{p: u.p, seq: seq}, cost(u.size))
+		s.cache.Set(u.user, cached{enc: u.enc, seq: seq}, cost(u.enc))
 	}
 	s.unlock(held)
 	locked = false
@@ -319,13 +318,18 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 	return res, nil
 }
 
-// current returns the profile of user while its stripe is locked.
-func (s *Store) current(user string) (*Profile, int, error) {
+// current returns a copy of the profile of user, to update while its stripe
+// is locked.
+func (s *Store) current(user string) (*Profile, error) {
 	st := s.stripe(user)
 	if c, ok := s.cache.Get(user); ok && c.seq == s.seqs[st].Load() {
-		return c.p, 0, nil
+		return decodeString(c.enc)
 	}
-	return s.load(user)
+	enc, err := s.load(user)
+	if err != nil {
+		return nil, err
+	}
+	return decodeString(enc)
 }
 
 // known reports whether an event id has been applied before.
@@ -394,7 +398,7 @@ func (s *Store) Delete(user string) error {
 	st := s.stripe(user)
 	s.locks[st%lockStripes].Lock()
 	defer s.locks[st%lockStripes].Unlock()
-	if _, _, err := s.current(user); err != nil {
+	if _, err := s.current(user); err != nil {
 		return err
 	}
 	b := s.db.NewBatch()
@@ -515,10 +519,10 @@ func (s *Store) UpdateAttributes(updates []AttributesUpdate) error {
 		u := &updates[i]
 		p := next[u.User]
 		if p == nil {
-			old, _, err := s.current(u.User)
+			old, err := s.current(u.User)
 			switch {
 			case err == nil:
-				p = old.clone()
+				p = old
 			case errors.Is(err, ErrNotFound):
 				p = &Profile{User: u.User}
 			default:
@@ -530,10 +534,10 @@ func (s *Store) UpdateAttributes(updates []AttributesUpdate) error {
 		u.applyTo(&p.Attrs)
 		p.Version++
 	}
-	sizes := make(map[string]int, len(users))
+	encs := make(map[string]string, len(users))
 	for _, user := range users {
 		enc := AppendEncoded(nil, next[user])
-		sizes[user] = len(enc)
+		encs[user] = string(enc)
 		if err := b.Set(kv.Key(kv.PrefixProfile, user), enc, nil); err != nil {
 			return err
 		}
@@ -543,7 +547,7 @@ func (s *Store) UpdateAttributes(updates []AttributesUpdate) error {
 	}
 	for _, user := range users {
 		seq := s.seqs[s.stripe(user)].Add(1)
-		s.cache.Set(user, &cached{p: next[user], seq: seq}, cost(sizes[user]))
+		s.cache.Set(user, cached{enc: encs[user], seq: seq}, cost(encs[user]))
 	}
 	return nil
 }

@@ -103,6 +103,33 @@ func TestStoreApplyGet(t *testing.T) {
 	}
 }
 
+// TestStoreProfilesAreTheCallersOwn changes the profile a read returned, on
+// the path that caches it from a write and on the one that loads it from
+// Pebble: no later read sees the change.
+func TestStoreProfilesAreTheCallersOwn(t *testing.T) {
+	s, _ := newTestStore(t, Options{})
+	mustApply(t, s, Event{User: "u", Type: View, Item: "i1", TS: t0, Category: []string{"A", "B"}, Session: "s1"})
+	want := mustGet(t, s, "u")
+	for _, path := range []string{"cached by the write", "loaded from Pebble"} {
+		if path == "loaded from Pebble" {
+			s.cache.Del("u")
+		}
+		s.cache.Wait()
+		p := mustGet(t, s, "u")
+		if !reflect.DeepEqual(p, want) {
+			t.Fatalf("%s: Get(%q) = %+v, want %+v", path, "u", p, want)
+		}
+		p.Events = 99
+		p.Recent[0].Target = "changed"
+		p.Categories[0].Weight = -1
+		p.Purchased = append(p.Purchased, "i9")
+		s.cache.Wait()
+		if got := mustGet(t, s, "u"); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Get(%q) after the caller changed its copy = %+v, want %+v", path, "u", got, want)
+		}
+	}
+}
+
 func TestStoreReadYourWrites(t *testing.T) {
 	s, _ := newTestStore(t, Options{})
 	mustApply(t, s, Event{User: "u", Type: View, Item: "i0", TS: t0})
