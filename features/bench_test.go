@@ -65,9 +65,9 @@ func BenchmarkApplyEvent(b *testing.B) {
 	var buf []byte
 	b.ReportAllocs()
 	b.ResetTimer()
+	p := new(Profile)
 	for i := 0; i < b.N; i++ {
-		p, err := decodeString(enc)
-		if err != nil {
+		if err := decodeInto(p, enc); err != nil {
 			b.Fatal(err)
 		}
 		p.apply(&evs[40+i%256], &lim)

@@ -153,11 +153,31 @@ func Decode(buf []byte) (*Profile, error) { return decodeString(string(buf)) }
 // decodeString is Decode for an encoding held in a string, which the profile's
 // strings then share: it copies nothing but the slices.
 func decodeString(enc string) (*Profile, error) {
+	p := &Profile{}
+	if err := decodeInto(p, enc); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// sized returns s with length n, in s's own array when it has room; nil for
+// n = 0 when s has none.
+func sized[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
+}
+
+// decodeInto is decodeString into p, whose slices' arrays it reuses: the
+// write path decodes a profile for every user of a batch and drops it once
+// encoded again.
+func decodeInto(p *Profile, enc string) error {
 	if len(enc) == 0 || enc[0] != codecVersion {
-		return nil, ErrCorrupt
+		return ErrCorrupt
 	}
 	d := wire.Reader{S: enc[1:]}
-	p := &Profile{}
+	p.reset("")
 	p.User = d.Str()
 	p.Version = d.Uvarint()
 	p.FirstSeen = d.Varint()
@@ -168,16 +188,13 @@ func decodeString(enc string) (*Profile, error) {
 	}
 	p.DecayedAt = d.Varint()
 	for _, list := range [...]*[]Weighted{&p.Categories, &p.Brands, &p.Terms} {
-		n := d.Count(5)
-		if n > 0 {
-			*list = make([]Weighted, n)
-		}
+		*list = sized(*list, d.Count(5))
 		for i := range *list {
 			(*list)[i] = Weighted{Key: d.Str(), Weight: math.Float32frombits(d.Uint32())}
 		}
 	}
 	if n := d.Count(3); n > 0 {
-		p.Recent = make([]Action, n)
+		p.Recent = sized(p.Recent, n)
 		prev, session := p.LastSeen, ""
 		for i := range p.Recent {
 			a := &p.Recent[i]
@@ -198,7 +215,7 @@ func decodeString(enc string) (*Profile, error) {
 		}
 	}
 	if n := d.Count(1); n > 0 {
-		p.Purchased = make([]string, n)
+		p.Purchased = sized(p.Purchased, n)
 		for i := range p.Purchased {
 			p.Purchased[i] = d.Str()
 		}
@@ -212,19 +229,19 @@ func decodeString(enc string) (*Profile, error) {
 	a.Region, a.Country, a.AgeBand, a.Gender = d.Str(), d.Str(), d.Str(), d.Str()
 	a.Tier = int(d.Uvarint())
 	if n := d.Count(1); n > 0 {
-		a.Channels = make([]string, n)
+		a.Channels = sized(a.Channels, n)
 		for i := range a.Channels {
 			a.Channels[i] = d.Str()
 		}
 	}
 	if n := d.Count(2); n > 0 {
-		a.Labels = make([]Label, n)
+		a.Labels = sized(a.Labels, n)
 		for i := range a.Labels {
 			a.Labels[i] = Label{Key: d.Str(), Value: d.Str()}
 		}
 	}
 	if n := d.Count(6); n > 0 {
-		p.Orders = make([]Order, n)
+		p.Orders = sized(p.Orders, n)
 		var prevTS int64
 		for i := range p.Orders {
 			o := &p.Orders[i]
@@ -235,7 +252,7 @@ func decodeString(enc string) (*Profile, error) {
 		}
 	}
 	if n := d.Count(5); n > 0 {
-		p.Repurchases = make([]Repurchase, n)
+		p.Repurchases = sized(p.Repurchases, n)
 		for i := range p.Repurchases {
 			r := &p.Repurchases[i]
 			r.Key, r.Item = d.Str(), d.Str()
@@ -250,13 +267,13 @@ func decodeString(enc string) (*Profile, error) {
 		p.Hours[i] = uint32(d.Uvarint())
 	}
 	if n := d.Count(5); n > 0 {
-		p.Channels = make([]Weighted, n)
+		p.Channels = sized(p.Channels, n)
 		for i := range p.Channels {
 			p.Channels[i] = Weighted{Key: d.Str(), Weight: math.Float32frombits(d.Uint32())}
 		}
 	}
 	if d.Err || len(d.S) != 0 {
-		return nil, ErrCorrupt
+		return ErrCorrupt
 	}
-	return p, nil
+	return nil
 }

@@ -175,6 +175,27 @@ func TestCodecProperty(t *testing.T) {
 	}
 }
 
+// TestDecodeIntoReusedProfile decodes random profiles one after another into
+// one profile, as writers do: each comes out whole, with nothing left of the
+// one before, whichever is larger.
+func TestDecodeIntoReusedProfile(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	into := new(Profile)
+	for i := 0; i < 300; i++ {
+		want := randomProfile(r)
+		if i%3 == 0 {
+			want = &Profile{User: "blank"}
+		}
+		enc := AppendEncoded(nil, want)
+		if err := decodeInto(into, string(enc)); err != nil {
+			t.Fatalf("decodeInto(profile %d) error = %v, want nil", i, err)
+		}
+		if got := AppendEncoded(nil, into); !bytes.Equal(got, enc) {
+			t.Fatalf("profile %d decoded into a reused profile = %+v, want %+v", i, into, want)
+		}
+	}
+}
+
 func TestDecodeDoesNotAliasInput(t *testing.T) {
 	p := &Profile{User: "alice", Purchased: []string{"i1"}, Recent: []Action{{Type: View, Target: "i1", TS: 5}}}
 	buf := AppendEncoded(nil, p)

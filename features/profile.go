@@ -148,6 +148,13 @@ func Interest(list []Weighted, key string) float32 {
 	return 0
 }
 
+// reset makes p the empty profile of user, keeping its slices' arrays.
+func (p *Profile) reset(user string) {
+	*p = Profile{User: user, Categories: p.Categories[:0], Brands: p.Brands[:0], Terms: p.Terms[:0],
+		Recent: p.Recent[:0], Purchased: p.Purchased[:0], Orders: p.Orders[:0], Repurchases: p.Repurchases[:0],
+		Channels: p.Channels[:0], Attrs: Attributes{Channels: p.Attrs.Channels[:0], Labels: p.Attrs.Labels[:0]}}
+}
+
 // apply folds one event into p.
 func (p *Profile) apply(e *Event, lim *Limits) {
 	// The first event sets the times; zero is a valid time, not "unset".

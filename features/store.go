@@ -56,6 +56,9 @@ type Store struct {
 	hseq  atomic.Uint64   // tie-breaker of history keys
 
 	hits, misses prometheus.Counter
+	// scratch holds profiles for writers to decode into, update and encode;
+	// none is kept once its encoding is.
+	scratch sync.Pool
 }
 
 // cached is a profile in the cache: its encoding, which the garbage
@@ -215,6 +218,12 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 
 	b := s.db.NewBatch()
 	defer b.Close()
+	var scratch []*Profile
+	defer func() {
+		for _, p := range scratch {
+			s.scratch.Put(p)
+		}
+	}()
 	seen := make(map[string]struct{})
 	type update struct {
 		user string
@@ -228,9 +237,13 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 		for end < len(order) && events[order[end]].User == user {
 			end++
 		}
-		p, err := s.current(user)
-		if errors.Is(err, ErrNotFound) {
-			p = &Profile{User: user}
+		p, _ := s.scratch.Get().(*Profile)
+		if p == nil {
+			p = new(Profile)
+		}
+		scratch = append(scratch, p)
+		if err := s.currentInto(p, user); errors.Is(err, ErrNotFound) {
+			p.reset(user)
 		} else if err != nil {
 			return Result{}, err
 		}
@@ -321,15 +334,24 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 // current returns a copy of the profile of user, to update while its stripe
 // is locked.
 func (s *Store) current(user string) (*Profile, error) {
+	p := new(Profile)
+	if err := s.currentInto(p, user); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// currentInto is current decoding into p.
+func (s *Store) currentInto(p *Profile, user string) error {
 	st := s.stripe(user)
 	if c, ok := s.cache.Get(user); ok && c.seq == s.seqs[st].Load() {
-		return decodeString(c.enc)
+		return decodeInto(p, c.enc)
 	}
 	enc, err := s.load(user)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return decodeString(enc)
+	return decodeInto(p, enc)
 }
 
 // known reports whether an event id has been applied before.
