@@ -118,6 +118,7 @@ type catalog struct {
 	facts  []Facts // by ordinal, what ranking reads of docs; zero without an entry
 	cats   map[string]int32
 	catKey []string
+	names  map[string]string // category levels, brands and tags: one copy of each
 	brands map[string]int32
 	live   int
 	prices [][]float64 // by category id: prices of the items in it or below, sorted
@@ -125,7 +126,7 @@ type catalog struct {
 }
 
 func newCatalog() *catalog {
-	return &catalog{byID: map[string]int32{}, cats: map[string]int32{}, brands: map[string]int32{}}
+	return &catalog{byID: map[string]int32{}, cats: map[string]int32{}, brands: map[string]int32{}, names: map[string]string{}}
 }
 
 // ordLocked returns the ordinal of id, assigning one when it is new.
@@ -163,8 +164,50 @@ func (c *catalog) brandLocked(name string) int32 {
 	return id
 }
 
+// The availability every document points to: one of these two.
+var available, unavailable = true, false
+
+// shareLocked makes it hold the catalog's copy of every name items repeat
+// (category levels, brand, tags) and of its availability: the catalog then
+// keeps one object per distinct name, not one per item, which the collector
+// would otherwise mark in every cycle.
+func (c *catalog) shareLocked(it *Item) {
+	share := func(names []string) []string {
+		if len(names) == 0 {
+			return names
+		}
+		out := make([]string, len(names))
+		for i, name := range names {
+			out[i] = c.nameLocked(name)
+		}
+		return out
+	}
+	it.Category = share(it.Category)
+	it.Tags = share(it.Tags)
+	it.Brand = c.nameLocked(it.Brand)
+	if it.Available != nil {
+		if *it.Available {
+			it.Available = &available
+		} else {
+			it.Available = &unavailable
+		}
+	}
+}
+
+func (c *catalog) nameLocked(name string) string {
+	if name == "" {
+		return ""
+	}
+	if s, ok := c.names[name]; ok {
+		return s
+	}
+	c.names[name] = name
+	return name
+}
+
 // putLocked installs it and returns its new and previous documents.
 func (c *catalog) putLocked(it Item) (doc, old *Doc) {
+	c.shareLocked(&it)
 	o := c.ordLocked(it.ID)
 	doc = &Doc{Item: it, Ord: o, Brand: c.brandLocked(it.Brand), Available: it.IsAvailable()}
 	key := ""

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -457,5 +458,50 @@ func TestIntern(t *testing.T) {
 	mustUpsert(t, x, Item{ID: "later", Title: "later"})
 	if o, ok := x.Ord("later"); !ok || o != got[2] || x.Doc(o) == nil {
 		t.Errorf("Ord(later) after upsert = %d, %v, want the interned %d with an entry", o, ok, got[2])
+	}
+}
+
+// TestCatalogSharesRepeatedNames upserts items whose category levels, brand,
+// tags and title words are equal strings held in separate memory, then reads
+// the catalog back from Pebble: each time the documents hold one copy of
+// each name, so that the collector marks one object per distinct name.
+func TestCatalogSharesRepeatedNames(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	t.Cleanup(func() { db.Close() })
+	item := func(id string) Item {
+		own := func(s string) string { return strings.Clone(s) }
+		return Item{ID: id, Title: own("Trail shoes"), Category: []string{own("Sports"), own("Running")},
+			Brand: own("Acme"), Tags: []string{own("trail")}, Price: 10}
+	}
+	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+	for _, when := range []string{"upserted", "loaded from Pebble"} {
+		x, err := New(db, Options{}, nil)
+		if err != nil {
+			t.Fatalf("New() error = %v, want nil", err)
+		}
+		if when == "upserted" {
+			mustUpsert(t, x, item("i1"), item("i2"))
+		}
+		d1, ok1 := x.Get("i1")
+		d2, ok2 := x.Get("i2")
+		if !ok1 || !ok2 {
+			t.Fatalf("%s: Get(i1), Get(i2) found %v, %v, want both", when, ok1, ok2)
+		}
+		a, b := d1.Item, d2.Item
+		if !reflect.DeepEqual(a.Category, b.Category) || a.Brand != b.Brand || !slices.Equal(a.Tags, b.Tags) {
+			t.Fatalf("%s: items differ: %+v, %+v", when, a, b)
+		}
+		if !same(a.Category[0], b.Category[0]) || !same(a.Category[1], b.Category[1]) || !same(a.Brand, b.Brand) ||
+			!same(a.Tags[0], b.Tags[0]) || a.Available != b.Available {
+			t.Errorf("%s: the two documents hold their own copies of category, brand, tags or availability", when)
+		}
+		terms1, terms2 := x.text.docTerms[d1.Ord], x.text.docTerms[d2.Ord]
+		i1, i2 := slices.Index(terms1, "trail"), slices.Index(terms2, "trail")
+		if i1 < 0 || i2 < 0 {
+			t.Fatalf("%s: term lists %q, %q, want both holding %q", when, terms1, terms2, "trail")
+		}
+		if !same(terms1[i1], terms2[i2]) {
+			t.Errorf("%s: the two documents' term lists hold their own copies of %q", when, "trail")
+		}
 	}
 }

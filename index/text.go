@@ -27,6 +27,9 @@ type textIndex struct {
 }
 
 type postingList struct {
+	// term is the key the list is filed under; the term lists of documents
+	// hold this copy, not one string per document.
+	term string
 	ords []int32
 	tfs  []uint16
 }
@@ -70,14 +73,14 @@ func (t *textIndex) put(ord int32, terms []string) {
 	for term, tf := range counts {
 		pl := t.postings[term]
 		if pl == nil {
-			pl = &postingList{}
+			pl = &postingList{term: term}
 			t.postings[term] = pl
 		}
 		// Keep postings sorted by ordinal so that removal can binary-search.
 		i, _ := slices.BinarySearch(pl.ords, ord)
 		pl.ords = slices.Insert(pl.ords, i, ord)
 		pl.tfs = slices.Insert(pl.tfs, i, tf)
-		distinct = append(distinct, term)
+		distinct = append(distinct, pl.term)
 	}
 	n := len(terms)
 	if n > math.MaxUint16 {
