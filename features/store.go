@@ -141,8 +141,12 @@ func (s *Store) Get(user string) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
+	p, err := decodeString(enc)
+	if err != nil {
+		return nil, err
+	}
 	s.cache.Set(user, cached{enc: enc, seq: seq}, cost(enc))
-	return decodeString(enc)
+	return p, nil
 }
 
 // load reads the encoding of a profile from Pebble.
