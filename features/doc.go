@@ -6,10 +6,11 @@
 // Durability and consistency: Store.Apply returns only after the profiles and the
 // events' history records are committed to Pebble with a synced write, so an
 // acknowledged event survives a crash. Updates to one user are serialized, so
-// concurrent batches never lose an update. Decoded profiles are cached in
-// Ristretto, but a read never returns a profile older than the last write
-// acknowledged before the read began: every write advances a per-stripe sequence
-// number and a cached profile is only served while its sequence is current.
+// concurrent batches never lose an update. Profiles are cached in Ristretto as
+// their encodings (which the garbage collector need not scan), but a read never
+// returns a profile older than the last write acknowledged before the read
+// began: every write advances a per-stripe sequence number and a cached profile
+// is only served while its sequence is current.
 //
-// A Profile returned by the store is shared and must not be modified.
+// A Profile returned by the store is the caller's own copy, decoded for it.
 package features
