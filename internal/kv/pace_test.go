@@ -47,6 +47,19 @@ func write(t *testing.T, db *pebble.DB, round, n int) {
 	}
 }
 
+// flushIdle writes 500 values and flushes them before any request has
+// started: the flush must run at full speed.
+func flushIdle(t *testing.T, db *pebble.DB, slept *atomic.Int64) {
+	t.Helper()
+	write(t, db, 0, 500)
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if slept.Load() != 0 {
+		t.Fatalf("a flush before any request paused %d times", slept.Load())
+	}
+}
+
 func TestPacerPausesBackgroundWritesWhileServing(t *testing.T) {
 	db, p, clock, slept := pacedDB(t)
 	clock.Store(int64(time.Second))
@@ -79,13 +92,7 @@ func TestPacerPausesBackgroundWritesWhileServing(t *testing.T) {
 func TestPacerLetsBackgroundWritesRunWhenIdle(t *testing.T) {
 	db, p, clock, slept := pacedDB(t)
 	// Never served: full speed.
-	write(t, db, 0, 500)
-	if err := db.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if slept.Load() != 0 {
-		t.Fatalf("a flush before any request paused %d times", slept.Load())
-	}
+	flushIdle(t, db, slept)
 	// Served, but longer ago than the window: full speed again.
 	clock.Store(int64(time.Second))
 	p.Serving()
@@ -133,13 +140,7 @@ func TestPacerServingWritesTheClockSparingly(t *testing.T) {
 // paced.
 func TestPacerPausesCompactionReads(t *testing.T) {
 	db, p, clock, slept := pacedDB(t)
-	write(t, db, 0, 500)
-	if err := db.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if slept.Load() != 0 {
-		t.Fatalf("a flush before any request paused %d times", slept.Load())
-	}
+	flushIdle(t, db, slept)
 	// Serving from here on (the clock stands still): Pebble may start the
 	// compaction that drops the values by itself as soon as the table of
 	// tombstones is flushed, and it must find the requests already coming.
