@@ -91,8 +91,8 @@ func (p *Pacer) Serving() {
 	}
 }
 
-// Pauses returns how many pauses background writers took and how long they
-// asked to sleep in all.
+// Pauses returns how many pauses flushes and compactions took and how long
+// they asked to sleep in all.
 func (p *Pacer) Pauses() (n int64, asked time.Duration) {
 	n = p.pauses.Load()
 	return n, time.Duration(n) * p.pause
