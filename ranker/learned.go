@@ -214,8 +214,8 @@ func (r *Ranker) fillFeatures(s *scratch, res *Result) {
 	res.FeatureEnds = res.FeatureEnds[:0]
 	for i := range res.Items {
 		o := res.Items[i].Doc.Ord
-		if int(o) < len(s.stamp) && s.stamp[o] == s.gen && s.slot[o] >= 0 {
-			res.Features = r.appendVector(res.Features, &s.cands[s.slot[o]], s)
+		if c := s.lookup(o); c != nil {
+			res.Features = r.appendVector(res.Features, c, s)
 		}
 		res.FeatureEnds = append(res.FeatureEnds, int32(len(res.Features)))
 	}

@@ -314,8 +314,7 @@ type cand struct {
 type scratch struct {
 	idx        *index.Index
 	gen        uint32
-	stamp      []uint32 // by ordinal: == gen when slot is valid
-	slot       []int32  // by ordinal: index into cands, or -1 when blocked
+	slots      []candSlot // by ordinal
 	cands      []cand
 	catGen     []uint32 // by category id
 	catW       []float64
@@ -339,6 +338,14 @@ type scratch struct {
 	learnScratch
 }
 
+// candSlot is where an ordinal's candidate is in a scratch's cands (-1 when
+// the ordinal is blocked), valid when gen is the scratch's: the stamp and the
+// place side by side, so that a lookup reads one cache line.
+type candSlot struct {
+	gen uint32
+	at  int32
+}
+
 func newScratch(idx *index.Index) *scratch {
 	return &scratch{idx: idx, leafN: map[int32]int{}}
 }
@@ -346,14 +353,13 @@ func newScratch(idx *index.Index) *scratch {
 func (s *scratch) reset() {
 	s.gen++
 	if s.gen == 0 {
-		clear(s.stamp)
+		clear(s.slots)
 		clear(s.catGen)
 		clear(s.brandGen)
 		s.gen = 1
 	}
-	if n := s.idx.Ordinals(); len(s.stamp) < n {
-		s.stamp = append(s.stamp, make([]uint32, n-len(s.stamp))...)
-		s.slot = append(s.slot, make([]int32, n-len(s.slot))...)
+	if n := s.idx.Ordinals(); len(s.slots) < n {
+		s.slots = append(s.slots, make([]candSlot, n-len(s.slots))...)
 	}
 	if n := s.idx.Categories(); len(s.catGen) < n {
 		s.catGen = append(s.catGen, make([]uint32, n-len(s.catGen))...)
@@ -369,30 +375,49 @@ func (s *scratch) reset() {
 
 // block keeps ord out of the candidates.
 func (s *scratch) block(ord int32) {
-	if int(ord) >= len(s.stamp) {
+	if uint(ord) >= uint(len(s.slots)) {
 		return
 	}
-	s.stamp[ord] = s.gen
-	s.slot[ord] = -1
+	s.slots[ord] = candSlot{gen: s.gen, at: -1}
 }
 
 // get returns the candidate for ord, adding it, or nil when it is blocked.
 // Whether the item can be recommended is settled later, for all candidates at
 // once (see describe).
 func (s *scratch) get(ord int32) *cand {
-	if int(ord) >= len(s.stamp) {
+	if uint(ord) >= uint(len(s.slots)) {
 		return nil
 	}
-	if s.stamp[ord] == s.gen {
-		if i := s.slot[ord]; i >= 0 {
-			return &s.cands[i]
+	sl := &s.slots[ord]
+	if sl.gen == s.gen {
+		if sl.at >= 0 {
+			return &s.cands[sl.at]
 		}
 		return nil
 	}
-	s.stamp[ord] = s.gen
-	s.slot[ord] = int32(len(s.cands))
+	*sl = candSlot{gen: s.gen, at: int32(len(s.cands))}
+	// A slot reused in place is reset field by field: its reasons past nr
+	// and its facts (set by describe) are never read, and building a whole
+	// zero cand to copy in costs more than the rest of get.
+	if n := len(s.cands); n < cap(s.cands) {
+		s.cands = s.cands[:n+1]
+		c := &s.cands[n]
+		c.ord, c.f, c.score, c.nr = ord, [numFeatures]float64{}, 0, 0
+		return c
+	}
 	s.cands = append(s.cands, cand{ord: ord})
 	return &s.cands[len(s.cands)-1]
+}
+
+// lookup returns the candidate for ord, or nil when ord is not one.
+func (s *scratch) lookup(ord int32) *cand {
+	if uint(ord) >= uint(len(s.slots)) {
+		return nil
+	}
+	if sl := s.slots[ord]; sl.gen == s.gen && sl.at >= 0 {
+		return &s.cands[sl.at]
+	}
+	return nil
 }
 
 // describe loads the facts of every candidate in one pass over the catalog's
@@ -405,20 +430,23 @@ func (s *scratch) describe(filter int32, now int64) {
 		s.ords = append(s.ords, s.cands[i].ord)
 	}
 	s.facts = s.idx.Describe(s.ords, s.facts[:0])
-	n := 0
-	for i := range s.cands {
+	// A dropped candidate takes the last one's place: one copy per drop
+	// rather than one per candidate after the first drop. The order of the
+	// candidates does not matter: choose ranks by score, then by id.
+	n := len(s.cands)
+	for i := 0; i < n; {
 		f := &s.facts[i]
-		if f.Doc == nil || !f.Available || (filter >= 0 && !f.In(filter)) {
-			s.slot[s.cands[i].ord] = -1
+		if f.Doc != nil && f.Available && (filter < 0 || f.In(filter)) {
+			s.cands[i].it = *f
+			i++
 			continue
 		}
-		if n != i {
-			s.cands[n] = s.cands[i]
-			s.slot[s.cands[n].ord] = int32(n)
-			s.ords[n] = s.ords[i]
+		s.slots[s.cands[i].ord].at = -1
+		n--
+		if i != n {
+			s.cands[i], s.facts[i], s.ords[i] = s.cands[n], s.facts[n], s.ords[n]
+			s.slots[s.cands[i].ord].at = int32(i)
 		}
-		s.cands[n].it = *f
-		n++
 	}
 	s.cands, s.ords = s.cands[:n], s.ords[:n]
 	s.pops = s.idx.Popularities(s.ords, now, s.pops[:0])
@@ -581,8 +609,7 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	}
 	if p != nil {
 		for _, o := range s.recent {
-			if o >= 0 && int(o) < len(s.stamp) && s.stamp[o] == s.gen && s.slot[o] >= 0 {
-				c := &s.cands[s.slot[o]]
+			if c := s.lookup(o); c != nil {
 				if c.f[fSeen] == 0 {
 					c.f[fSeen] = 1
 					c.score += w.Seen
