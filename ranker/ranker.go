@@ -324,9 +324,12 @@ type scratch struct {
 	nbrs       []index.Neighbor
 	terms      []string
 	cats       []string
-	leafN      map[int32]int
+	leaves     []leafState // by category id
+	tops       []heapEntry // the best candidates of each leaf, maxLeaf a leaf
+	topN       []int32     // how many of each leaf's are in tops
 	order      []heapEntry
-	deferred   []int
+	held       []heapEntry
+	best       []heapEntry
 	boostIDs   []int32
 	ords       []int32
 	latest     []latestItem // the user's distinct recent items, newest first
@@ -347,7 +350,7 @@ type candSlot struct {
 }
 
 func newScratch(idx *index.Index) *scratch {
-	return &scratch{idx: idx, leafN: map[int32]int{}}
+	return &scratch{idx: idx}
 }
 
 func (s *scratch) reset() {
@@ -356,6 +359,7 @@ func (s *scratch) reset() {
 		clear(s.slots)
 		clear(s.catGen)
 		clear(s.brandGen)
+		clear(s.leaves)
 		s.gen = 1
 	}
 	if n := s.idx.Ordinals(); len(s.slots) < n {
@@ -370,7 +374,6 @@ func (s *scratch) reset() {
 		s.brandW = append(s.brandW, make([]float64, n-len(s.brandW))...)
 	}
 	s.cands = s.cands[:0]
-	clear(s.leafN)
 }
 
 // block keeps ord out of the candidates.
@@ -959,85 +962,6 @@ func (r *Ranker) affinity(c *cand, s *scratch, w *Weights) {
 	}
 	if b := c.it.Brand; b >= 0 && int(b) < len(s.brandGen) && s.brandGen[b] == s.gen {
 		c.f[fBrand] = s.brandW[b]
-	}
-}
-
-// choose sorts the candidates and fills res, no leaf category taking more than
-// its share while other candidates remain.
-func (r *Ranker) choose(s *scratch, n int, res *Result) {
-	// Candidates are taken best first (higher score, then lower id) from a
-	// heap rather than a sorted slice: a slot takes n of hundreds, so
-	// heapifying and popping the few taken costs a fraction of a sort, for
-	// the same order. The heap holds each candidate's score beside its
-	// index, so that comparing two reads neither candidate.
-	h := s.order[:0]
-	for i := range s.cands {
-		h = append(h, heapEntry{score: s.cands[i].score, i: int32(i)})
-	}
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		siftDown(h, i, s.cands)
-	}
-	maxLeaf := int(float64(n) * r.opts.MaxPerLeaf)
-	if maxLeaf < 1 {
-		maxLeaf = 1
-	}
-	s.deferred = s.deferred[:0]
-	for len(res.Items) < n && len(h) > 0 {
-		i := int(h[0].i)
-		last := len(h) - 1
-		h[0] = h[last]
-		h = h[:last]
-		siftDown(h, 0, s.cands)
-		c := &s.cands[i]
-		leaf := c.it.Leaf()
-		if leaf >= 0 && s.leafN[leaf] >= maxLeaf {
-			s.deferred = append(s.deferred, i)
-			continue
-		}
-		s.leafN[leaf]++
-		res.Items = append(res.Items, scored(c))
-	}
-	s.order = h
-	// Not enough variety: fill with what the cap held back, best first.
-	for _, i := range s.deferred {
-		if len(res.Items) == n {
-			break
-		}
-		res.Items = append(res.Items, scored(&s.cands[i]))
-	}
-}
-
-// heapEntry is a candidate in choose's heap: its score and its index in
-// the scratch's candidates.
-type heapEntry struct {
-	score float64
-	i     int32
-}
-
-// better reports whether a ranks before b: a higher score, then a lower id.
-func better(a, b heapEntry, cands []cand) bool {
-	if a.score != b.score {
-		return a.score > b.score
-	}
-	return cands[a.i].it.Doc.Item.ID < cands[b.i].it.Doc.Item.ID
-}
-
-// siftDown restores the heap property of h below i, the best element (by
-// better) at the top.
-func siftDown(h []heapEntry, i int, cands []cand) {
-	for {
-		best, l := i, 2*i+1
-		if l < len(h) && better(h[l], h[best], cands) {
-			best = l
-		}
-		if r := l + 1; r < len(h) && better(h[r], h[best], cands) {
-			best = r
-		}
-		if best == i {
-			return
-		}
-		h[i], h[best] = h[best], h[i]
-		i = best
 	}
 }
 
