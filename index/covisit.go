@@ -18,27 +18,32 @@ type covisit struct {
 	shards [64]covisitShard
 }
 
+// covisitShard holds the lists of the ordinals o with o % 64 == its index,
+// at lists[o/64]: a slice rather than a map, so that reading a list costs
+// one lookup that misses the cache rather than a hash and a probe.
 type covisitShard struct {
 	mu    sync.RWMutex
-	lists map[int32][]Neighbor // each sorted by weight, heaviest first
+	lists [][]Neighbor // each sorted by weight, heaviest first
 }
 
-func newCovisit(kept int) *covisit {
-	c := &covisit{kept: kept}
-	for i := range c.shards {
-		c.shards[i].lists = map[int32][]Neighbor{}
-	}
-	return c
-}
+func newCovisit(kept int) *covisit { return &covisit{kept: kept} }
 
-func (c *covisit) shard(ord int32) *covisitShard { return &c.shards[uint32(ord)%uint32(len(c.shards))] }
+func (c *covisit) shard(ord int32) (*covisitShard, int) {
+	return &c.shards[uint32(ord)%uint32(len(c.shards))], int(uint32(ord) / uint32(len(c.shards)))
+}
 
 // add counts w for the pair (a, b) in a's list.
 func (c *covisit) add(a, b int32, w float32) {
-	s := c.shard(a)
+	if a < 0 {
+		return
+	}
+	s, at := c.shard(a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	list := s.lists[a]
+	if at >= len(s.lists) {
+		s.lists = append(s.lists, make([][]Neighbor, at+1-len(s.lists))...)
+	}
+	list := s.lists[at]
 	i := -1
 	for j := range list {
 		if list[j].Ord == b {
@@ -60,7 +65,7 @@ func (c *covisit) add(a, b int32, w float32) {
 		list[i], list[i-1] = list[i-1], list[i]
 		i--
 	}
-	s.lists[a] = list
+	s.lists[at] = list
 }
 
 func heavier(x, y Neighbor) bool {
@@ -72,9 +77,15 @@ func heavier(x, y Neighbor) bool {
 
 // top appends a's k heaviest neighbours to dst.
 func (c *covisit) top(a int32, k int, dst []Neighbor) []Neighbor {
-	s := c.shard(a)
+	if a < 0 {
+		return dst
+	}
+	s, at := c.shard(a)
 	s.mu.RLock()
-	list := s.lists[a]
+	var list []Neighbor
+	if at < len(s.lists) {
+		list = s.lists[at]
+	}
 	if k < 0 {
 		k = 0
 	}
