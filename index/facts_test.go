@@ -82,7 +82,7 @@ func TestDescribeFollowsCatalog(t *testing.T) {
 	if g := x.Describe([]int32{mustOrd(t, x, "a")}, nil)[0]; g.Deal {
 		t.Error("a keeps its deal class after its tags were dropped")
 	}
-	if !x.available(mustOrd(t, x, "ghost"), -1) || x.available(mustOrd(t, x, "a"), -1) {
+	if !x.availableLocked(mustOrd(t, x, "ghost"), -1) || x.availableLocked(mustOrd(t, x, "a"), -1) {
 		t.Error("available disagrees with the facts")
 	}
 

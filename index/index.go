@@ -398,18 +398,22 @@ func (x *Index) Neighbors(ord int32, k int, dst []Neighbor) []Neighbor {
 // category cat (of the whole catalog when cat is negative), with their
 // popularity as of now (Unix milliseconds).
 func (x *Index) Popular(cat int32, k int, now int64, dst []Hit) []Hit {
-	return x.pop.top(cat, k, now, x.available, dst)
+	// One read lock of the catalog for every item the list passes over;
+	// reading the list takes none, and its writers never wait for the
+	// catalog.
+	x.cat.mu.RLock()
+	defer x.cat.mu.RUnlock()
+	return x.pop.top(cat, k, now, x.availableLocked, dst)
 }
 
 // Popularity returns the decayed popularity of ord as of now.
 func (x *Index) Popularity(ord int32, now int64) float64 { return x.pop.get(ord, now) }
 
-// available reports whether ord can be recommended and is still in category
-// cat (any category when cat is negative): an item moved to another category
-// keeps its old popularity entry, which must not surface.
-func (x *Index) available(ord, cat int32) bool {
-	x.cat.mu.RLock()
-	defer x.cat.mu.RUnlock()
+// availableLocked reports whether ord can be recommended and is still in
+// category cat (any category when cat is negative): an item moved to another
+// category keeps its old popularity entry, which must not surface. The caller
+// holds the catalog's read lock.
+func (x *Index) availableLocked(ord, cat int32) bool {
 	if ord < 0 || int(ord) >= len(x.cat.facts) {
 		return false
 	}
