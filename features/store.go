@@ -130,23 +130,33 @@ func (s *Store) stripe(user string) int {
 // Apply that returned before Get was called, and it is the caller's own: no
 // other reader sees what the caller does to it.
 func (s *Store) Get(user string) (*Profile, error) {
+	p := &Profile{}
+	if err := s.GetInto(user, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// GetInto is Get into p, whose slices' arrays it reuses: a reader that keeps
+// a profile per request reads without allocating. On an error p holds
+// nothing of use.
+func (s *Store) GetInto(user string, p *Profile) error {
 	st := s.stripe(user)
 	seq := s.seqs[st].Load()
 	if c, ok := s.cache.Get(user); ok && c.seq == seq {
 		s.hits.Inc()
-		return decodeString(c.enc)
+		return decodeInto(p, c.enc)
 	}
 	s.misses.Inc()
 	enc, err := s.load(user)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	p, err := decodeString(enc)
-	if err != nil {
-		return nil, err
+	if err := decodeInto(p, enc); err != nil {
+		return err
 	}
 	s.cache.Set(user, cached{enc: enc, seq: seq}, cost(enc))
-	return p, nil
+	return nil
 }
 
 // load reads the encoding of a profile from Pebble.

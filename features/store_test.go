@@ -130,6 +130,37 @@ func TestStoreProfilesAreTheCallersOwn(t *testing.T) {
 	}
 }
 
+// GetInto reads each profile into the same memory and gives what Get gives,
+// a long profile after a short one and a short one after a long one, from
+// the cache and from Pebble; a missing user is ErrNotFound.
+func TestStoreGetIntoReusesOneProfile(t *testing.T) {
+	s, _ := newTestStore(t, Options{})
+	for i := range 30 {
+		mustApply(t, s, Event{User: "long", Type: View, Item: fmt.Sprint("i", i), TS: t0 + int64(i),
+			Category: []string{"A", fmt.Sprint("B", i%4)}, Brand: fmt.Sprint("b", i%3), Session: "s1"})
+	}
+	mustApply(t, s, Event{User: "long", Type: Purchase, Item: "i3", Amount: 10, TS: t0 + 40})
+	mustApply(t, s, Event{User: "short", Type: Search, Query: "red shoes", TS: t0})
+	var p Profile
+	for _, path := range []string{"cached by the write", "loaded from Pebble"} {
+		for _, u := range []string{"long", "short", "long"} {
+			if path == "loaded from Pebble" {
+				s.cache.Del(u)
+				s.cache.Wait()
+			}
+			if err := s.GetInto(u, &p); err != nil {
+				t.Fatalf("%s: GetInto(%q): %v", path, u, err)
+			}
+			if got, want := string(AppendEncoded(nil, &p)), string(AppendEncoded(nil, mustGet(t, s, u))); got != want {
+				t.Fatalf("%s: GetInto(%q) after another user's profile differs from Get:\n got %+v\nwant %+v", path, u, p, *mustGet(t, s, u))
+			}
+		}
+	}
+	if err := s.GetInto("nobody", &p); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetInto(nobody) = %v, want ErrNotFound", err)
+	}
+}
+
 func TestStoreReadYourWrites(t *testing.T) {
 	s, _ := newTestStore(t, Options{})
 	mustApply(t, s, Event{User: "u", Type: View, Item: "i0", TS: t0})

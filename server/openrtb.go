@@ -91,13 +91,14 @@ type bidder struct {
 }
 
 // bidScratch is the pooled working memory of one bid request: the codec's,
-// and the server's for the body and the user's segments.
+// and the server's for the body and the user's profile and segments.
 type bidScratch struct {
 	openrtb.Request
 	inflated []byte
 	out      []byte
 	ind      features.Indicators
 	subj     audience.Subject
+	prof     features.Profile // the user's, read into the same memory every time
 }
 
 func (s *Server) openBidder() {
@@ -147,10 +148,10 @@ func (s *Server) handleBid(ctx *fasthttp.RequestCtx) {
 	b.m.supply(&sc.Signals)
 	br := &sc.Bid
 	if personal && br.User != "" {
-		p, err := s.store.Get(br.User)
+		err := s.store.GetInto(br.User, &sc.prof)
 		switch {
 		case err == nil:
-			br.Profile = p
+			br.Profile = &sc.prof
 		case !errors.Is(err, features.ErrNotFound):
 			// Bid on what the request says rather than not at all.
 			b.m.profileErrors.Inc()

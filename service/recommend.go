@@ -27,8 +27,9 @@ type AudienceBoost struct {
 // It reads the user's profile, derives their indicators into into (nil:
 // Recommend allocates; otherwise its Indicators must be set, and are
 // reused), resolves the audience conditions in aud (which may be nil), fills
-// req.Profile, req.Indicators, req.Boosts and req.Now, and ranks with the
-// ranker of the user's experiment arm. An unknown user gets what an
+// req.Indicators, req.Boosts and req.Now, and ranks with the ranker of the
+// user's experiment arm; req.Profile and into's Profile are the user's
+// profile while it ranks, nil once it returns. An unknown user gets what an
 // anonymous one gets. Unless learning is disabled, the answer is logged as
 // a decision, which the Decision returned names for the impressions and
 // clicks that follow (zero when disabled).
@@ -37,7 +38,20 @@ func (s *Service) Recommend(user string, aud *Audiences, into *audience.Subject,
 	req.Now = s.now()
 	var subj *audience.Subject
 	if user != "" {
-		p, err := s.store.Get(user)
+		// The profile is read into pooled memory, given back once the slot is
+		// ranked: nothing the request leaves behind points to it.
+		p, _ := s.profiles.Get().(*features.Profile)
+		if p == nil {
+			p = new(features.Profile)
+		}
+		defer func() {
+			req.Profile = nil
+			if subj != nil {
+				subj.Profile = nil
+			}
+			s.profiles.Put(p)
+		}()
+		err := s.store.GetInto(user, p)
 		switch {
 		case err == nil:
 			if into == nil {

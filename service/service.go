@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -114,6 +115,8 @@ type Service struct {
 	seg    segments
 	bid    bidding
 	closed bool
+
+	profiles sync.Pool // *features.Profile: what Recommend reads a profile into
 }
 
 // Open opens (creating if needed) the data directory dir and returns a
