@@ -165,6 +165,9 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_pebble_background_pauses_total",
 			Help: "Pauses flushes and compactions took so that requests being served could run first."},
 			func() float64 { n, _ := pacer.Pauses(); return float64(n) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_pebble_background_pause_seconds_total",
+			Help: "Time flushes and compactions asked to sleep in those pauses."},
+			func() float64 { _, d := pacer.Pauses(); return d.Seconds() }))
 	}
 	if err := step("profiles"); err != nil {
 		return nil, err

@@ -30,12 +30,15 @@ const (
 type Pacer struct {
 	chunk  int64
 	pause  time.Duration
+	yield  float64
+	most   int64
 	window int64
 	now    func() int64
 	sleep  func(time.Duration)
 
 	last   atomic.Int64 // when the latest request started, per now
 	pauses atomic.Int64
+	asked  atomic.Int64 // nanoseconds of sleep the pauses asked for
 }
 
 // PacerOptions configures NewPacer. Zero fields take their defaults.
@@ -44,10 +47,14 @@ type PacerOptions struct {
 	// compaction reads, between pauses.
 	// Default 64 KiB, about half a millisecond of a compaction's CPU.
 	Chunk int64
-	// Pause is how long it sleeps. Default 20 µs: long enough that the
-	// scheduler runs what else is waiting, and with nothing waiting Go
-	// wakes the sleeper within about a millisecond.
+	// Pause is the shortest sleep. Default 20 µs.
 	Pause time.Duration
+	// Yield is how long a sleep lasts against the time the chunk before it
+	// took, so that while requests are served, background work takes about
+	// 1/(1+Yield) of the CPU. Default 1.
+	Yield float64
+	// MaxPause is the longest sleep. Default 2 ms.
+	MaxPause time.Duration
 	// Window is how recently a request must have started for the server to
 	// count as serving. Default 10 ms.
 	Window time.Duration
@@ -66,6 +73,12 @@ func NewPacer(o PacerOptions) *Pacer {
 	if o.Pause <= 0 {
 		o.Pause = 20 * time.Microsecond
 	}
+	if o.Yield <= 0 {
+		o.Yield = 1
+	}
+	if o.MaxPause <= 0 {
+		o.MaxPause = 2 * time.Millisecond
+	}
 	if o.Window <= 0 {
 		o.Window = 10 * time.Millisecond
 	}
@@ -76,7 +89,8 @@ func NewPacer(o PacerOptions) *Pacer {
 	if o.Sleep == nil {
 		o.Sleep = time.Sleep
 	}
-	p := &Pacer{chunk: o.Chunk, pause: o.Pause, window: int64(o.Window), now: o.Now, sleep: o.Sleep}
+	p := &Pacer{chunk: o.Chunk, pause: o.Pause, yield: o.Yield, most: int64(max(o.MaxPause, o.Pause)),
+		window: int64(o.Window), now: o.Now, sleep: o.Sleep}
 	p.last.Store(-int64(o.Window)) // not serving yet
 	return p
 }
@@ -94,23 +108,36 @@ func (p *Pacer) Serving() {
 // Pauses returns how many pauses flushes and compactions took and how long
 // they asked to sleep in all.
 func (p *Pacer) Pauses() (n int64, asked time.Duration) {
-	n = p.pauses.Load()
-	return n, time.Duration(n) * p.pause
+	return p.pauses.Load(), time.Duration(p.asked.Load())
+}
+
+// progress is what a file's background work has done since its last pause.
+type progress struct {
+	bytes int64
+	from  int64 // when the chunk began, per the pacer's clock; 0: not yet
 }
 
 // moved is called by background work that has written or read n bytes
-// since its last call; since is its count of bytes since its last pause.
-func (p *Pacer) moved(since *int64, n int) {
-	*since += int64(n)
-	if *since < p.chunk {
+// since its last call.
+func (p *Pacer) moved(pr *progress, n int) {
+	if pr.from == 0 {
+		pr.from = p.now()
+	}
+	pr.bytes += int64(n)
+	if pr.bytes < p.chunk {
 		return
 	}
-	*since = 0
-	if p.now()-p.last.Load() >= p.window {
+	now := p.now()
+	took := now - pr.from
+	pr.bytes, pr.from = 0, now
+	if now-p.last.Load() >= p.window {
 		return // nobody is waiting: full speed
 	}
+	pause := min(max(int64(float64(took)*p.yield), int64(p.pause)), p.most)
 	p.pauses.Add(1)
-	p.sleep(p.pause)
+	p.asked.Add(pause)
+	p.sleep(time.Duration(pause))
+	pr.from = p.now()
 }
 
 // pacedFS gives Pebble's flushes and compactions files whose writes the
@@ -148,17 +175,17 @@ func (fs *pacedFS) Unwrap() vfs.FS { return fs.FS }
 type pacedFile struct {
 	vfs.File
 	pacer *Pacer
-	since int64 // bytes since the last pause
+	done  progress
 }
 
 func (f *pacedFile) Write(p []byte) (int, error) {
 	n, err := f.File.Write(p)
-	f.pacer.moved(&f.since, n)
+	f.pacer.moved(&f.done, n)
 	return n, err
 }
 
 func (f *pacedFile) ReadAt(p []byte, off int64) (int, error) {
 	n, err := f.File.ReadAt(p, off)
-	f.pacer.moved(&f.since, n)
+	f.pacer.moved(&f.done, n)
 	return n, err
 }

@@ -170,3 +170,34 @@ func TestPacerPausesCompactionReads(t *testing.T) {
 		t.Errorf("a compaction reading 500 KiB while serving paused %d times", slept.Load())
 	}
 }
+
+// A pause lasts as long as the chunk before it took (Yield 1), at least
+// Pause and at most MaxPause: a short pause let one request through before
+// the sleeper's wake-up took the P back, and a compaction held a server on
+// one core to about one request per chunk.
+func TestPacerPausesAsLongAsTheChunkTook(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(1)
+	var slept []time.Duration
+	p := NewPacer(PacerOptions{Chunk: 1 << 10, Pause: 20 * time.Microsecond, MaxPause: 2 * time.Millisecond,
+		Window: 10 * time.Millisecond, Now: clock.Load, Sleep: func(d time.Duration) {
+			slept = append(slept, d)
+			clock.Add(int64(d))
+		}})
+	p.Serving()
+	var pr progress
+	for _, took := range []time.Duration{700 * time.Microsecond, 5 * time.Microsecond, 30 * time.Millisecond} {
+		// Half the chunk, time passes, the other half.
+		p.moved(&pr, 512)
+		clock.Add(int64(took))
+		p.Serving()
+		p.moved(&pr, 512)
+	}
+	want := []time.Duration{700 * time.Microsecond, 20 * time.Microsecond, 2 * time.Millisecond}
+	if fmt.Sprint(slept) != fmt.Sprint(want) {
+		t.Errorf("pauses after chunks of 700µs, 5µs and 30ms = %v, want %v", slept, want)
+	}
+	if n, asked := p.Pauses(); n != 3 || asked != 2720*time.Microsecond {
+		t.Errorf("Pauses() = %d, %v; want 3, 2.72ms", n, asked)
+	}
+}
