@@ -17,10 +17,10 @@ import "slices"
 func (r *Ranker) choose(s *scratch, n int, res *Result) {
 	maxLeaf := max(1, int(float64(n)*r.opts.MaxPerLeaf))
 	s.tops, s.topN = s.tops[:0], s.topN[:0]
-	open, held := s.order[:0], s.held[:0]
+	open, held := s.open[:0], s.held[:0]
 	for i := range s.cands {
 		c := &s.cands[i]
-		e := heapEntry{score: c.score, i: int32(i)}
+		e := rankEntry{score: c.score, i: int32(i)}
 		leaf := c.it.Leaf()
 		if leaf < 0 {
 			open = append(open, e) // no leaf, no share to keep
@@ -55,7 +55,7 @@ func (r *Ranker) choose(s *scratch, n int, res *Result) {
 	}
 	if len(res.Items) < n && len(held) > 0 {
 		// Not enough variety: fill with what the share held back.
-		slices.SortFunc(held, func(a, b heapEntry) int {
+		slices.SortFunc(held, func(a, b rankEntry) int {
 			switch {
 			case better(a, b, s.cands):
 				return -1
@@ -68,7 +68,7 @@ func (r *Ranker) choose(s *scratch, n int, res *Result) {
 			res.Items = append(res.Items, scored(&s.cands[e.i]))
 		}
 	}
-	s.order, s.held, s.best = open, held, best
+	s.open, s.held, s.best = open, held, best
 }
 
 // leafState is where choose keeps a leaf category's best candidates: at
@@ -81,9 +81,9 @@ type leafState struct {
 // keepBest keeps e in top, the best of a leaf so far, best first, of which
 // *kept are filled. It returns the entry that no longer fits, if any: e
 // itself, or the worst of top that e displaced.
-func keepBest(top []heapEntry, kept *int32, e heapEntry, cands []cand) (heapEntry, bool) {
+func keepBest(top []rankEntry, kept *int32, e rankEntry, cands []cand) (rankEntry, bool) {
 	k := int(*kept)
-	var out heapEntry
+	var out rankEntry
 	full := k == len(top)
 	if full {
 		if !better(e, top[k-1], cands) {
@@ -102,16 +102,16 @@ func keepBest(top []heapEntry, kept *int32, e heapEntry, cands []cand) (heapEntr
 	return out, full
 }
 
-// heapEntry is a candidate as choose compares it: its score and its index
+// rankEntry is a candidate as choose compares it: its score and its index
 // in the scratch's candidates, side by side, so that comparing two scores
 // reads neither candidate.
-type heapEntry struct {
+type rankEntry struct {
 	score float64
 	i     int32
 }
 
 // better reports whether a ranks before b: a higher score, then a lower id.
-func better(a, b heapEntry, cands []cand) bool {
+func better(a, b rankEntry, cands []cand) bool {
 	if a.score != b.score {
 		return a.score > b.score
 	}

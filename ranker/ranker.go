@@ -325,11 +325,11 @@ type scratch struct {
 	terms      []string
 	cats       []string
 	leaves     []leafState // by category id
-	tops       []heapEntry // the best candidates of each leaf, maxLeaf a leaf
+	tops       []rankEntry // the best candidates of each leaf, maxLeaf a leaf
 	topN       []int32     // how many of each leaf's are in tops
-	order      []heapEntry
-	held       []heapEntry
-	best       []heapEntry
+	open       []rankEntry // the candidates that can be taken before the fill
+	held       []rankEntry // the rest of over-full leaves, for the fill
+	best       []rankEntry // the slot's n best, best first
 	boostIDs   []int32
 	ords       []int32
 	latest     []latestItem // the user's distinct recent items, newest first
