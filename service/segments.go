@@ -35,8 +35,14 @@ func (s *Service) openSegments() error {
 	if s.seg.aud, err = audience.Open(s.db, s.opts.Now); err != nil {
 		return err
 	}
-	if s.seg.out, err = trigger.OpenOutbox(s.db); err != nil {
-		return err
+	if st := s.opts.Triggers; st.Store != nil {
+		s.seg.out = trigger.OpenOutbox(st.Store, st.Outbox)
+	} else {
+		local, err := trigger.OpenPebble(s.db)
+		if err != nil {
+			return err
+		}
+		s.seg.out = trigger.OpenOutbox(local, trigger.OutboxOptions{})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.seg.cancel = cancel
@@ -169,7 +175,7 @@ func (s *Service) sweepTriggers(now int64) (int, error) {
 
 func (s *Service) evaluation(p *features.Profile, now int64) trigger.Evaluation {
 	subj := s.Subject(p, now)
-	return trigger.Evaluation{User: p.User, Member: func(a *audience.Audience) bool { return a.Expr().Match(subj) }}
+	return trigger.Evaluation{User: p.User, Version: p.Version, Member: func(a *audience.Audience) bool { return a.Expr().Match(subj) }}
 }
 
 // checkTriggers evaluates the users just changed against the triggered

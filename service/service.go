@@ -40,6 +40,10 @@ type Options struct {
 	SegmentEvery time.Duration
 	// Webhooks configures the delivery of trigger records to webhooks.
 	Webhooks trigger.DeliveryOptions
+	// Triggers, when its Store is set, keeps memberships, trigger records
+	// and delivery cursors in a store that the nodes of a cluster share
+	// (trigger.Redis), rather than in the data directory.
+	Triggers SharedTriggers
 	// Index configures co-visitation and popularity.
 	Index index.Options
 	// Ranker configures ranking.
@@ -61,6 +65,14 @@ type Options struct {
 	// (pebble, profiles, catalog, segments, learning, bidding, replay); an
 	// error fails Open at that step. Tests use it.
 	OpenHook func(step string) error
+}
+
+// SharedTriggers is trigger state shared by the nodes of a cluster.
+type SharedTriggers struct {
+	// Store holds the state; nil means the service's own Pebble.
+	Store trigger.Store
+	// Outbox names this node among those that deliver the records.
+	Outbox trigger.OutboxOptions
 }
 
 // StorageOptions guard the data directory's disk (see kv.Disk).

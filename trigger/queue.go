@@ -2,43 +2,12 @@ package trigger
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
-	"log"
 	"net/http"
 	"sync/atomic"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/tailor-dev/tailor/audience"
-	"github.com/tailor-dev/tailor/internal/kv"
 )
-
-// legacyKey holds the single cursor of the versions that delivered every
-// audience in one loop. It is read, never written: a queue without a cursor
-// of its own starts from it.
-var legacyKey = kv.Key(kv.PrefixMeta, "trigger-delivered")
-
-// cursorPrefix starts the meta key of each audience's cursor; the audience
-// name follows (names hold no '/').
-const cursorPrefix = "trigger-delivered/"
-
-func cursorKey(name string) []byte { return kv.Key(kv.PrefixMeta, cursorPrefix+name) }
-
-// cursor is where an audience's queue is in the outbox.
-type cursor struct {
-	seq         uint64 // last record delivered or passed over
-	since       int64  // records stamped before this (Unix ms) are passed over
-	incarnation uint64 // of the audience the cursor was made for
-}
-
-func (c cursor) encode() []byte {
-	v := make([]byte, 0, 24)
-	v = binary.BigEndian.AppendUint64(v, c.seq)
-	v = binary.BigEndian.AppendUint64(v, uint64(c.since))
-	return binary.BigEndian.AppendUint64(v, c.incarnation)
-}
 
 // worker is one audience's queue.
 type worker struct {
@@ -54,6 +23,7 @@ type worker struct {
 
 	cursor   atomic.Uint64 // for Queues
 	failures atomic.Int64
+	claimed  atomic.Bool // for Queues: this node delivers the queue now
 }
 
 // serves reports whether w delivers a as it is now.
@@ -61,117 +31,166 @@ func (w *worker) serves(a *audience.Audience) bool {
 	return w.webhook == a.Trigger.Webhook && w.secret == a.Trigger.Secret && w.incarnation == a.Incarnation()
 }
 
-// run delivers w's records until ctx ends.
+// run delivers w's records until ctx ends: on a single node at once; where
+// nodes share the store, while this node holds the queue's claim, trying to
+// take it every Poll while another node holds it.
 func (o *Outbox) run(ctx context.Context, w *worker, opts DeliveryOptions) {
-	c := o.loadCursor(w, opts.Logger)
-	w.cursor.Store(c.seq)
 	if w.secret == "" {
+		o.keepRecords(ctx, w)
 		opts.Logger.Printf("trigger: audience %s has a webhook but no secret: its records are kept, not POSTed, until trigger.secret is set (PUT the audience again with it)", w.name)
 		return
 	}
-	save := func() {
-		if err := o.db.Set(cursorKey(w.name), c.encode(), pebble.NoSync); err != nil {
-			opts.Logger.Printf("trigger: cannot store the cursor of audience %s: %v", w.name, err)
+	if o.opts.Node == "" {
+		w.claimed.Store(true)
+		for ctx.Err() == nil {
+			o.deliver(ctx, w, opts)
 		}
-		w.cursor.Store(c.seq)
+		return
 	}
 	for ctx.Err() == nil {
-		wake := o.wake() // before reading, so no append goes unseen
-		recs, err := o.Read(c.seq, 100)
+		ok, err := o.store.Claim(ctx, w.name, o.opts.Node, o.opts.ClaimTTL)
+		if err != nil && ctx.Err() == nil {
+			opts.Logger.Printf("trigger: cannot claim the queue of audience %s: %v", w.name, err)
+		}
+		if ok {
+			o.deliverClaimed(ctx, w, opts)
+			continue
+		}
+		sleep(ctx, opts.Poll, nil)
+	}
+}
+
+// keepRecords makes sure w's audience has a cursor, which keeps its records
+// from now on for the queue that will deliver them once it has a secret.
+func (o *Outbox) keepRecords(ctx context.Context, w *worker) {
+	if o.opts.Node != "" {
+		if ok, _ := o.store.Claim(ctx, w.name, o.opts.Node, o.opts.ClaimTTL); !ok {
+			return // the node that holds the claim makes it
+		}
+		defer o.store.Unclaim(ctx, w.name, o.opts.Node)
+	}
+	o.loadCursor(ctx, w)
+}
+
+// deliverClaimed delivers w's records while this node keeps the claim it
+// has just taken, renewing it every third of its lifetime, and gives it up
+// when ctx ends.
+func (o *Outbox) deliverClaimed(ctx context.Context, w *worker, opts DeliveryOptions) {
+	w.claimed.Store(true)
+	defer w.claimed.Store(false)
+	held, lost := context.WithCancel(ctx)
+	defer lost()
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		for sleep(held, o.opts.ClaimTTL/3, nil) {
+			ok, err := o.store.Claim(held, w.name, o.opts.Node, o.opts.ClaimTTL)
+			if err != nil && held.Err() == nil {
+				opts.Logger.Printf("trigger: cannot renew the claim on the queue of audience %s: %v", w.name, err)
+			}
+			if !ok {
+				lost()
+				return
+			}
+		}
+	}()
+	o.deliver(held, w, opts)
+	lost()
+	<-renewed
+	if ctx.Err() != nil {
+		// Stopping (shut down, or the audience changed): let another node
+		// take over at once rather than when the claim lapses.
+		uctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+		defer cancel()
+		if err := o.store.Unclaim(uctx, w.name, o.opts.Node); err != nil {
+			opts.Logger.Printf("trigger: cannot give up the claim on the queue of audience %s: %v", w.name, err)
+		}
+	}
+}
+
+// deliver POSTs w's records in order until ctx ends or the claim it was
+// called under is lost.
+func (o *Outbox) deliver(ctx context.Context, w *worker, opts DeliveryOptions) {
+	c, err := o.loadCursor(ctx, w)
+	if err != nil {
+		opts.Logger.Printf("trigger: audience %s: %v", w.name, err)
+		sleep(ctx, opts.Poll, nil)
+		return
+	}
+	w.cursor.Store(c.Seq)
+	save := func() bool {
+		ok, err := o.store.SaveCursor(ctx, w.name, c, o.opts.Node)
 		if err != nil {
+			opts.Logger.Printf("trigger: cannot store the cursor of audience %s: %v", w.name, err)
+		}
+		w.cursor.Store(c.Seq)
+		return ok || err != nil // a claim lost stops delivery; an error is retried with the next record
+	}
+	for ctx.Err() == nil {
+		wake := o.store.Appended() // before reading, so no append goes unseen
+		recs, err := o.store.Read(ctx, c.Seq, 100)
+		if err != nil && ctx.Err() == nil {
 			opts.Logger.Printf("trigger: audience %s: %v", w.name, err)
 		}
 		passed := false // over records not stored in the cursor yet
 		for _, r := range recs {
-			if r.Audience != w.name || r.TS < c.since {
-				c.seq, passed = r.Seq, true
+			if r.Audience != w.name || r.TS < c.Since {
+				c.Seq, passed = r.Seq, true
 				continue
 			}
 			if passed {
-				save()
+				if !save() {
+					return
+				}
 				passed = false
 			}
 			if !w.post(ctx, r, opts) {
 				return
 			}
-			c.seq = r.Seq
-			save()
+			c.Seq = r.Seq
+			if !save() {
+				return
+			}
 		}
-		if passed {
-			save()
+		if passed && !save() {
+			return
 		}
 		if len(recs) > 0 {
 			continue
 		}
-		t := time.NewTimer(opts.Poll)
-		select {
-		case <-ctx.Done():
-		case <-wake:
-		case <-t.C:
-		}
-		t.Stop()
+		sleep(ctx, opts.Poll, wake)
 	}
 }
 
 // loadCursor returns w's stored cursor or, when there is none for its
-// incarnation, stores and returns a new one that starts at the legacy
-// cursor and passes over the records from before w's audience was updated.
-func (o *Outbox) loadCursor(w *worker, logger *log.Logger) cursor {
-	if v, ok := o.getMeta(cursorKey(w.name), logger); ok && len(v) == 24 {
-		c := cursor{
-			seq:         binary.BigEndian.Uint64(v),
-			since:       int64(binary.BigEndian.Uint64(v[8:])),
-			incarnation: binary.BigEndian.Uint64(v[16:]),
-		}
-		if c.incarnation == w.incarnation {
-			return c
-		}
+// incarnation, stores and returns a new one that starts where the store
+// starts new queues and passes over the records from before w's audience
+// was updated.
+func (o *Outbox) loadCursor(ctx context.Context, w *worker) (Cursor, error) {
+	c, ok, err := o.store.Cursor(ctx, w.name)
+	if err != nil {
+		return c, err
 	}
-	c := cursor{since: w.updated, incarnation: w.incarnation}
-	if v, ok := o.getMeta(legacyKey, logger); ok && len(v) == 8 {
-		c.seq = binary.BigEndian.Uint64(v)
+	if ok && c.Incarnation == w.incarnation {
+		return c, nil
 	}
-	if err := o.db.Set(cursorKey(w.name), c.encode(), pebble.NoSync); err != nil {
-		logger.Printf("trigger: cannot store the cursor of audience %s: %v", w.name, err)
+	if ok {
+		c.Seq = 0 // a re-created audience: Since passes over the old records
 	}
-	return c
+	c.Since, c.Incarnation = w.updated, w.incarnation
+	_, err = o.store.SaveCursor(ctx, w.name, c, o.opts.Node)
+	return c, err
 }
 
-// getMeta returns a copy of the value of key.
-func (o *Outbox) getMeta(key []byte, logger *log.Logger) ([]byte, bool) {
-	v, closer, err := o.db.Get(key)
-	if err != nil {
-		if !errors.Is(err, pebble.ErrNotFound) {
-			logger.Printf("trigger: cannot read %q: %v", key, err)
-		}
-		return nil, false
+// sleep waits for d, ctx's end or wake (which may be nil), and reports
+// whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-t.C:
 	}
-	defer closer.Close()
-	return append([]byte(nil), v...), true
-}
-
-// dropCursors deletes the cursors of the audiences without a queue: deleted,
-// or left without a webhook.
-func (o *Outbox) dropCursors(queues map[string]*worker, logger *log.Logger) {
-	prefix := kv.Key(kv.PrefixMeta, cursorPrefix)
-	it, err := o.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: kv.PrefixEnd(prefix)})
-	if err != nil {
-		logger.Printf("trigger: cannot list cursors: %v", err)
-		return
-	}
-	var drop [][]byte
-	for it.First(); it.Valid(); it.Next() {
-		if queues[string(it.Key()[len(prefix):])] == nil {
-			drop = append(drop, append([]byte(nil), it.Key()...))
-		}
-	}
-	if err := it.Close(); err != nil {
-		logger.Printf("trigger: cannot list cursors: %v", err)
-		return
-	}
-	for _, k := range drop {
-		if err := o.db.Delete(k, pebble.NoSync); err != nil {
-			logger.Printf("trigger: cannot delete the cursor %q: %v", k, err)
-		}
-	}
+	return ctx.Err() == nil
 }

@@ -174,7 +174,9 @@ func (o *Outbox) reconcile(ctx context.Context, queues map[string]*worker, list 
 			o.run(wctx, w, opts)
 		}()
 	}
-	o.dropCursors(queues, opts.Logger)
+	if err := o.store.DropCursors(ctx, func(name string) bool { return queues[name] != nil }); err != nil && ctx.Err() == nil {
+		opts.Logger.Printf("trigger: cannot delete the cursors of audiences without a webhook: %v", err)
+	}
 }
 
 // stop cancels the workers of queues that match, waits for them to return and
@@ -206,6 +208,10 @@ type QueueStatus struct {
 	// Failures counts the failed attempts at the record being POSTed; 0 when
 	// the queue is not retrying.
 	Failures int
+	// Delivering is true while this node POSTs the queue's records: always
+	// on a single node; where nodes share the store, on the node that holds
+	// the queue's claim.
+	Delivering bool
 }
 
 // Queues returns the queues running, sorted by audience: while Deliver runs,
@@ -222,7 +228,7 @@ func (o *Outbox) Queues() []QueueStatus {
 			continue
 		default:
 		}
-		out = append(out, QueueStatus{Audience: w.name, Cursor: w.cursor.Load(), Failures: int(w.failures.Load())})
+		out = append(out, QueueStatus{Audience: w.name, Cursor: w.cursor.Load(), Failures: int(w.failures.Load()), Delivering: w.claimed.Load()})
 	}
 	slices.SortFunc(out, func(a, b QueueStatus) int { return strings.Compare(a.Audience, b.Audience) })
 	return out

@@ -34,12 +34,13 @@ const secret = "0123456789abcdef-test-secret"
 // env is an outbox and an audience store on a real Pebble, with a clock the
 // test sets.
 type env struct {
-	t   *testing.T
-	db  *pebble.DB
-	out *Outbox
-	aud *audience.Store
-	now atomic.Int64 // Unix ms, the audience store's clock
-	log logLines
+	t     *testing.T
+	db    *pebble.DB
+	store *Pebble
+	out   *Outbox
+	aud   *audience.Store
+	now   atomic.Int64 // Unix ms, the audience store's clock
+	log   logLines
 }
 
 func newEnv(t *testing.T) *env {
@@ -55,9 +56,10 @@ func newEnv(t *testing.T) *env {
 	})
 	e := &env{t: t, db: db}
 	e.now.Store(1000)
-	if e.out, err = OpenOutbox(db); err != nil {
+	if e.store, err = OpenPebble(db); err != nil {
 		t.Fatal(err)
 	}
+	e.out = OpenOutbox(e.store, OutboxOptions{})
 	e.openAudiences()
 	return e
 }
@@ -132,7 +134,10 @@ func (e *env) queue(name string) (QueueStatus, bool) {
 }
 
 func (e *env) cursorStored(name string) bool {
-	_, ok := e.out.getMeta(cursorKey(name), log.New(io.Discard, "", 0))
+	_, ok, err := e.store.getMeta(cursorKey(name))
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	return ok
 }
 
