@@ -160,14 +160,9 @@ func Open(db *pebble.DB, now func() time.Time) (*Store, error) {
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
-		var st stored
-		if err := json.Unmarshal(it.Value(), &st); err != nil {
-			return nil, fmt.Errorf("audience: corrupt definition: %w", err)
-		}
-		a := &Audience{Name: st.Name, Expression: st.Expression, Description: st.Description,
-			Trigger: (*Trigger)(st.Trigger), Updated: st.Updated, incarnation: st.Incarnation}
-		if err := a.validate(false); err != nil {
-			return nil, fmt.Errorf("audience: stored definition %s: %w", a.Name, err)
+		a, err := UnmarshalDefinition(it.Value())
+		if err != nil {
+			return nil, err
 		}
 		s.all[a.Name] = a
 	}
@@ -205,11 +200,27 @@ func (s *Store) Changed() <-chan struct{} {
 // Put validates and stores a, replacing any audience of the same name. It
 // sets a's Updated time and its incarnation.
 func (s *Store) Put(a *Audience) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.prepareLocked(a); err != nil {
+		return err
+	}
+	return s.storeLocked(a)
+}
+
+// Prepare validates a and sets its Updated time and its incarnation as Put
+// would, without storing it: the nodes of a cluster log the audience so
+// prepared, and each stores it with Restore.
+func (s *Store) Prepare(a *Audience) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.prepareLocked(a)
+}
+
+func (s *Store) prepareLocked(a *Audience) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	old, ok := s.all[a.Name]
 	switch {
 	case ok:
@@ -220,8 +231,20 @@ func (s *Store) Put(a *Audience) error {
 		a.incarnation = rand.Uint64() | 1 // never 0, which marks the definitions stored before incarnations
 	}
 	a.Updated = s.now().UnixMilli()
-	v, err := json.Marshal(stored{Name: a.Name, Expression: a.Expression, Description: a.Description,
-		Trigger: (*storedTrigger)(a.Trigger), Updated: a.Updated, Incarnation: a.incarnation})
+	return nil
+}
+
+// Restore stores a as it is, with the Updated time and incarnation it
+// carries: an audience another node prepared (see Prepare and
+// UnmarshalDefinition). It replaces any audience of the same name.
+func (s *Store) Restore(a *Audience) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.storeLocked(a)
+}
+
+func (s *Store) storeLocked(a *Audience) error {
+	v, err := a.MarshalDefinition()
 	if err != nil {
 		return err
 	}
@@ -231,6 +254,29 @@ func (s *Store) Put(a *Audience) error {
 	s.all[a.Name] = a
 	s.rebuild()
 	return nil
+}
+
+// MarshalDefinition returns a's whole definition in JSON, as it is stored:
+// unlike a's API form, with the trigger's secret and the incarnation.
+func (a *Audience) MarshalDefinition() ([]byte, error) {
+	return json.Marshal(stored{Name: a.Name, Expression: a.Expression, Description: a.Description,
+		Trigger: (*storedTrigger)(a.Trigger), Updated: a.Updated, Incarnation: a.incarnation})
+}
+
+// UnmarshalDefinition reads a definition that MarshalDefinition wrote, and
+// checks it as stored definitions are checked (a webhook without a secret
+// is let through, as definitions from before secrets are).
+func UnmarshalDefinition(b []byte) (*Audience, error) {
+	var st stored
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("audience: corrupt definition: %w", err)
+	}
+	a := &Audience{Name: st.Name, Expression: st.Expression, Description: st.Description,
+		Trigger: (*Trigger)(st.Trigger), Updated: st.Updated, incarnation: st.Incarnation}
+	if err := a.validate(false); err != nil {
+		return nil, fmt.Errorf("audience: definition %s: %w", a.Name, err)
+	}
+	return a, nil
 }
 
 // Get returns the audience called name.

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
@@ -295,6 +297,21 @@ func (l *Log) AppendItemDelete(ctx context.Context, id string) (Token, error) {
 // AppendCampaignDelete logs the deletion of a campaign.
 func (l *Log) AppendCampaignDelete(ctx context.Context, id string) (Token, error) {
 	return l.appendCatalog(ctx, kindCampaignDelete, id)
+}
+
+// AppendAudience logs an audience's whole definition, as
+// audience.Store.Prepare made it: with its trigger's secret.
+func (l *Log) AppendAudience(ctx context.Context, a *audience.Audience) (Token, error) {
+	def, err := a.MarshalDefinition()
+	if err != nil {
+		return Token{}, err
+	}
+	return l.appendCatalog(ctx, kindAudience, json.RawMessage(def))
+}
+
+// AppendAudienceDelete logs the deletion of an audience.
+func (l *Log) AppendAudienceDelete(ctx context.Context, name string) (Token, error) {
+	return l.appendCatalog(ctx, kindAudienceDelete, name)
 }
 
 func (l *Log) appendCatalog(ctx context.Context, kind byte, body any) (Token, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tailor-dev/tailor/auction"
+	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
@@ -220,6 +221,20 @@ func (n *Node) DeleteCampaign(ctx context.Context, id string) (Token, bool, erro
 	return n.appliedHere(ctx)(n.log.AppendCampaignDelete(ctx, id))
 }
 
+// PutAudience logs an audience, prepared by this node's audience store
+// (audience.Store.Prepare), and waits until this node has applied it, as
+// AppendItems does. Every node stores it as it is, with its incarnation, so
+// that the queues of its webhook agree on every node.
+func (n *Node) PutAudience(ctx context.Context, a *audience.Audience) (Token, bool, error) {
+	return n.appliedHere(ctx)(n.log.AppendAudience(ctx, a))
+}
+
+// DeleteAudience logs the deletion of an audience and waits until this node
+// has applied it, as AppendItems does.
+func (n *Node) DeleteAudience(ctx context.Context, name string) (Token, bool, error) {
+	return n.appliedHere(ctx)(n.log.AppendAudienceDelete(ctx, name))
+}
+
 // appliedHere returns a function that takes an append's outcome and, when it
 // succeeded, waits for this node to apply it.
 func (n *Node) appliedHere(ctx context.Context) func(Token, error) (Token, bool, error) {
@@ -418,6 +433,12 @@ func (n *Node) apply(rd aRead) error {
 			err = n.svc.Campaigns().Upsert(d.campaigns)
 		case kindCampaignDelete:
 			if err = n.svc.Campaigns().Delete(d.id); errors.Is(err, campaign.ErrNotFound) {
+				err = nil
+			}
+		case kindAudience:
+			err = n.svc.Audiences().Restore(d.audience)
+		case kindAudienceDelete:
+			if err = n.svc.Audiences().Delete(d.id); errors.Is(err, audience.ErrNotFound) {
 				err = nil
 			}
 		}

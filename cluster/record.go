@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
@@ -27,6 +28,8 @@ const (
 	kindErase          byte = 'u' // a JSON string: the user to erase
 	kindAttributes     byte = 'a' // a JSON array of features.AttributesUpdate, all of one user
 	kindNotice         byte = 'n' // a JSON wireNotice: a win, billing or loss notice a node took
+	kindAudience       byte = 'd' // an audience's whole definition (audience.Audience.MarshalDefinition)
+	kindAudienceDelete byte = 'D' // a JSON string: the name of an audience to delete
 )
 
 // wireNotice is a notice as the log carries it: the campaign's limits are
@@ -95,6 +98,7 @@ type decoded struct {
 	campaigns  []campaign.Campaign
 	attributes []features.AttributesUpdate
 	notice     wireNotice
+	audience   *audience.Audience
 	id         string // of a deletion or an erasure
 }
 
@@ -120,7 +124,13 @@ func decodeRecord(v []byte, events []features.Event) (decoded, []features.Event,
 				RecID: w[i].RecID, Items: w[i].Items, Category: w[i].Category, Brand: w[i].Brand, Price: w[i].Price,
 				PriceRatio: w[i].PriceRatio, Terms: w[i].Terms, Matches: w[i].Matches})
 		}
-	case kindItems, kindCampaigns, kindItemDelete, kindCampaignDelete, kindErase, kindAttributes, kindNotice:
+	case kindAudience:
+		a, err := audience.UnmarshalDefinition(v[2:])
+		if err != nil {
+			return decoded{}, events, fmt.Errorf("%w: %v", errRecord, err)
+		}
+		d.audience = a
+	case kindItems, kindCampaigns, kindItemDelete, kindCampaignDelete, kindErase, kindAttributes, kindNotice, kindAudienceDelete:
 		var body any
 		switch d.kind {
 		case kindItems:

@@ -6,10 +6,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/tailor-dev/tailor/cluster"
+	"github.com/tailor-dev/tailor/internal/redistest"
+	"github.com/tailor-dev/tailor/trigger"
 )
 
 // startNodes starts n servers as nodes of one cluster over an in-process
@@ -32,8 +35,11 @@ func startNodesWith(t *testing.T, n int, base Options) ([]*testServer, func() *t
 	started := 0
 	add := func() *testServer {
 		opts := base
-		opts.Cluster = &cluster.Options{Log: cluster.LogOptions{Brokers: k.ListenAddrs(),
-			Node: fmt.Sprintf("node-%d", started), Partitions: 4}}
+		name := fmt.Sprintf("node-%d", started)
+		opts.Cluster = &cluster.Options{Log: cluster.LogOptions{Brokers: k.ListenAddrs(), Node: name, Partitions: 4}}
+		if opts.Service.Triggers.Store != nil {
+			opts.Service.Triggers.Outbox.Node = name
+		}
 		started++
 		return startServer(t, t.TempDir(), c, opts)
 	}
@@ -277,5 +283,117 @@ func TestClusterNoticesReachEveryNode(t *testing.T) {
 	a.mustNotice(bid.BURL, req, "1", "1.5", "duplicate")
 	if st := b.stats(bid.CID); st.Impressions != 1 {
 		t.Errorf("node b counts %d impressions after a duplicate notice", st.Impressions)
+	}
+}
+
+// TestClusterTriggersFireOnce: an audience defined on one node reaches every
+// node as it was defined; users entering it through events taken by any
+// node make one record each, read alike on every node, and its webhook
+// receives each record once, from whichever node holds its queue.
+func TestClusterTriggersFireOnce(t *testing.T) {
+	rc := redistest.Start(t, redistest.Options{Masters: 3})
+	base := webhookOptions()
+	base.Service.Triggers.Store = trigger.NewRedis(rc.Client(t), "t:")
+	nodes, _ := startNodesWith(t, 3, base)
+	hook, got := recordHook(t, 200)
+
+	code, out, tok := nodes[0].write("POST", "/v1/items", testCatalog)
+	if code != 200 {
+		t.Fatalf("POST /v1/items = %d %s", code, out)
+	}
+	code, out, audTok := nodes[1].write("PUT", "/v1/audiences/buyers",
+		fmt.Sprintf(`{"expression":"purchases > 0","trigger":{"webhook":%q,"secret":%q}}`, hook.URL, webhookSecret))
+	if code != 200 || audTok == "" {
+		t.Fatalf("PUT /v1/audiences/buyers = %d %s, token %q; want 200 with a token", code, out, audTok)
+	}
+	for _, n := range nodes {
+		n.awaitToken(tok)
+		n.awaitToken(audTok)
+	}
+	first, err := nodes[1].srv.Service().Audiences().Get("buyers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		a, err := n.srv.Service().Audiences().Get("buyers")
+		if err != nil || a.Incarnation() != first.Incarnation() || a.Updated != first.Updated || a.Trigger.Secret != webhookSecret {
+			t.Fatalf("node %d's audience = %+v, %v; want node 1's, incarnation %d, with its secret", i, a, err, first.Incarnation())
+		}
+	}
+
+	// Each user buys twice, through two different nodes; every node applies
+	// every purchase.
+	var users, last []string
+	for i := range 12 {
+		u := fmt.Sprintf("buyer-%02d", i%6)
+		if i < 6 {
+			users = append(users, u)
+		}
+		code, out, tok := nodes[i%3].write("POST", "/v1/events", "["+event(u, "purchase", "pan-1", nodes[0].clock.Stamp(0))+"]")
+		if code != 200 {
+			t.Fatalf("POST /v1/events = %d %s", code, out)
+		}
+		last = append(last, tok)
+	}
+	for _, n := range nodes {
+		for _, tok := range last {
+			n.awaitToken(tok)
+		}
+	}
+	var posted []string
+	for range users {
+		posted = append(posted, nextUser(t, got))
+	}
+	slices.Sort(posted)
+	if !slices.Equal(posted, users) {
+		t.Errorf("webhook received %v, want each of %v once", posted, users)
+	}
+	for i, n := range nodes {
+		var page struct{ Records []trigger.Record }
+		if code := n.getJSON("/v1/triggers", &page); code != 200 || len(page.Records) != len(users) {
+			t.Errorf("GET /v1/triggers on node %d = %d, %d records; want %d", i, code, len(page.Records), len(users))
+		}
+	}
+	// Once the node delivering has passed the last record, nothing more is
+	// POSTed: the other nodes never held the queue.
+	waitForQueue(t, nodes, "buyers", uint64(len(users)))
+	select {
+	case rec := <-got:
+		t.Errorf("webhook received %+v again", rec)
+	default:
+	}
+
+	// A deletion on another node reaches every node.
+	code, out, delTok := nodes[2].write("DELETE", "/v1/audiences/buyers", "")
+	if code != 200 || delTok == "" {
+		t.Fatalf("DELETE /v1/audiences/buyers = %d %s, token %q", code, out, delTok)
+	}
+	for i, n := range nodes {
+		n.awaitToken(delTok)
+		if _, err := n.srv.Service().Audiences().Get("buyers"); err == nil {
+			t.Errorf("node %d still has the deleted audience", i)
+		}
+	}
+}
+
+// waitForQueue waits until exactly one of nodes delivers the audience's
+// queue, with its cursor at seq.
+func waitForQueue(t *testing.T, nodes []*testServer, aud string, seq uint64) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		delivering, at := 0, uint64(0)
+		for _, n := range nodes {
+			for _, q := range n.srv.Service().Outbox().Queues() {
+				if q.Audience == aud && q.Delivering {
+					delivering, at = delivering+1, q.Cursor
+				}
+			}
+		}
+		if delivering == 1 && at == seq {
+			return
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("%d nodes deliver %s, cursor %d; want one, at %d", delivering, aud, at, seq)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tailor-dev/tailor/audience"
+	"github.com/tailor-dev/tailor/cluster"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/trigger"
 )
@@ -108,7 +110,9 @@ func (s *Server) handleAudience(ctx *fasthttp.RequestCtx, name string) {
 			err = trigger.CheckWebhookURL(t.Webhook, s.opts.Service.Webhooks.AllowPrivate)
 		}
 		if err == nil {
-			err = s.svc.Audiences().Put(a)
+			var tok cluster.Token
+			tok, err = s.putAudience(a)
+			setToken(ctx, tok)
 		}
 		if err != nil {
 			var fe *audience.FieldError
@@ -122,7 +126,9 @@ func (s *Server) handleAudience(ctx *fasthttp.RequestCtx, name string) {
 		}
 		writeJSON(ctx, a)
 	case "DELETE":
-		if err := s.svc.Audiences().Delete(name); err != nil {
+		tok, err := s.deleteAudience(name)
+		setToken(ctx, tok)
+		if err != nil {
 			if errors.Is(err, audience.ErrNotFound) {
 				writeError(ctx, &apiError{status: fasthttp.StatusNotFound, code: codeNotFound, message: "no audience with this name", field: "name", index: -1})
 				return
@@ -212,4 +218,31 @@ func (s *Server) handleTriggers(ctx *fasthttp.RequestCtx) {
 		out.Next = r.Seq
 	}
 	writeJSON(ctx, out)
+}
+
+// putAudience stores a: on a single node at once; on a node of a cluster
+// through the log, prepared here so that every node stores the same
+// definition.
+func (s *Server) putAudience(a *audience.Audience) (cluster.Token, error) {
+	if s.node == nil {
+		return cluster.Token{}, s.svc.Audiences().Put(a)
+	}
+	if err := s.svc.Audiences().Prepare(a); err != nil {
+		return cluster.Token{}, err
+	}
+	tok, _, err := s.node.PutAudience(context.Background(), a)
+	return tok, err
+}
+
+// deleteAudience deletes the audience called name, through the log on a
+// node of a cluster.
+func (s *Server) deleteAudience(name string) (cluster.Token, error) {
+	if s.node == nil {
+		return cluster.Token{}, s.svc.Audiences().Delete(name)
+	}
+	if _, err := s.svc.Audiences().Get(name); err != nil {
+		return cluster.Token{}, err
+	}
+	tok, _, err := s.node.DeleteAudience(context.Background(), name)
+	return tok, err
 }
