@@ -10,10 +10,13 @@ import (
 	"github.com/tailor-dev/tailor/bank"
 	"github.com/tailor-dev/tailor/cluster"
 	"github.com/tailor-dev/tailor/ledger"
+	"github.com/tailor-dev/tailor/service"
+	"github.com/tailor-dev/tailor/trigger"
 )
 
 // clusterSpec is what --cluster names: the Kafka brokers of the cluster's
-// log, and the Redis Cluster nodes of its bank (shared budgets).
+// log, and the Redis Cluster nodes of its shared state (budgets and
+// triggers).
 type clusterSpec struct {
 	opts  *cluster.Options
 	redis []string
@@ -65,21 +68,34 @@ func clusterOptions(spec, topic, node string, partitions int) (clusterSpec, erro
 	return cs, nil
 }
 
-// sharedBudgets connects to the bank's Redis Cluster when --cluster names
+// redisShared is what the nodes of a cluster share through Redis Cluster:
+// the campaigns' budgets and the triggers' state.
+type redisShared struct {
+	budgets  ledger.SharedOptions
+	triggers service.SharedTriggers
+}
+
+// sharedState connects to the cluster's Redis Cluster when --cluster names
 // one (each budget write waiting for replicas of them), and returns the
-// ledger's shared options and what closes the connection.
-func sharedBudgets(cs clusterSpec, node string, replicas int) (ledger.SharedOptions, func(), error) {
+// ledger's and the triggers' shared options and what closes the connection.
+func sharedState(cs clusterSpec, node string, replicas int) (redisShared, func(), error) {
 	if len(cs.redis) == 0 {
 		if replicas != 0 {
-			return ledger.SharedOptions{}, nil, fmt.Errorf("--bank-replicas needs --cluster with redis://")
+			return redisShared{}, nil, fmt.Errorf("--bank-replicas needs --cluster with redis://")
 		}
-		return ledger.SharedOptions{}, func() {}, nil
+		return redisShared{}, func() {}, nil
 	}
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cs.redis})
 	b, err := bank.NewRedis(rdb, &bank.Options{WaitReplicas: replicas})
 	if err != nil {
 		rdb.Close()
-		return ledger.SharedOptions{}, nil, fmt.Errorf("--cluster: %w", err)
+		return redisShared{}, nil, fmt.Errorf("--cluster: %w", err)
 	}
-	return ledger.SharedOptions{Bank: b, Node: node}, func() { rdb.Close() }, nil
+	return redisShared{
+		budgets: ledger.SharedOptions{Bank: b, Node: node},
+		triggers: service.SharedTriggers{
+			Store:  trigger.NewRedis(rdb, "tailor:"),
+			Outbox: trigger.OutboxOptions{Node: node},
+		},
+	}, func() { rdb.Close() }, nil
 }

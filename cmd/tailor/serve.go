@@ -130,15 +130,15 @@ func serve(args []string) error {
 	} else if cs.opts != nil {
 		logger.Printf("--cluster without --notice-key-file: a bid's notices are verified only by the node that bid")
 	}
-	shared, closeBank, err := sharedBudgets(cs, *nodeName, *bankReplicas)
+	shared, closeRedis, err := sharedState(cs, *nodeName, *bankReplicas)
 	if err != nil {
 		return err
 	}
-	defer closeBank()
-	bidding.Ledger.Shared = shared
+	defer closeRedis()
+	bidding.Ledger.Shared = shared.budgets
 	bidding.Auction.Node = *nodeName
-	if cs.opts != nil && shared.Bank == nil {
-		logger.Printf("--cluster without redis://: each node spends the campaigns' budgets on its own, as if it were alone")
+	if cs.opts != nil && shared.budgets.Bank == nil {
+		logger.Printf("--cluster without redis://: each node spends the campaigns' budgets on its own, and makes and POSTs its own trigger records, as if it were alone")
 	}
 	profileCache, blockCache := int64(*cacheMB)<<20, int64(0)
 	if *memoryLimit != "" {
@@ -174,6 +174,7 @@ func serve(args []string) error {
 				os.Exit(exitStorageFailed)
 			}},
 			Webhooks:     trigger.DeliveryOptions{AllowPrivate: *webhookPrivate},
+			Triggers:     shared.triggers,
 			Logger:       logger,
 			Bidding:      bidding,
 			Learning:     learnOpts,
