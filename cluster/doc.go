@@ -5,8 +5,8 @@
 //
 // The log: events go to the events' topic keyed by user, so that a user's
 // events stay in order in one partition, and so do the user's erasure and
-// attribute updates; catalog items, campaigns and their deletions go to a
-// topic of one partition. A node enriches the events it takes from its
+// attribute updates; catalog items, campaigns, audiences and their
+// deletions go to a topic of one partition. A node enriches the events it takes from its
 // catalog before it logs them, so that every node applies the same facts.
 // An append is one Kafka transaction (concurrent appends share one), read
 // back by nodes with read-committed isolation: a batch is visible whole or
@@ -36,7 +36,12 @@
 // them from the log without booking them again, so frequency counts and
 // campaign figures agree and the bidding node releases its hold.
 //
-// What is not shared yet: the click model, decisions and experiments,
-// audiences and their triggers are each node's own; budgets are shared
-// through package bank, not the log. See docs/scaling.md.
+// Audiences go to the catalog's topic as the node that took them prepared
+// them (with their incarnation and their trigger's secret), so every node
+// holds the same definitions; trigger records and webhook delivery are
+// shared through a trigger.Store in Redis (package trigger), and budgets
+// through package bank, not the log.
+//
+// What is not shared yet: the click model, decisions and experiments are
+// each node's own. See docs/scaling.md.
 package cluster

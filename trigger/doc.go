@@ -17,6 +17,17 @@
 // SignatureHeader, an HMAC-SHA256 of the body keyed with the audience's
 // secret (Signature), so the receiver can tell the POSTs from forgeries.
 //
+// The state lives in a Store: Pebble on a single node (each Apply one synced
+// batch); Redis for the nodes of a cluster, where every node evaluates the
+// users whose events it applies and the first evaluation to find a user
+// newly inside makes the record, so a transition makes one record however
+// many nodes see it. An evaluation carries the version of the profile it
+// read, and one older than the Store has seen is passed over, so a node
+// that lags cannot undo what another saw. Where nodes share a Store, each
+// audience's queue is claimed by one node at a time (OutboxOptions.Node,
+// ClaimTTL): it POSTs, the others wait, and when it stops or dies its claim
+// is given up or lapses and another node goes on from the shared cursor.
+//
 // Hooks may not reach internal addresses (loopback, private, link-local,
 // cloud metadata, multicast, carrier-grade NAT) unless
 // DeliveryOptions.AllowPrivate is set: CheckWebhookURL refuses them when they

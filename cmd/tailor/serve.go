@@ -60,7 +60,7 @@ func serve(args []string) error {
 	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU (0: never)")
 	backupDir := fs.String("backup-dir", "", "`DIR`ectory where POST /v1/admin/backup writes backups (default: backups through the API are off)")
 	corsOrigins := fs.String("cors-origins", "", "web `ORIGINS` whose pages may call /v1/events and /v1/recommend from the browser, such as https://shop.example,https://www.shop.example (* for any)")
-	clusterSpec := fs.String("cluster", "", "run as a node of a cluster: its shared log on Kafka (or Redpanda) brokers, and the campaigns' budgets "+
+	clusterSpec := fs.String("cluster", "", "run as a node of a cluster: its shared log on Kafka (or Redpanda) brokers, and the campaigns' budgets and triggers' state "+
 		"in a Redis Cluster: `kafka://HOST:PORT,HOST:PORT,redis://HOST:PORT,HOST:PORT`")
 	clusterTopic := fs.String("cluster-topic", "", "the cluster log's events topic; catalog changes go to TOPIC-catalog (default tailor-events)")
 	clusterParts := fs.Int("cluster-partitions", 0, "partitions of the events topic when this node creates it (default 12)")
