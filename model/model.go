@@ -174,6 +174,7 @@ type Model struct {
 	pubAt     int64
 	ckptAt    int64
 	ckptSeq   uint64 // learned as of the last checkpoint
+	source    uint64 // position of the last labels learned with LearnFrom
 	closed    bool
 
 	cur atomic.Pointer[Snapshot]
@@ -312,11 +313,42 @@ func (m *Model) Learn(labels []Label) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.learnLocked(labels, 0)
+}
+
+// LearnFrom is Learn for labels read from a log that several models learn
+// from alike, such as a cluster's: source is their position in it, which
+// grows from one call to the next. Labels from a position at or before the
+// last one learned are passed over, so that reading the log again after a
+// crash learns nothing twice: the position is stored in the labels' batch.
+// It reports whether it learned them.
+func (m *Model) LearnFrom(labels []Label, source uint64) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if source <= m.source {
+		return false, nil
+	}
+	if err := m.learnLocked(labels, source); err != nil {
+		return false, err
+	}
+	m.source = source
+	return true, nil
+}
+
+// Source returns the position of the last labels LearnFrom learned, 0 when
+// none.
+func (m *Model) Source() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.source
+}
+
+func (m *Model) learnLocked(labels []Label, source uint64) error {
 	if m.closed {
 		return ErrClosed
 	}
 	if m.db != nil {
-		if err := m.storeLabelsLocked(labels); err != nil {
+		if err := m.storeLabelsLocked(labels, source); err != nil {
 			return err
 		}
 	}

@@ -403,3 +403,59 @@ func TestKeysAreStable(t *testing.T) {
 		}
 	}
 }
+
+// TestLearnFromLearnsEachPositionOnce: labels read again from a shared log
+// after a crash (no checkpoint since) are passed over, so the model equals
+// one that read each batch once.
+func TestLearnFromLearnsEachPositionOnce(t *testing.T) {
+	labels := generated(2000, 3)
+	opts := Options{Bits: 14, MinLabels: 100, MinClicks: 5, CheckpointInterval: time.Hour, Logger: quiet}
+	ref, _ := Open(nil, opts, nil)
+	if err := ref.Learn(labels); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	m, err := Open(db, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	learn := func(m *Model, from, to int, source uint64) bool {
+		t.Helper()
+		ok, err := m.LearnFrom(labels[from:to], source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !learn(m, 0, 1000, 10) || learn(m, 0, 1000, 10) || learn(m, 0, 1000, 9) {
+		t.Fatal("LearnFrom learned a position twice, or not the first time")
+	}
+	db.Close() // a crash: no checkpoint, no Close
+
+	db = openDB(t, dir)
+	defer db.Close()
+	m, err = Open(db, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Source() != 10 {
+		t.Errorf("Source after a crash = %d, want 10", m.Source())
+	}
+	if learn(m, 0, 1000, 10) {
+		t.Error("after a crash, the position learned before was learned again")
+	}
+	if !learn(m, 1000, 2000, 11) {
+		t.Error("the next position was passed over")
+	}
+	got, want := m.Publish(), ref.Publish()
+	if got.Labels != want.Labels || got.Clicks != want.Clicks {
+		t.Errorf("%d labels, %d clicks; want %d, %d", got.Labels, got.Clicks, want.Labels, want.Clicks)
+	}
+	for _, x := range probes() {
+		if a, b := got.Logit(x), want.Logit(x); a != b {
+			t.Fatalf("Logit(%v) = %v, want %v as learned once", x, a, b)
+		}
+	}
+}

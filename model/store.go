@@ -17,6 +17,7 @@ import (
 const (
 	kindCheckpoint byte = 's' // -> the learner's state
 	kindLabel      byte = 'l' // big-endian seq -> one label
+	kindSource     byte = 'o' // -> big-endian position of the last labels learned from a shared log (LearnFrom)
 	kindNamed      byte = 'n'
 )
 
@@ -41,6 +42,10 @@ func checkpointKey(prefix []byte) []byte {
 	return append(append([]byte(nil), prefix...), kindCheckpoint)
 }
 
+func sourceKey(prefix []byte) []byte {
+	return append(append([]byte(nil), prefix...), kindSource)
+}
+
 func labelKey(dst, prefix []byte, seq uint64) []byte {
 	dst = append(append(dst, prefix...), kindLabel)
 	return binary.BigEndian.AppendUint64(dst, seq)
@@ -50,6 +55,14 @@ func labelKey(dst, prefix []byte, seq uint64) []byte {
 func (m *Model) restore() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if v, closer, err := m.db.Get(sourceKey(m.prefix)); err == nil {
+		if len(v) == 8 {
+			m.source = binary.BigEndian.Uint64(v)
+		}
+		closer.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("model: cannot read the labels' source: %w", err)
+	}
 	v, closer, err := m.db.Get(checkpointKey(m.prefix))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -103,8 +116,8 @@ func (m *Model) restore() error {
 }
 
 // storeLabelsLocked writes labels under the next sequence numbers with one
-// synced batch.
-func (m *Model) storeLabelsLocked(labels []Label) error {
+// synced batch, and source, when not 0, beside them.
+func (m *Model) storeLabelsLocked(labels []Label, source uint64) error {
 	b := m.db.NewBatch()
 	defer b.Close()
 	var key, val []byte
@@ -114,6 +127,11 @@ func (m *Model) storeLabelsLocked(labels []Label) error {
 		key = labelKey(key[:0], m.prefix, seq)
 		val = AppendLabel(val[:0], &labels[i])
 		if err := b.Set(key, val, nil); err != nil {
+			return err
+		}
+	}
+	if source != 0 {
+		if err := b.Set(sourceKey(m.prefix), binary.BigEndian.AppendUint64(nil, source), nil); err != nil {
 			return err
 		}
 	}
