@@ -96,6 +96,8 @@ type Learner struct {
 	cancel  context.CancelFunc
 	done    sync.WaitGroup
 	m       metrics
+
+	share atomic.Pointer[func([]model.Label) error] // set on the nodes of a cluster: see ShareLabels
 }
 
 type metrics struct {
@@ -244,13 +246,50 @@ func (l *Learner) Close() error {
 	l.log.mu.Unlock()
 	var err error
 	if b != nil {
-		err = l.model.Learn(b.labels())
+		labels := b.labels()
+		if err = l.learn(labels); err != nil && l.share.Load() != nil {
+			// Sharing stopped first (a node of a cluster closing): the
+			// labels are lost to every node alike.
+			l.opts.Logger.Printf("labels: %v", err)
+			l.m.dropped.Add(float64(len(labels)))
+			err = nil
+		}
 	}
 	err = errors.Join(err, l.closeModels(), l.stats.save(l.db, true))
 	if err != nil {
 		return fmt.Errorf("learn: closing the click models: %w", err)
 	}
 	return nil
+}
+
+// learn has the click model learn labels, or hands them to the function
+// ShareLabels set.
+func (l *Learner) learn(labels []model.Label) error {
+	if share := l.share.Load(); share != nil {
+		return (*share)(labels)
+	}
+	return l.model.Learn(labels)
+}
+
+// ShareLabels makes the learner hand the labels it makes to share instead
+// of learning them: the nodes of a cluster log them, so that every node's
+// click model learns every node's labels, in the log's order, with
+// LearnShared. share must not keep labels once it returns; an error drops
+// them (counted in tailor_labels_dropped_total). nil goes back to learning
+// them here.
+func (l *Learner) ShareLabels(share func([]model.Label) error) {
+	if share == nil {
+		l.share.Store(nil)
+		return
+	}
+	l.share.Store(&share)
+}
+
+// LearnShared has the click model learn labels that a node shared, read
+// from position source of the log they were shared through (see
+// model.Model.LearnFrom); it reports whether they were new.
+func (l *Learner) LearnShared(labels []model.Label, source uint64) (bool, error) {
+	return l.model.LearnFrom(labels, source)
 }
 
 // Model returns the click model of recommendations.
@@ -385,6 +424,11 @@ func (l *Learner) position(d *decision, item string) int {
 	return -1
 }
 
+// Flush labels the decisions past their window and learns, or shares (see
+// ShareLabels), every label collected, then stores the experiments'
+// counters. The sweeper does it every SweepEvery, and every Attribute.
+func (l *Learner) Flush() { l.flush() }
+
 // flush labels the decisions past their window and learns every label
 // collected, then stores the experiments' counters (with the labels' synced
 // commit behind them).
@@ -397,7 +441,7 @@ func (l *Learner) flush() {
 	l.log.mu.Unlock()
 	if b != nil {
 		labels := b.labels()
-		if err := l.model.Learn(labels); err != nil {
+		if err := l.learn(labels); err != nil {
 			l.opts.Logger.Printf("labels: %v", err)
 			l.m.dropped.Add(float64(len(labels)))
 		}
