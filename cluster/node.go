@@ -21,6 +21,7 @@ import (
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/ledger"
+	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/service"
 )
 
@@ -54,7 +55,8 @@ type Options struct {
 // Pebble batch as the events they carried (features.Mark), so a node
 // restarted after a crash resumes after the last batch it committed, applying
 // nothing twice and missing nothing. Catalog records are applied before the
-// events of the same read and are idempotent upserts.
+// events of the same read and are idempotent upserts, save click-model
+// labels, which the model learns once by their offset (model.LearnFrom).
 type Node struct {
 	svc   *service.Service
 	log   *Log
@@ -73,6 +75,11 @@ type Node struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	m      nodeMetrics
+
+	labelsMu     sync.Mutex
+	labels       chan []byte   // records of labels this node made, for shareLoop to log
+	labelsClosed bool          // labels is closed
+	labelsDone   chan struct{} // closed when shareLoop has returned
 }
 
 // Start connects svc to the log: it opens the log, reads where svc's state
@@ -130,7 +137,66 @@ func Start(svc *service.Service, opts Options) (_ *Node, err error) {
 	n.registerGauges(svc.Registry())
 	ctx, n.cancel = context.WithCancel(context.Background())
 	go n.run(ctx)
+	if lr := svc.Learner(); lr != nil {
+		n.labels, n.labelsDone = make(chan []byte, 64), make(chan struct{})
+		go n.shareLoop()
+		lr.ShareLabels(n.shareLabels)
+	}
 	return n, nil
+}
+
+// errLabelsBehind drops labels while the log is slower to take them than
+// the node is to make them.
+var errLabelsBehind = errors.New("cluster: the labels waiting for the log are too many; dropped")
+
+// shareLabels logs the labels this node's learner made, so that every
+// node's click model learns them from the log in one order (the catalog's
+// topic has one partition): the models of every node stay alike. The
+// labels are encoded at once and logged in the background; the decisions
+// they come from are this node's alone, kept in memory for the attribution
+// window, so labels not yet made when a node dies are lost, as on a single
+// node.
+func (n *Node) shareLabels(labels []model.Label) error {
+	v := appendLabels(nil, labels)
+	n.labelsMu.Lock()
+	defer n.labelsMu.Unlock()
+	if n.labelsClosed {
+		return ErrClosed
+	}
+	select {
+	case n.labels <- v:
+		return nil
+	default:
+		return errLabelsBehind
+	}
+}
+
+// shareLoop logs the label records shareLabels queues, those queued
+// together in one append, until the queue is closed.
+func (n *Node) shareLoop() {
+	defer close(n.labelsDone)
+	for v := range n.labels {
+		recs := []*kgo.Record{{Topic: n.log.catalog, Value: v}}
+		for drained := false; !drained && len(recs) < 64; {
+			select {
+			case v, ok := <-n.labels:
+				if !ok {
+					drained = true
+					break
+				}
+				recs = append(recs, &kgo.Record{Topic: n.log.catalog, Value: v})
+			default:
+				drained = true
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Log.AppendTimeout)
+		_, err := n.log.append(ctx, recs)
+		cancel()
+		if err != nil {
+			n.m.labelsLost.Add(float64(len(recs)))
+			n.svc.Logger().Printf("cluster: cannot log %d records of click-model labels, which are lost: %v", len(recs), err)
+		}
+	}
 }
 
 // nodeName returns the name kept in svc's store, making one the first time.
@@ -155,6 +221,14 @@ func (n *Node) Name() string { return n.opts.Log.Node }
 func (n *Node) Close() error {
 	if n.cancel == nil {
 		return nil
+	}
+	if n.labels != nil {
+		n.svc.Learner().Flush() // share the labels made so far while they can be logged
+		n.labelsMu.Lock()
+		n.labelsClosed = true
+		close(n.labels)
+		n.labelsMu.Unlock()
+		<-n.labelsDone
 	}
 	n.cancel()
 	n.cons.Close()
@@ -396,6 +470,7 @@ func (n *Node) read(fetches kgo.Fetches, next []int64) aRead {
 				rd.steps = append(rd.steps, cur, step{op: &d})
 				cur = step{}
 			default:
+				d.offset = r.Offset
 				rd.catalog = append(rd.catalog, d)
 			}
 		}
@@ -434,6 +509,10 @@ func (n *Node) apply(rd aRead) error {
 		case kindCampaignDelete:
 			if err = n.svc.Campaigns().Delete(d.id); errors.Is(err, campaign.ErrNotFound) {
 				err = nil
+			}
+		case kindLabels:
+			if lr := n.svc.Learner(); lr != nil {
+				_, err = lr.LearnShared(d.labels, uint64(d.offset)+1)
 			}
 		case kindAudience:
 			err = n.svc.Audiences().Restore(d.audience)
@@ -562,6 +641,7 @@ type nodeMetrics struct {
 	waits                               *prometheus.CounterVec
 	records, skipped                    prometheus.Counter
 	applyErrors, fetchErrors            prometheus.Counter
+	labelsLost                          prometheus.Counter
 	applySeconds, commitSeconds, groups prometheus.Histogram
 }
 
@@ -577,6 +657,8 @@ func newNodeMetrics(reg prometheus.Registerer) nodeMetrics {
 			Help: "Reads of the log this node failed to apply and read again."}),
 		fetchErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "tailor_cluster_fetch_errors_total",
 			Help: "Errors reading the log."}),
+		labelsLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "tailor_cluster_label_records_lost_total",
+			Help: "Records of click-model labels this node made but could not log (the learner counts those it could not queue in tailor_labels_dropped_total)."}),
 		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_cluster_apply_seconds",
 			Help: "Time to apply one read of the log.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_cluster_append_seconds",
@@ -584,7 +666,7 @@ func newNodeMetrics(reg prometheus.Registerer) nodeMetrics {
 		groups: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_cluster_append_group_size",
 			Help: "Appends committed per transaction.", Buckets: prometheus.ExponentialBuckets(1, 2, 9)}),
 	}
-	for _, c := range []prometheus.Collector{m.waits, m.records, m.skipped, m.applyErrors, m.fetchErrors,
+	for _, c := range []prometheus.Collector{m.waits, m.records, m.skipped, m.applyErrors, m.fetchErrors, m.labelsLost,
 		m.applySeconds, m.commitSeconds, m.groups} {
 		_ = reg.Register(c)
 	}

@@ -45,12 +45,16 @@ type testNode struct {
 	node *Node
 }
 
-// startNode opens a service in dir and joins it to the log as name.
-func startNode(t testing.TB, brokers []string, dir, name string) *testNode {
+// startNode opens a service in dir and joins it to the log as name; set
+// changes the service's options first.
+func startNode(t testing.TB, brokers []string, dir, name string, set ...func(*service.Options)) *testNode {
 	t.Helper()
 	o := service.Options{Now: func() time.Time { return testNow }, Logger: log.New(io.Discard, "", 0)}
 	o.Storage.MinFreeBytes = -1
 	o.Learning.SweepEvery = -1
+	for _, f := range set {
+		f(&o)
+	}
 	svc, err := service.Open(dir, o)
 	if err != nil {
 		t.Fatal(err)

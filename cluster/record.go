@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
 	"github.com/tailor-dev/tailor/ledger"
+	"github.com/tailor-dev/tailor/model"
 )
 
 // A record's value is a version byte, a kind byte and a JSON body. Events are
@@ -30,6 +32,7 @@ const (
 	kindNotice         byte = 'n' // a JSON wireNotice: a win, billing or loss notice a node took
 	kindAudience       byte = 'd' // an audience's whole definition (audience.Audience.MarshalDefinition)
 	kindAudienceDelete byte = 'D' // a JSON string: the name of an audience to delete
+	kindLabels         byte = 'l' // click-model labels a node made: for each, a uvarint length and model.AppendLabel's bytes
 )
 
 // wireNotice is a notice as the log carries it: the campaign's limits are
@@ -87,6 +90,36 @@ func appendRecord(dst []byte, kind byte, body any) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
+// appendLabels encodes labels into a record, binary as the model stores
+// them (JSON would be several times larger).
+func appendLabels(dst []byte, labels []model.Label) []byte {
+	dst = append(dst, recordVersion, kindLabels)
+	var buf []byte
+	for i := range labels {
+		buf = model.AppendLabel(buf[:0], &labels[i])
+		dst = binary.AppendUvarint(dst, uint64(len(buf)))
+		dst = append(dst, buf...)
+	}
+	return dst
+}
+
+func decodeLabels(b []byte) ([]model.Label, error) {
+	var out []model.Label
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, fmt.Errorf("%w: labels cut short", errRecord)
+		}
+		l, err := model.DecodeLabel(b[k : k+int(n)])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errRecord, err)
+		}
+		out = append(out, l)
+		b = b[k+int(n):]
+	}
+	return out, nil
+}
+
 // errRecord is wrapped by the errors of records that cannot be read.
 var errRecord = errors.New("cluster: unreadable record")
 
@@ -99,6 +132,8 @@ type decoded struct {
 	attributes []features.AttributesUpdate
 	notice     wireNotice
 	audience   *audience.Audience
+	labels     []model.Label
+	offset     int64  // of a catalog record in its topic
 	id         string // of a deletion or an erasure
 }
 
@@ -124,6 +159,12 @@ func decodeRecord(v []byte, events []features.Event) (decoded, []features.Event,
 				RecID: w[i].RecID, Items: w[i].Items, Category: w[i].Category, Brand: w[i].Brand, Price: w[i].Price,
 				PriceRatio: w[i].PriceRatio, Terms: w[i].Terms, Matches: w[i].Matches})
 		}
+	case kindLabels:
+		labels, err := decodeLabels(v[2:])
+		if err != nil {
+			return decoded{}, events, err
+		}
+		d.labels = labels
 	case kindAudience:
 		a, err := audience.UnmarshalDefinition(v[2:])
 		if err != nil {

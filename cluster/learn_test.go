@@ -1,0 +1,113 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/model"
+	"github.com/tailor-dev/tailor/ranker"
+	"github.com/tailor-dev/tailor/service"
+)
+
+// TestClickModelLearnsEveryNodesLabels: recommendations answered by two
+// nodes, shown and clicked through the other node, make labels on the node
+// that answered; every node's click model learns all of them, in one order,
+// so the models are the same to the bit, on a node started afterwards too,
+// and a node restarted learns none of them twice.
+func TestClickModelLearnsEveryNodesLabels(t *testing.T) {
+	_, brokers := kafka(t, 1)
+	var clock atomic.Int64
+	clock.Store(testNow.UnixMilli())
+	set := func(o *service.Options) {
+		o.Now = func() time.Time { return time.UnixMilli(clock.Load()) }
+		o.Learning.Window = 10 * time.Minute
+	}
+	dirB := t.TempDir()
+	a := startNode(t, brokers, t.TempDir(), "a", set)
+	b := startNode(t, brokers, dirB, "b", set)
+	ctx := context.Background()
+	if _, _, err := a.node.AppendItems(ctx, testCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.node.AppendEvents(ctx, testEvents(1, 200, 12)); err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, a, b)
+
+	nodes := []*testNode{a, b}
+	shown, clicks := 0, 0
+	for i := range 12 {
+		user := fmt.Sprintf("user-%02d", i)
+		answering, other := nodes[i%2], nodes[(i+1)%2]
+		var res ranker.Result
+		dec, err := answering.svc.Recommend(user, nil, nil, &ranker.Request{N: 5}, &res)
+		if err != nil || len(res.Items) == 0 {
+			t.Fatalf("recommend for %s = %d items, %v", user, len(res.Items), err)
+		}
+		items := make([]string, len(res.Items))
+		for j, it := range res.Items {
+			items[j] = it.Doc.Item.ID
+		}
+		now := clock.Load()
+		events := []features.Event{{User: user, Type: features.Impression, RecID: dec.RecID.String(), Items: items, TS: now}}
+		shown += len(items)
+		if i%3 != 0 {
+			events = append(events, features.Event{User: user, Type: features.Click, Item: items[i%len(items)], RecID: dec.RecID.String(), TS: now})
+			clicks++
+		}
+		if _, _, err := other.node.AppendEvents(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	catchUp(t, a, b)
+	// Past the window, the items shown and not clicked are labelled too.
+	clock.Add((11 * time.Minute).Milliseconds())
+	for _, n := range nodes {
+		n.svc.Learner().Flush()
+	}
+	learned := func(n *testNode) model.Stats { return n.svc.Model().Stats() }
+	waitLearned := func(n *testNode) {
+		t.Helper()
+		for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+			catchUp(t, n)
+			st := learned(n)
+			if st.Labels == uint64(shown) && st.Clicks == uint64(clicks) {
+				return
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("the model learned %d labels with %d clicks; want %d with %d", st.Labels, st.Clicks, shown, clicks)
+			}
+		}
+	}
+	waitLearned(a)
+	waitLearned(b)
+	sameModel := func(what string, x, y *testNode) {
+		t.Helper()
+		sx, sy := x.svc.Model().Publish(), y.svc.Model().Publish()
+		if sx.Labels != sy.Labels || sx.Clicks != sy.Clicks {
+			t.Fatalf("%s: %d/%d labels/clicks against %d/%d", what, sx.Labels, sx.Clicks, sy.Labels, sy.Clicks)
+		}
+		for k := uint32(0); k < 1<<x.svc.Model().Options().Bits; k++ {
+			if wx, wy := sx.Weight(k), sy.Weight(k); wx != wy {
+				t.Fatalf("%s: weight %d is %v against %v", what, k, wx, wy)
+			}
+		}
+	}
+	sameModel("nodes a and b", a, b)
+
+	late := startNode(t, brokers, t.TempDir(), "late", set)
+	waitLearned(late)
+	sameModel("a node started afterwards", late, a)
+
+	b.stop()
+	b = startNode(t, brokers, dirB, "b", set)
+	catchUp(t, a, b)
+	if st := learned(b); st.Labels != uint64(shown) {
+		t.Errorf("after a restart node b's model has %d labels, want %d", st.Labels, shown)
+	}
+	sameModel("node b restarted", b, a)
+}
