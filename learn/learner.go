@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,6 +91,7 @@ type Learner struct {
 	log     *decisionLog
 	exps    atomic.Pointer[experimentSet]
 	stats   *armRegistry
+	others  *otherNodes // the other nodes' counters, on a node of a cluster
 	def     *Arm
 	cfgMu   sync.Mutex // one configuration change at a time
 	flushMu sync.Mutex // one flush at a time
@@ -153,6 +155,9 @@ func Open(db *pebble.DB, idx *index.Index, opts Options, reg prometheus.Register
 			return ""
 		})
 	if l.stats, err = loadArmRegistry(db); err != nil {
+		return nil, err
+	}
+	if l.others, err = loadOtherNodes(db); err != nil {
 		return nil, err
 	}
 	base := opts.Ranker
@@ -495,23 +500,43 @@ func (l *Learner) SetExperiments(c *ExperimentsConfig) error {
 	return nil
 }
 
+// CheckExperiments reports what SetExperiments would refuse in c, without
+// applying it: the node of a cluster that takes a configuration checks it
+// before it logs it for every node to set.
+func (l *Learner) CheckExperiments(c *ExperimentsConfig) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	scratch := &armRegistry{stats: map[[2]string]*armStats{}}
+	_, err := compileExperiments(c, l.idx, l.armBase(), !l.opts.HandSet, l.def, scratch)
+	return err
+}
+
 // Experiments returns the configuration in force and every arm's counters,
 // those of experiments no longer configured included, by experiment and arm.
+// On a node of a cluster the counters are the whole cluster's: this node's
+// and those the others shared (MergeStats).
 func (l *Learner) Experiments() (ExperimentsConfig, []ArmStats) {
-	return l.exps.Load().cfg, l.stats.list()
+	return l.exps.Load().cfg, l.others.addTo(l.stats.list())
 }
 
 // Report returns the report of experiment id: configured, or no longer
 // configured but with counters kept. False when there is no such experiment.
 func (l *Learner) Report(id string) (Report, bool) {
 	e := l.exps.Load().find(id)
+	all := l.others.addTo(l.stats.list())
 	var stats []ArmStats
 	if e != nil {
 		for _, a := range e.arms {
-			stats = append(stats, a.stats.snapshot())
+			i := slices.IndexFunc(all, func(s ArmStats) bool { return s.Experiment == a.exp && s.Arm == a.name })
+			st := a.stats.snapshot()
+			if i >= 0 {
+				st = all[i]
+			}
+			stats = append(stats, st)
 		}
 	} else {
-		for _, st := range l.stats.list() {
+		for _, st := range all {
 			if st.Experiment == id {
 				stats = append(stats, st)
 			}
