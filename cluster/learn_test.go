@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/ranker"
 	"github.com/tailor-dev/tailor/service"
@@ -110,4 +111,63 @@ func TestClickModelLearnsEveryNodesLabels(t *testing.T) {
 		t.Errorf("after a restart node b's model has %d labels, want %d", st.Labels, shown)
 	}
 	sameModel("node b restarted", b, a)
+}
+
+// TestExperimentsAgreeAcrossNodes: a configuration set through one node is
+// set on every node, so a user is in the same arm whichever node answers;
+// each node's counters reach the others, so every node reports the
+// cluster's.
+func TestExperimentsAgreeAcrossNodes(t *testing.T) {
+	_, brokers := kafka(t, 1)
+	a := startNode(t, brokers, t.TempDir(), "a")
+	b := startNode(t, brokers, t.TempDir(), "b")
+	ctx := context.Background()
+	if _, _, err := a.node.AppendItems(ctx, testCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := learn.ParseExperiments([]byte(`{"experiments":[{"id":"e1","arms":[{"name":"x"},{"name":"y","ranker":{"model":false}}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.node.PutExperiments(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, a, b)
+	for i, n := range []*testNode{a, b} {
+		got, _ := n.svc.Learner().Experiments()
+		if len(got.Experiments) != 1 || got.Experiments[0].ID != "e1" {
+			t.Fatalf("node %d's experiments = %+v, want e1", i, got)
+		}
+	}
+	decisions := map[string]uint64{}
+	for i := range 20 {
+		user := fmt.Sprintf("user-%02d", i)
+		armA, armB := a.svc.Learner().Arm(user), b.svc.Learner().Arm(user)
+		if armA.Experiment() != "e1" || armA.Name() != armB.Name() {
+			t.Fatalf("%s is in arm %s/%s on node a, %s/%s on node b", user, armA.Experiment(), armA.Name(), armB.Experiment(), armB.Name())
+		}
+		var res ranker.Result
+		if _, err := []*testNode{a, b}[i%2].svc.Recommend(user, nil, nil, &ranker.Request{N: 5}, &res); err != nil {
+			t.Fatal(err)
+		}
+		decisions[armA.Name()]++
+	}
+	a.node.shareStats()
+	b.node.shareStats()
+	catchUp(t, a, b)
+	for i, n := range []*testNode{a, b} {
+		_, arms := n.svc.Learner().Experiments()
+		got := map[string]uint64{}
+		for _, s := range arms {
+			if s.Experiment == "e1" {
+				got[s.Arm] = s.Decisions
+			}
+		}
+		if got["x"] != decisions["x"] || got["y"] != decisions["y"] {
+			t.Errorf("node %d counts decisions %v, want the cluster's %v", i, got, decisions)
+		}
+		if r, ok := n.svc.Learner().Report("e1"); !ok || r.Arms[0].Decisions+r.Arms[1].Decisions != 20 {
+			t.Errorf("node %d's report of e1 = %+v, want 20 decisions in all", i, r)
+		}
+	}
 }

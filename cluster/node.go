@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -20,6 +21,7 @@ import (
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/ledger"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/service"
@@ -43,6 +45,9 @@ type Options struct {
 	// RetryEvery is how long the reader waits before it reads records again
 	// after it failed to apply them (a full disk, say). Default 1 s.
 	RetryEvery time.Duration
+	// StatsEvery is how often the node logs its experiment counters, when
+	// they changed, so that every node reports the cluster's. Default 10 s.
+	StatsEvery time.Duration
 }
 
 // Node is one tailor process of a cluster: it logs the writes it takes and
@@ -80,6 +85,10 @@ type Node struct {
 	labels       chan []byte   // records of labels this node made, for shareLoop to log
 	labelsClosed bool          // labels is closed
 	labelsDone   chan struct{} // closed when shareLoop has returned
+
+	statsStop   context.CancelFunc
+	statsDone   chan struct{} // closed when statsLoop has returned
+	statsShared []byte        // the counters last logged
 }
 
 // Start connects svc to the log: it opens the log, reads where svc's state
@@ -90,6 +99,9 @@ func Start(svc *service.Service, opts Options) (_ *Node, err error) {
 	}
 	if opts.RetryEvery <= 0 {
 		opts.RetryEvery = time.Second
+	}
+	if opts.StatsEvery <= 0 {
+		opts.StatsEvery = 10 * time.Second
 	}
 	if opts.Log.Node == "" {
 		if opts.Log.Node, err = nodeName(svc); err != nil {
@@ -141,8 +153,53 @@ func Start(svc *service.Service, opts Options) (_ *Node, err error) {
 		n.labels, n.labelsDone = make(chan []byte, 64), make(chan struct{})
 		go n.shareLoop()
 		lr.ShareLabels(n.shareLabels)
+		var sctx context.Context
+		sctx, n.statsStop = context.WithCancel(context.Background())
+		n.statsDone = make(chan struct{})
+		go n.statsLoop(sctx)
 	}
 	return n, nil
+}
+
+// PutExperiments logs an experiments configuration, checked by this node's
+// learner, and waits until this node has set it, as AppendItems does.
+// Every node sets it, so that a user is in the same arm whichever node
+// answers.
+func (n *Node) PutExperiments(ctx context.Context, c *learn.ExperimentsConfig) (Token, bool, error) {
+	return n.appliedHere(ctx)(n.log.appendCatalog(ctx, kindExperiments, c))
+}
+
+// statsLoop logs this node's experiment counters every StatsEvery, when
+// they changed, until ctx ends.
+func (n *Node) statsLoop(ctx context.Context) {
+	defer close(n.statsDone)
+	t := time.NewTicker(n.opts.StatsEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.shareStats()
+		}
+	}
+}
+
+// shareStats logs this node's experiment counters if they changed since
+// they were last logged; every node adds them to its own.
+func (n *Node) shareStats() {
+	w := wireStats{Node: n.Name(), Arms: n.svc.Learner().OwnStats()}
+	v, err := appendRecord(nil, kindStats, w)
+	if err != nil || bytes.Equal(v, n.statsShared) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Log.AppendTimeout)
+	defer cancel()
+	if _, err := n.log.append(ctx, []*kgo.Record{{Topic: n.log.catalog, Value: v}}); err != nil {
+		n.svc.Logger().Printf("cluster: cannot log the experiment counters (the next try is in %v): %v", n.opts.StatsEvery, err)
+		return
+	}
+	n.statsShared = v
 }
 
 // errLabelsBehind drops labels while the log is slower to take them than
@@ -223,7 +280,10 @@ func (n *Node) Close() error {
 		return nil
 	}
 	if n.labels != nil {
+		n.statsStop()
+		<-n.statsDone
 		n.svc.Learner().Flush() // share the labels made so far while they can be logged
+		n.shareStats()
 		n.labelsMu.Lock()
 		n.labelsClosed = true
 		close(n.labels)
@@ -514,6 +574,12 @@ func (n *Node) apply(rd aRead) error {
 			if lr := n.svc.Learner(); lr != nil {
 				_, err = lr.LearnShared(d.labels, uint64(d.offset)+1)
 			}
+		case kindExperiments:
+			err = n.setExperiments(d.experiments, d.offset)
+		case kindStats:
+			if lr := n.svc.Learner(); lr != nil && d.stats.Node != n.Name() {
+				err = lr.MergeStats(d.stats.Node, d.stats.Arms)
+			}
 		case kindAudience:
 			err = n.svc.Audiences().Restore(d.audience)
 		case kindAudienceDelete:
@@ -545,6 +611,21 @@ func (n *Node) apply(rd aRead) error {
 		}
 	}
 	return nil
+}
+
+// setExperiments sets a configuration read from the log. One this node's
+// learner refuses (the node that logged it checked it with its own) is
+// passed over, with a message, rather than held up in front of the log.
+func (n *Node) setExperiments(c *learn.ExperimentsConfig, offset int64) error {
+	lr := n.svc.Learner()
+	if lr == nil {
+		return nil
+	}
+	if err := lr.CheckExperiments(c); err != nil {
+		n.svc.Logger().Printf("cluster: passing over the experiments of catalog record %d, which this node refuses: %v", offset, err)
+		return nil
+	}
+	return lr.SetExperiments(c)
 }
 
 // catalogFirst starts reading the events once the catalog has been applied

@@ -10,6 +10,7 @@ import (
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/ledger"
 	"github.com/tailor-dev/tailor/model"
 )
@@ -33,7 +34,16 @@ const (
 	kindAudience       byte = 'd' // an audience's whole definition (audience.Audience.MarshalDefinition)
 	kindAudienceDelete byte = 'D' // a JSON string: the name of an audience to delete
 	kindLabels         byte = 'l' // click-model labels a node made: for each, a uvarint length and model.AppendLabel's bytes
+	kindExperiments    byte = 'X' // a JSON learn.ExperimentsConfig to set
+	kindStats          byte = 's' // a JSON wireStats: a node's experiment counters
 )
+
+// wireStats are a node's own experiment counters, totals since each
+// experiment began.
+type wireStats struct {
+	Node string           `json:"node"`
+	Arms []learn.ArmStats `json:"arms"`
+}
 
 // wireNotice is a notice as the log carries it: the campaign's limits are
 // read from each node's campaigns when it is applied.
@@ -126,15 +136,17 @@ var errRecord = errors.New("cluster: unreadable record")
 // decoded is one record read back: its kind and, for the catalog's topic,
 // what it changes (events are appended to the caller's slice).
 type decoded struct {
-	kind       byte
-	items      []index.Item
-	campaigns  []campaign.Campaign
-	attributes []features.AttributesUpdate
-	notice     wireNotice
-	audience   *audience.Audience
-	labels     []model.Label
-	offset     int64  // of a catalog record in its topic
-	id         string // of a deletion or an erasure
+	kind        byte
+	items       []index.Item
+	campaigns   []campaign.Campaign
+	attributes  []features.AttributesUpdate
+	notice      wireNotice
+	audience    *audience.Audience
+	labels      []model.Label
+	experiments *learn.ExperimentsConfig
+	stats       wireStats
+	offset      int64  // of a catalog record in its topic
+	id          string // of a deletion or an erasure
 }
 
 // decodeRecord reads a record's value, appending its events to events.
@@ -171,9 +183,15 @@ func decodeRecord(v []byte, events []features.Event) (decoded, []features.Event,
 			return decoded{}, events, fmt.Errorf("%w: %v", errRecord, err)
 		}
 		d.audience = a
-	case kindItems, kindCampaigns, kindItemDelete, kindCampaignDelete, kindErase, kindAttributes, kindNotice, kindAudienceDelete:
+	case kindItems, kindCampaigns, kindItemDelete, kindCampaignDelete, kindErase, kindAttributes, kindNotice, kindAudienceDelete,
+		kindExperiments, kindStats:
 		var body any
 		switch d.kind {
+		case kindExperiments:
+			d.experiments = new(learn.ExperimentsConfig)
+			body = d.experiments
+		case kindStats:
+			body = &d.stats
 		case kindItems:
 			body = &d.items
 		case kindCampaigns:

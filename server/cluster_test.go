@@ -397,3 +397,25 @@ func waitForQueue(t *testing.T, nodes []*testServer, aud string, seq uint64) {
 		}
 	}
 }
+
+// TestClusterExperimentsReachEveryNode: PUT /v1/experiments on one node
+// answers with a token and sets the configuration on every node; a
+// configuration the node refuses is a 400 naming the field, logged nowhere.
+func TestClusterExperimentsReachEveryNode(t *testing.T) {
+	nodes := startNodes(t, 2)
+	code, out, tok := nodes[0].write("PUT", "/v1/experiments", `{"experiments":[{"id":"e1","arms":[{"name":"x"},{"name":"y"}]}]}`)
+	if code != 200 || tok == "" {
+		t.Fatalf("PUT /v1/experiments = %d %s, token %q; want 200 with a token", code, out, tok)
+	}
+	nodes[1].awaitToken(tok)
+	var got struct {
+		Experiments []struct{ ID string }
+	}
+	if code := nodes[1].getJSON("/v1/experiments", &got); code != 200 || len(got.Experiments) != 1 || got.Experiments[0].ID != "e1" {
+		t.Errorf("GET /v1/experiments on the other node = %d %+v; want e1", code, got)
+	}
+	code, out, tok = nodes[0].write("PUT", "/v1/experiments", `{"experiments":[{"id":"e2","arms":[{"name":"x","ranker":{"sources":["nowhere"]}}]}]}`)
+	if code != 400 || tok != "" || !strings.Contains(out, `"field"`) {
+		t.Errorf("PUT of a configuration with an unknown source = %d %s, token %q; want 400 naming the field, no token", code, out, tok)
+	}
+}

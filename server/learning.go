@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 
 	"github.com/valyala/fasthttp"
@@ -64,7 +65,12 @@ func (s *Server) handleExperiments(ctx *fasthttp.RequestCtx, method string) {
 			writeError(ctx, badRequest(codeInvalidRequest, field, err.Error()))
 			return
 		}
-		if err := l.SetExperiments(c); err != nil {
+		if err := s.setExperiments(ctx, l, c); err != nil {
+			var fe *learn.FieldError
+			if errors.As(err, &fe) {
+				writeError(ctx, badRequest(codeInvalidRequest, fe.Field, err.Error()))
+				return
+			}
 			s.logger.Printf("experiments: %v", err)
 			writeError(ctx, &apiError{status: fasthttp.StatusServiceUnavailable, code: codeUnavailable,
 				message: "the configuration could not be stored, retry", index: -1})
@@ -82,6 +88,20 @@ func (s *Server) handleExperiments(ctx *fasthttp.RequestCtx, method string) {
 		Model       modelJSON                `json:"model"`
 	}{Experiments: nonNil(cfg.Experiments), Arms: arms,
 		Model: modelJSON{Version: snap.Version, Labels: snap.Labels, Clicks: snap.Clicks, Warm: snap.Warm()}})
+}
+
+// setExperiments sets c: at once on a single node; through the log on a
+// node of a cluster, checked here first, so that every node sets it.
+func (s *Server) setExperiments(ctx *fasthttp.RequestCtx, l *learn.Learner, c *learn.ExperimentsConfig) error {
+	if s.node == nil {
+		return l.SetExperiments(c)
+	}
+	if err := l.CheckExperiments(c); err != nil {
+		return err
+	}
+	tok, _, err := s.node.PutExperiments(context.Background(), c)
+	setToken(ctx, tok)
+	return err
 }
 
 type modelJSON struct {
