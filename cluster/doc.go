@@ -5,8 +5,9 @@
 //
 // The log: events go to the events' topic keyed by user, so that a user's
 // events stay in order in one partition, and so do the user's erasure and
-// attribute updates; catalog items, campaigns, audiences and their
-// deletions go to a topic of one partition. A node enriches the events it takes from its
+// attribute updates; catalog items, campaigns, audiences, experiments and
+// their deletions, click-model labels and experiment counters go to a topic
+// of one partition. A node enriches the events it takes from its
 // catalog before it logs them, so that every node applies the same facts.
 // An append is one Kafka transaction (concurrent appends share one), read
 // back by nodes with read-committed isolation: a batch is visible whole or
@@ -42,6 +43,13 @@
 // shared through a trigger.Store in Redis (package trigger), and budgets
 // through package bank, not the log.
 //
-// What is not shared yet: the click model, decisions and experiments are
-// each node's own. See docs/scaling.md.
+// The click model: the node that answered a recommend keeps the decision
+// and makes its labels (impressions and clicks reach it through the log);
+// it logs them to the catalog's topic, and every node's model learns every
+// label in that topic's one order, each record once (model.LearnFrom), so
+// the models are the same on every node. Experiments configurations go
+// through the catalog's topic too, and each node logs its experiment
+// counters, which every node adds to its own (learn.Learner.MergeStats).
+//
+// What is not shared yet: the bidder's click model. See docs/scaling.md.
 package cluster
