@@ -21,6 +21,7 @@ import (
 	"github.com/tailor-dev/tailor/campaign"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/every"
 	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/ledger"
 	"github.com/tailor-dev/tailor/model"
@@ -87,7 +88,7 @@ type Node struct {
 	labelsDone   chan struct{} // closed when shareLoop has returned
 
 	statsStop   context.CancelFunc
-	statsDone   chan struct{} // closed when statsLoop has returned
+	statsDone   chan struct{} // closed when the goroutine that calls shareStats has returned
 	statsShared []byte        // the counters last logged
 }
 
@@ -156,7 +157,10 @@ func Start(svc *service.Service, opts Options) (_ *Node, err error) {
 		var sctx context.Context
 		sctx, n.statsStop = context.WithCancel(context.Background())
 		n.statsDone = make(chan struct{})
-		go n.statsLoop(sctx)
+		go func() {
+			defer close(n.statsDone)
+			every.Tick(sctx, n.opts.StatsEvery, n.shareStats)
+		}()
 	}
 	return n, nil
 }
@@ -167,22 +171,6 @@ func Start(svc *service.Service, opts Options) (_ *Node, err error) {
 // answers.
 func (n *Node) PutExperiments(ctx context.Context, c *learn.ExperimentsConfig) (Token, bool, error) {
 	return n.appliedHere(ctx)(n.log.appendCatalog(ctx, kindExperiments, c))
-}
-
-// statsLoop logs this node's experiment counters every StatsEvery, when
-// they changed, until ctx ends.
-func (n *Node) statsLoop(ctx context.Context) {
-	defer close(n.statsDone)
-	t := time.NewTicker(n.opts.StatsEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n.shareStats()
-		}
-	}
 }
 
 // shareStats logs this node's experiment counters if they changed since

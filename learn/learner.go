@@ -18,6 +18,7 @@ import (
 
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/every"
 	"github.com/tailor-dev/tailor/internal/kv"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/ranker"
@@ -198,16 +199,7 @@ func Open(db *pebble.DB, idx *index.Index, opts Options, reg prometheus.Register
 		l.done.Add(1)
 		go func() {
 			defer l.done.Done()
-			t := time.NewTicker(opts.SweepEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					l.flush()
-				}
-			}
+			every.Tick(ctx, opts.SweepEvery, l.flush)
 		}()
 	}
 	return l, nil

@@ -2,7 +2,6 @@ package learn
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -27,17 +26,9 @@ var otherNodesKey = kv.Key(kv.PrefixMeta, "experiment-stats-of-nodes")
 
 func loadOtherNodes(db *pebble.DB) (*otherNodes, error) {
 	o := &otherNodes{nodes: map[string]map[[2]string]ArmStats{}}
-	v, closer, err := db.Get(otherNodesKey)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return o, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("learn: cannot read the other nodes' experiment statistics: %w", err)
-	}
-	defer closer.Close()
 	var stored map[string][]ArmStats
-	if err := json.Unmarshal(v, &stored); err != nil {
-		return nil, fmt.Errorf("learn: cannot decode the other nodes' experiment statistics: %w", err)
+	if _, err := readJSON(db, otherNodesKey, "the other nodes' experiment statistics", &stored); err != nil {
+		return nil, err
 	}
 	for node, list := range stored {
 		o.mergeLocked(node, list)

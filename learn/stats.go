@@ -54,19 +54,29 @@ type armRegistry struct {
 
 var statsKey = kv.Key(kv.PrefixMeta, "experiment-stats")
 
-func loadArmRegistry(db *pebble.DB) (*armRegistry, error) {
-	r := &armRegistry{stats: map[[2]string]*armStats{}}
-	v, closer, err := db.Get(statsKey)
+// readJSON decodes the JSON stored under key into v and returns a copy of
+// it; nil when nothing is stored. what names the value in errors.
+func readJSON(db *pebble.DB, key []byte, what string, v any) ([]byte, error) {
+	b, closer, err := db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return r, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("learn: cannot read experiment statistics: %w", err)
+		return nil, fmt.Errorf("learn: cannot read %s: %w", what, err)
 	}
 	defer closer.Close()
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("learn: cannot decode %s: %w", what, err)
+	}
+	return append([]byte(nil), b...), nil
+}
+
+func loadArmRegistry(db *pebble.DB) (*armRegistry, error) {
+	r := &armRegistry{stats: map[[2]string]*armStats{}}
 	var list []ArmStats
-	if err := json.Unmarshal(v, &list); err != nil {
-		return nil, fmt.Errorf("learn: cannot decode experiment statistics: %w", err)
+	v, err := readJSON(db, statsKey, "experiment statistics", &list)
+	if err != nil || v == nil {
+		return r, err
 	}
 	for _, s := range list {
 		a := r.get(s.Experiment, s.Arm)
@@ -76,7 +86,7 @@ func loadArmRegistry(db *pebble.DB) (*armRegistry, error) {
 		a.conversions.Store(s.Conversions)
 		a.revenueMicros.Store(int64(math.Round(s.Revenue * 1e6)))
 	}
-	r.saved = append([]byte(nil), v...)
+	r.saved = v
 	return r, nil
 }
 

@@ -6,10 +6,10 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/internal/every"
 	"github.com/tailor-dev/tailor/trigger"
 )
 
@@ -55,22 +55,15 @@ func (s *Service) openSegments() error {
 		defer s.seg.done.Done()
 		s.seg.out.Deliver(ctx, s.seg.aud, wh)
 	}()
-	if every := s.opts.SegmentEvery; every > 0 {
+	if interval := s.opts.SegmentEvery; interval > 0 {
 		s.seg.done.Add(1)
 		go func() {
 			defer s.seg.done.Done()
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if _, _, err := s.RefreshSegments(s.now(), true); err != nil {
-						s.opts.Logger.Printf("segments: %v", err)
-					}
+			every.Tick(ctx, interval, func() {
+				if _, _, err := s.RefreshSegments(s.now(), true); err != nil {
+					s.opts.Logger.Printf("segments: %v", err)
 				}
-			}
+			})
 		}()
 	}
 	return nil

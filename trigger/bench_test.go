@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/tailor-dev/tailor/audience"
-	"github.com/tailor-dev/tailor/internal/kv"
 	"github.com/tailor-dev/tailor/internal/redistest"
 )
 
@@ -15,18 +14,7 @@ import (
 // applies costs it once triggers exist.
 func BenchmarkStoreApply(b *testing.B) {
 	stores := map[string]func(b *testing.B) Store{
-		"pebble": func(b *testing.B) Store {
-			db, err := kv.Open(b.TempDir(), kv.Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			s, err := OpenPebble(db)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		},
+		"pebble": func(b *testing.B) Store { return openPebbleStore(b) },
 		"redis": func(b *testing.B) Store {
 			c := redistest.Start(b, redistest.Options{Masters: 3})
 			return NewRedis(c.Client(b), "b:")

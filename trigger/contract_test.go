@@ -189,17 +189,23 @@ func testStore(t *testing.T, open func(t *testing.T) storeMaker, shared bool) {
 	})
 }
 
+// openPebbleStore opens a Pebble store in a temporary directory of tb's.
+func openPebbleStore(tb testing.TB) *Pebble {
+	db, err := kv.Open(tb.TempDir(), kv.Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	s, err := OpenPebble(db)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 func TestPebbleStore(t *testing.T) {
 	testStore(t, func(t *testing.T) storeMaker {
-		db, err := kv.Open(t.TempDir(), kv.Options{CacheBytes: 1 << 20, MemTableBytes: 1 << 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		s, err := OpenPebble(db)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openPebbleStore(t)
 		return func() Store { return s }
 	}, false)
 }
