@@ -192,6 +192,9 @@ func (s *Service) checkTriggers(users []string) error {
 		evals = append(evals, s.evaluation(p, now))
 	}
 	_, err := s.seg.out.Apply(triggered, evals, now)
+	if errors.Is(err, trigger.ErrPaused) {
+		return nil // the failure that paused it was reported
+	}
 	return err
 }
 

@@ -2,7 +2,9 @@ package trigger
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tailor-dev/tailor/audience"
@@ -25,6 +27,8 @@ type Outbox struct {
 
 	qmu    sync.Mutex
 	queues map[string]*worker // while Deliver runs; written by Deliver's goroutine only
+
+	pausedUntil atomic.Int64 // Unix ns: Apply answers ErrPaused until then
 }
 
 // OutboxOptions configures an Outbox over a Store that several nodes share.
@@ -38,12 +42,28 @@ type OutboxOptions struct {
 	// claims every third of it, and the queues of a node that stops are
 	// taken over by another once its claims lapse. Default 10 s.
 	ClaimTTL time.Duration
+	// ApplyTimeout bounds one Apply against a shared store, and Pause is
+	// how long Apply then answers ErrPaused at once after one failed: while
+	// the shared store cannot be reached, the events a node applies must
+	// not wait on it. Transitions missed meanwhile are seen at the user's
+	// next event or the next sweep. Defaults 2 s and 5 s.
+	ApplyTimeout, Pause time.Duration
 }
+
+// ErrPaused is returned by Apply, without trying, for a while after Apply
+// failed against a shared store.
+var ErrPaused = errors.New("trigger: the shared store failed a moment ago; evaluations are passed over for a while")
 
 // OpenOutbox returns the outbox over store.
 func OpenOutbox(store Store, opts OutboxOptions) *Outbox {
 	if opts.ClaimTTL <= 0 {
 		opts.ClaimTTL = 10 * time.Second
+	}
+	if opts.ApplyTimeout <= 0 {
+		opts.ApplyTimeout = 2 * time.Second
+	}
+	if opts.Pause <= 0 {
+		opts.Pause = 5 * time.Second
 	}
 	return &Outbox{store: store, opts: opts}
 }
@@ -61,8 +81,23 @@ type Evaluation struct {
 // Apply records, for each evaluation, the triggered audiences the user
 // entered (appending records) and left, all or none. It returns the records
 // appended.
+//
+// Where nodes share the store, one Apply waits at most ApplyTimeout, and
+// after one fails, Apply answers ErrPaused at once for Pause.
 func (o *Outbox) Apply(triggered []*audience.Audience, evals []Evaluation, now int64) ([]Record, error) {
-	return o.store.Apply(context.Background(), triggered, evals, now)
+	if o.opts.Node == "" {
+		return o.store.Apply(context.Background(), triggered, evals, now)
+	}
+	if time.Now().UnixNano() < o.pausedUntil.Load() {
+		return nil, ErrPaused
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.opts.ApplyTimeout)
+	defer cancel()
+	recs, err := o.store.Apply(ctx, triggered, evals, now)
+	if err != nil {
+		o.pausedUntil.Store(time.Now().Add(o.opts.Pause).UnixNano())
+	}
+	return recs, err
 }
 
 // Read returns up to limit records with a sequence number above after.

@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"testing"
@@ -115,5 +116,27 @@ func TestSharedDeliveryPostsEachRecordOnce(t *testing.T) {
 	wantUsers(t, "hook once the dead node's claim lapsed", h.receive(t, 2), "v1", "v2")
 	if n := h.calls.Load(); n != 42 {
 		t.Errorf("hook called %d times for 42 records, want 42", n)
+	}
+}
+
+// TestSharedApplyPausesWhenRedisIsDown: while the shared store cannot be
+// reached, one Apply fails within ApplyTimeout and the next ones answer
+// ErrPaused without trying, so the events a node applies do not wait on it.
+func TestSharedApplyPausesWhenRedisIsDown(t *testing.T) {
+	c := redistest.Start(t, redistest.Options{Masters: 3})
+	out := OpenOutbox(NewRedis(c.Client(t), "p:"), OutboxOptions{Node: "n1", ApplyTimeout: 500 * time.Millisecond, Pause: time.Hour})
+	aud := []*audience.Audience{{Name: "a"}}
+	in := []Evaluation{{User: "u", Version: 1, Member: func(*audience.Audience) bool { return true }}}
+	if recs, err := out.Apply(aud, in, 1000); err != nil || len(recs) != 1 {
+		t.Fatalf("Apply = %v, %v; want one record", recs, err)
+	}
+	for _, addr := range c.Masters(t) {
+		c.Kill(addr)
+	}
+	if _, err := out.Apply(aud, in, 2000); err == nil || errors.Is(err, ErrPaused) {
+		t.Fatalf("Apply with every master down = %v; want the store's error", err)
+	}
+	if _, err := out.Apply(aud, in, 3000); !errors.Is(err, ErrPaused) {
+		t.Errorf("Apply right after a failure = %v; want ErrPaused", err)
 	}
 }
