@@ -8,10 +8,18 @@ import (
 
 // memoryBudget is how a --memory-limit is shared out.
 type memoryBudget struct {
-	limit      int64 // Go's soft limit, bytes
+	limit      int64 // the whole process, bytes
+	goLimit    int64 // Go's soft limit: limit less what Pebble allocates outside Go's heap
 	profiles   int64 // the profile cache
 	blockCache int64 // Pebble's block cache and memtables
 }
+
+// gcPercentWithLimit is the collector's GOGC under --memory-limit, unless
+// GOGC is set: the limit bounds the heap, so the heap may grow to four times
+// what is live between collections rather than twice, and the collector runs
+// less often. Fewer collections mean fewer stretches of the one core given
+// to marking, which in the standard scenario are the longest waits left.
+const gcPercentWithLimit = 400
 
 // Shares of --memory-limit given to the caches; the rest is for the heap:
 // the catalog, co-visitation, popularity, the decision log, the click
@@ -30,11 +38,16 @@ func budgetFor(limit int64) (memoryBudget, error) {
 	if limit < 512<<20 {
 		return memoryBudget{}, fmt.Errorf("--memory-limit %s is below 512MiB", formatBytes(limit))
 	}
-	return memoryBudget{
+	b := memoryBudget{
 		limit:      limit,
 		profiles:   int64(profileShare * float64(limit)),
 		blockCache: max(int64(blockCacheShare*float64(limit)), minBlockCache),
-	}, nil
+	}
+	b.goLimit = b.limit
+	if blockCacheOffHeap {
+		b.goLimit -= b.blockCache
+	}
+	return b, nil
 }
 
 // parseBytes reads a size such as 2GiB, 512MiB, 1.5GB or 1073741824.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -28,6 +30,11 @@ func TestMemoryBudget(t *testing.T) {
 	if err != nil || b.limit != 4<<30 || b.profiles != 858993459 || b.blockCache != 1<<30 {
 		t.Errorf("budgetFor(4GiB) = %+v, %v", b, err)
 	}
+	// Pebble's cache lives outside Go's heap in a cgo build: Go's limit
+	// leaves room for it.
+	if want := map[bool]int64{true: 3 << 30, false: 4 << 30}[blockCacheOffHeap]; b.goLimit != want {
+		t.Errorf("budgetFor(4GiB).goLimit = %d, want %d (block cache off the heap: %v)", b.goLimit, want, blockCacheOffHeap)
+	}
 	if b, err := budgetFor(600 << 20); err != nil || b.blockCache != minBlockCache {
 		t.Errorf("budgetFor(600MiB) = %+v, %v, want the block cache at its minimum", b, err)
 	}
@@ -40,6 +47,7 @@ func TestMemoryBudget(t *testing.T) {
 // start-up log, how it shared the memory out.
 func TestMemoryLimitFlag(t *testing.T) {
 	cmd := exec.Command(buildTailor(t), "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--memory-limit", "2GiB")
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOGC=") })
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +60,7 @@ func TestMemoryLimitFlag(t *testing.T) {
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.Contains(line, "memory limit") {
-			if !strings.Contains(line, "memory limit 2.0GiB: profile cache 409MiB, block cache 512MiB") {
+			if !strings.Contains(line, "memory limit 2.0GiB: profile cache 409MiB, block cache 512MiB") || !strings.Contains(line, "GOGC 400") {
 				t.Errorf("log line %q", line)
 			}
 			return

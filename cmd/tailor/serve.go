@@ -30,7 +30,7 @@ func serve(args []string) error {
 	data := fs.String("data", "./tailor-data", "data `DIR`ectory (created if missing)")
 	cacheMB := fs.Int("cache-mb", 256, "memory for cached profiles, in `MiB` (with --memory-limit: a fifth of it)")
 	memoryLimit := fs.String("memory-limit", "", "the process's memory `SIZE`, such as 4GiB: Go's soft memory limit, with the profile cache (20%) "+
-		"and Pebble's block cache (25%) sized from it; the rest is for the heap")
+		"and Pebble's block cache (25%) sized from it; the rest is for the heap, collected at GOGC 400 unless GOGC is set")
 	maxBodyMB := fs.Int("max-body-mb", 16, "largest request body, in `MiB`; larger ones get 413")
 	demo := fs.Bool("demo", false, "load a small demo catalog and users into an empty data directory")
 	drain := fs.Duration("drain", 30*time.Second, "how long shutdown may take: requests in flight finish until 5 s before its end, then the data directory is closed")
@@ -154,9 +154,14 @@ func serve(args []string) error {
 			profileCache = b.profiles
 		}
 		blockCache = b.blockCache
-		debug.SetMemoryLimit(b.limit)
-		logger.Printf("memory limit %s: profile cache %s, block cache %s, the rest for the heap",
-			formatBytes(b.limit), formatBytes(profileCache), formatBytes(blockCache))
+		debug.SetMemoryLimit(b.goLimit)
+		gc := "GOGC from the environment"
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(gcPercentWithLimit)
+			gc = fmt.Sprintf("GOGC %d", gcPercentWithLimit)
+		}
+		logger.Printf("memory limit %s: profile cache %s, block cache %s, the rest for the heap (Go's soft limit %s, %s)",
+			formatBytes(b.limit), formatBytes(profileCache), formatBytes(blockCache), formatBytes(b.goLimit), gc)
 	}
 	minFree := int64(*minFreeMB) << 20
 	if minFree <= 0 {
