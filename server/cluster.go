@@ -39,7 +39,8 @@ func (s *Server) logEvents(ctx *fasthttp.RequestCtx, events []features.Event) {
 }
 
 // TokenHeader is the response header that carries, on a cluster node, the
-// token of a write: events, items, campaigns and their deletions.
+// token of a write: events, items, campaigns, audiences, experiments, user
+// attributes, erasures and deletions.
 const TokenHeader = "Tailor-Token"
 
 // setToken sets the answer's TokenHeader when tok names something.
