@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tailor-dev/tailor/audience"
 	"github.com/tailor-dev/tailor/features"
@@ -60,7 +61,11 @@ func (s *Service) openSegments() error {
 		go func() {
 			defer s.seg.done.Done()
 			every.Tick(ctx, interval, func() {
-				if _, _, err := s.RefreshSegments(s.now(), true); err != nil {
+				// Every node keeps its own segmentation; where nodes share
+				// trigger state, one of them sweeps it (a little over two
+				// periods: the holder renews it at each of its sweeps).
+				sweep := s.seg.out.ClaimSweep(2*interval + time.Minute)
+				if _, _, err := s.RefreshSegments(s.now(), sweep); err != nil {
 					s.opts.Logger.Printf("segments: %v", err)
 				}
 			})

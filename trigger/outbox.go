@@ -100,6 +100,25 @@ func (o *Outbox) Apply(triggered []*audience.Audience, evals []Evaluation, now i
 	return recs, err
 }
 
+// sweepClaim names the claim of the periodic sweep; audience names hold no
+// '/', so no queue has it.
+const sweepClaim = "/sweep"
+
+// ClaimSweep reports whether this node should run the periodic sweep of
+// every user against the triggered audiences: always on a single node;
+// where nodes share the store, on the node that holds the sweep's claim for
+// the next ttl (the sweep's period), so that one node, not every node,
+// evaluates every user, and another takes over once it stops renewing it.
+func (o *Outbox) ClaimSweep(ttl time.Duration) bool {
+	if o.opts.Node == "" {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.opts.ApplyTimeout)
+	defer cancel()
+	ok, err := o.store.Claim(ctx, sweepClaim, o.opts.Node, ttl)
+	return ok && err == nil
+}
+
 // Read returns up to limit records with a sequence number above after.
 func (o *Outbox) Read(after uint64, limit int) ([]Record, error) {
 	return o.store.Read(context.Background(), after, limit)

@@ -140,3 +140,19 @@ func TestSharedApplyPausesWhenRedisIsDown(t *testing.T) {
 		t.Errorf("Apply right after a failure = %v; want ErrPaused", err)
 	}
 }
+
+// TestSharedSweepRunsOnOneNode: where nodes share the store, one node holds
+// the periodic sweep and renews it at each of its sweeps; the others pass;
+// a single node always sweeps.
+func TestSharedSweepRunsOnOneNode(t *testing.T) {
+	c := redistest.Start(t, redistest.Options{Masters: 3})
+	rdb := c.Client(t)
+	n1 := OpenOutbox(NewRedis(rdb, "s:"), OutboxOptions{Node: "n1"})
+	n2 := OpenOutbox(NewRedis(rdb, "s:"), OutboxOptions{Node: "n2"})
+	if !n1.ClaimSweep(time.Minute) || n2.ClaimSweep(time.Minute) || !n1.ClaimSweep(time.Minute) {
+		t.Error("the first node should take and keep the sweep, the second pass")
+	}
+	if single := OpenOutbox(openPebbleStore(t), OutboxOptions{}); !single.ClaimSweep(time.Minute) {
+		t.Error("a single node passed its sweep")
+	}
+}
