@@ -559,8 +559,8 @@ func (n *Node) apply(rd aRead) error {
 				err = nil
 			}
 		case kindLabels:
-			if lr := n.svc.Learner(); lr != nil {
-				_, err = lr.LearnShared(d.labels, uint64(d.offset)+1)
+			if m := n.svc.Model(); m != nil {
+				_, err = m.LearnFrom(d.labels, uint64(d.offset)+1)
 			}
 		case kindExperiments:
 			err = n.setExperiments(d.experiments, d.offset)

@@ -199,7 +199,7 @@ func Open(db *pebble.DB, idx *index.Index, opts Options, reg prometheus.Register
 		l.done.Add(1)
 		go func() {
 			defer l.done.Done()
-			every.Tick(ctx, opts.SweepEvery, l.flush)
+			every.Tick(ctx, opts.SweepEvery, l.Flush)
 		}()
 	}
 	return l, nil
@@ -271,7 +271,7 @@ func (l *Learner) learn(labels []model.Label) error {
 // ShareLabels makes the learner hand the labels it makes to share instead
 // of learning them: the nodes of a cluster log them, so that every node's
 // click model learns every node's labels, in the log's order, with
-// LearnShared. share must not keep labels once it returns; an error drops
+// model.Model.LearnFrom. share must not keep labels once it returns; an error drops
 // them (counted in tailor_labels_dropped_total). nil goes back to learning
 // them here.
 func (l *Learner) ShareLabels(share func([]model.Label) error) {
@@ -280,13 +280,6 @@ func (l *Learner) ShareLabels(share func([]model.Label) error) {
 		return
 	}
 	l.share.Store(&share)
-}
-
-// LearnShared has the click model learn labels that a node shared, read
-// from position source of the log they were shared through (see
-// model.Model.LearnFrom); it reports whether they were new.
-func (l *Learner) LearnShared(labels []model.Label, source uint64) (bool, error) {
-	return l.model.LearnFrom(labels, source)
 }
 
 // Model returns the click model of recommendations.
@@ -410,7 +403,7 @@ func (l *Learner) Attribute(events []features.Event, applied []features.Applied,
 	l.log.mu.Unlock()
 	l.m.late.Add(float64(late))
 	l.m.unknown.Add(float64(unknown))
-	l.flush()
+	l.Flush()
 }
 
 // position returns where item stands in decision d, -1 when it is not in it.
@@ -423,13 +416,9 @@ func (l *Learner) position(d *decision, item string) int {
 
 // Flush labels the decisions past their window and learns, or shares (see
 // ShareLabels), every label collected, then stores the experiments'
-// counters. The sweeper does it every SweepEvery, and every Attribute.
-func (l *Learner) Flush() { l.flush() }
-
-// flush labels the decisions past their window and learns every label
-// collected, then stores the experiments' counters (with the labels' synced
-// commit behind them).
-func (l *Learner) flush() {
+// counters (with the labels' synced commit behind them). The sweeper does it
+// every SweepEvery, and every Attribute.
+func (l *Learner) Flush() {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	l.log.mu.Lock()

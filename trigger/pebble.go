@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -24,13 +23,12 @@ type Pebble struct {
 	mu  sync.Mutex // serializes evaluations that may append
 	seq uint64     // last sequence number given out
 
-	appended atomic.Pointer[chan struct{}] // closed, and replaced, when records are appended
+	appends
 }
 
 // OpenPebble opens the Store kept in db.
 func OpenPebble(db *pebble.DB) (*Pebble, error) {
 	p := &Pebble{db: db}
-	p.appended.Store(new(make(chan struct{})))
 	prefix := []byte{kv.PrefixOutbox}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: kv.PrefixEnd(prefix)})
 	if err != nil {
@@ -135,7 +133,7 @@ func (p *Pebble) Apply(_ context.Context, triggered []*audience.Audience, evals 
 	}
 	p.seq = seq
 	if len(out) > 0 {
-		close(*p.appended.Swap(new(make(chan struct{}))))
+		p.signal()
 	}
 	return out, nil
 }
@@ -153,9 +151,6 @@ func (p *Pebble) membership(key []byte) (membership, bool, error) {
 	m, err := decodeMembership(v)
 	return m, err == nil, err
 }
-
-// Appended implements Store.
-func (p *Pebble) Appended() <-chan struct{} { return *p.appended.Load() }
 
 // Read implements Store.
 func (p *Pebble) Read(_ context.Context, after uint64, limit int) ([]Record, error) {

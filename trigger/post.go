@@ -78,12 +78,8 @@ func (w *worker) post(ctx context.Context, r Record, opts DeliveryOptions) bool 
 		}
 		w.failures.Add(1)
 		opts.Logger.Printf("trigger: webhook for audience %s, record %d, attempt %d: %v; retrying in %v", r.Audience, r.Seq, attempt, err, wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait, nil) {
 			return false
-		case <-t.C:
 		}
 		wait = min(2*wait, opts.MaxBackoff)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,15 +36,13 @@ type Redis struct {
 	rdb    redis.UniversalClient
 	prefix string
 
-	appended atomic.Pointer[chan struct{}]
+	appends // by this process only; the queues poll for other nodes' appends
 }
 
 // NewRedis returns the Store over rdb, its keys starting with prefix (such
 // as "tailor:"). The caller keeps rdb and closes it after the last call.
 func NewRedis(rdb redis.UniversalClient, prefix string) *Redis {
-	r := &Redis{rdb: rdb, prefix: prefix + "{trigger}:"}
-	r.appended.Store(new(make(chan struct{})))
-	return r
+	return &Redis{rdb: rdb, prefix: prefix + "{trigger}:"}
 }
 
 func (r *Redis) key(name string) string { return r.prefix + name }
@@ -154,7 +151,7 @@ func (r *Redis) Apply(ctx context.Context, triggered []*audience.Audience, evals
 	}
 	out, err := decodeRecords(v)
 	if len(out) > 0 {
-		close(*r.appended.Swap(new(make(chan struct{}))))
+		r.signal()
 	}
 	return out, err
 }
@@ -170,9 +167,6 @@ func decodeRecords(v []string) ([]Record, error) {
 	}
 	return out, nil
 }
-
-// Appended implements Store: appends by this process only.
-func (r *Redis) Appended() <-chan struct{} { return *r.appended.Load() }
 
 // Read implements Store.
 func (r *Redis) Read(ctx context.Context, after uint64, limit int) ([]Record, error) {

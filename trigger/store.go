@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/tailor-dev/tailor/audience"
@@ -56,4 +57,26 @@ type Cursor struct {
 	Seq         uint64 // last record delivered or passed over
 	Since       int64  // records stamped before this (Unix ms) are passed over
 	Incarnation uint64 // of the audience the cursor was made for
+}
+
+// appends tells the queues of this process that records were appended: a
+// channel closed, and replaced, at each append. Stores embed it for their
+// Appended method. The zero value is ready to use.
+type appends struct{ ch atomic.Pointer[chan struct{}] }
+
+// Appended returns a channel closed when records are next appended.
+func (a *appends) Appended() <-chan struct{} {
+	if c := a.ch.Load(); c != nil {
+		return *c
+	}
+	a.ch.CompareAndSwap(nil, new(make(chan struct{})))
+	return *a.ch.Load()
+}
+
+// signal closes the channel Appended returned, for the next to wait on a
+// new one.
+func (a *appends) signal() {
+	if c := a.ch.Swap(new(make(chan struct{}))); c != nil {
+		close(*c)
+	}
 }
