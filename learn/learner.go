@@ -403,7 +403,7 @@ func (l *Learner) Attribute(events []features.Event, applied []features.Applied,
 	l.log.mu.Unlock()
 	l.m.late.Add(float64(late))
 	l.m.unknown.Add(float64(unknown))
-	l.Flush()
+	l.flushLabels()
 }
 
 // position returns where item stands in decision d, -1 when it is not in it.
@@ -417,10 +417,28 @@ func (l *Learner) position(d *decision, item string) int {
 // Flush labels the decisions past their window and learns, or shares (see
 // ShareLabels), every label collected, then stores the experiments'
 // counters (with the labels' synced commit behind them). The sweeper does it
-// every SweepEvery, and every Attribute.
+// every SweepEvery; every Attribute learns its labels the same way but leaves
+// the counters to the sweeper: encoding them as JSON and writing them to
+// Pebble for every events request was most of what learning cost a request.
 func (l *Learner) Flush() {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
+	l.flushLabelsLocked()
+	if err := l.stats.save(l.db, false); err != nil {
+		l.opts.Logger.Printf("experiments: %v", err)
+	}
+}
+
+// flushLabels is Flush without storing the counters.
+func (l *Learner) flushLabels() {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.flushLabelsLocked()
+}
+
+// flushLabelsLocked labels the decisions past their window and learns the
+// labels collected; flushMu is held.
+func (l *Learner) flushLabelsLocked() {
 	l.log.mu.Lock()
 	l.log.sweepLocked(l.opts.Now().UnixMilli())
 	b := l.log.takeLocked()
@@ -432,9 +450,6 @@ func (l *Learner) Flush() {
 			l.m.dropped.Add(float64(len(labels)))
 		}
 		l.log.giveBack(b)
-	}
-	if err := l.stats.save(l.db, false); err != nil {
-		l.opts.Logger.Printf("experiments: %v", err)
 	}
 }
 

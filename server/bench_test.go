@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -232,6 +233,58 @@ func BenchmarkIngest(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+	lat.report(b)
+}
+
+// BenchmarkEventsAfterRecommend times the events a visitor sends after a
+// recommendation (the impression of the list and a click on its first item)
+// with an experiment of two arms running, so that every request moves the
+// arms' counters; each iteration's recommend is not timed.
+func BenchmarkEventsAfterRecommend(b *testing.B) {
+	bw := loadWorld(b, 1<<30)
+	h := bw.srv.Handler()
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	ctx.Init(&req, nil, nil)
+	do := func(method, uri string, body []byte) {
+		ctx.Request.Reset()
+		ctx.Request.Header.SetMethod(method)
+		ctx.Request.SetRequestURI(uri)
+		ctx.Request.SetBody(body)
+		ctx.Response.Reset()
+		h(&ctx)
+		if c := ctx.Response.StatusCode(); c != 200 {
+			b.Fatalf("%s %s = %d %s", method, uri, c, ctx.Response.Body())
+		}
+	}
+	do("PUT", "/v1/experiments", []byte(`{"experiments":[{"id":"e","traffic":1,"arms":[`+
+		`{"name":"a","ranker":{"model":false}},{"name":"b","ranker":{"per_source":60}}]}]}`))
+	var rec struct {
+		RecID string `json:"rec_id"`
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	var body []byte
+	lat := make(latencies, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		user := bw.world.UserID(i * 97 % benchUsers)
+		do("POST", "/v1/recommend", fmt.Appendf(body[:0], `{"user":%q,"n":10}`, user))
+		if err := json.Unmarshal(ctx.Response.Body(), &rec); err != nil || len(rec.Items) == 0 {
+			b.Fatalf("recommend: %v %s", err, ctx.Response.Body())
+		}
+		body = fmt.Appendf(body[:0], `[{"user":%q,"type":"impression","rec_id":%q,"items":[%q]},`+
+			`{"id":"c%d","user":%q,"type":"click","item":%q,"rec_id":%q}]`,
+			user, rec.RecID, rec.Items[0].ID, i, user, rec.Items[0].ID, rec.RecID)
+		b.StartTimer()
+		start := time.Now()
+		do("POST", "/v1/events", body)
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
 	lat.report(b)
 }
 
