@@ -64,8 +64,9 @@ const maxFlushFailures = 3
 type DiskOptions struct {
 	// Dir is the data directory.
 	Dir string
-	// FS is the file system the directory is on. Default vfs.Default; tests
-	// give a file system that injects faults.
+	// FS is the file system the directory is on. Default vfs.Default, its
+	// syncs detached from Go's scheduler where the build can (DetachedSyncs);
+	// tests give a file system that injects faults.
 	FS vfs.FS
 	// MinFree is the free-space floor in bytes: below it writes are refused.
 	// Default 256 MiB; negative turns the floor and the ballast off.
@@ -102,7 +103,7 @@ const ballastName = "tailor.ballast"
 // Options.Disk, then Start it.
 func NewDisk(opts DiskOptions) *Disk {
 	if opts.FS == nil {
-		opts.FS = vfs.Default
+		opts.FS = detachSyncs(vfs.Default)
 	}
 	if opts.MinFree == 0 {
 		opts.MinFree = 256 << 20
