@@ -40,6 +40,7 @@ func main() {
 	var err error
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "serve":
+		quietMonitor()
 		err = serve(args)
 	case "datasets":
 		err = datasetsCmd(args)

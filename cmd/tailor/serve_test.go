@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tailor-dev/tailor/internal/kv"
 )
 
 // buildTailor builds the binary once per test run.
@@ -112,6 +114,12 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	bin := buildTailor(t)
 	dir := t.TempDir()
 	p := startTailor(t, bin, dir)
+	// The process re-executed itself (same id) with Go's monitor quiet
+	// where the build detaches syncs: the guarantee below holds with both.
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.cmd.Process.Pid))
+	if err == nil && kv.DetachedSyncs && !strings.Contains(string(env), quietMonitorSetting) {
+		t.Errorf("tailor serve runs without %s in GODEBUG", quietMonitorSetting)
+	}
 	p.post(t, "/v1/items", `[{"id":"a","title":"Trail Shoe","category":["Sports","Running"]},{"id":"b","title":"Road Shoe","category":["Sports","Running"]}]`)
 	const batches, perBatch = 40, 25
 	for b := 0; b < batches; b++ {
