@@ -246,17 +246,7 @@ func BenchmarkEventsAfterRecommend(b *testing.B) {
 	var ctx fasthttp.RequestCtx
 	var req fasthttp.Request
 	ctx.Init(&req, nil, nil)
-	do := func(method, uri string, body []byte) {
-		ctx.Request.Reset()
-		ctx.Request.Header.SetMethod(method)
-		ctx.Request.SetRequestURI(uri)
-		ctx.Request.SetBody(body)
-		ctx.Response.Reset()
-		h(&ctx)
-		if c := ctx.Response.StatusCode(); c != 200 {
-			b.Fatalf("%s %s = %d %s", method, uri, c, ctx.Response.Body())
-		}
-	}
+	do := func(method, uri string, body []byte) { serveOK(b, h, &ctx, method, uri, body) }
 	do("PUT", "/v1/experiments", []byte(`{"experiments":[{"id":"e","traffic":1,"arms":[`+
 		`{"name":"a","ranker":{"model":false}},{"name":"b","ranker":{"per_source":60}}]}]}`))
 	var rec struct {
