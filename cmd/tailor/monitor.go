@@ -30,10 +30,10 @@ func quietMonitorEnv(env []string, detached bool) ([]string, bool) {
 	}
 	out := make([]string, 0, len(env)+1)
 	found := false
-	for _, kv := range env {
-		v, ok := strings.CutPrefix(kv, "GODEBUG=")
+	for _, e := range env {
+		v, ok := strings.CutPrefix(e, "GODEBUG=")
 		if !ok {
-			out = append(out, kv)
+			out = append(out, e)
 			continue
 		}
 		for _, s := range strings.Split(v, ",") {
@@ -43,11 +43,11 @@ func quietMonitorEnv(env []string, detached bool) ([]string, bool) {
 		}
 		found = true
 		if v == "" {
-			kv = "GODEBUG=" + quietMonitorSetting
+			e = "GODEBUG=" + quietMonitorSetting
 		} else {
-			kv += "," + quietMonitorSetting
+			e += "," + quietMonitorSetting
 		}
-		out = append(out, kv)
+		out = append(out, e)
 	}
 	if !found {
 		out = append(out, "GODEBUG="+quietMonitorSetting)
