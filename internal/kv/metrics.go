@@ -1,8 +1,11 @@
 package kv
 
 import (
+	"time"
+
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Collector exports Pebble's own figures to Prometheus. It reads db.Metrics()
@@ -14,6 +17,7 @@ type Collector struct {
 		compactions, flushes, walBytes                          *prometheus.Desc
 		cacheHits, cacheMisses, cacheBytes                      *prometheus.Desc
 		filterHits, filterMisses                                *prometheus.Desc
+		walFsync                                                *prometheus.Desc
 	}
 }
 
@@ -36,6 +40,8 @@ func NewCollector(db *pebble.DB) *Collector {
 	c.desc.cacheBytes = d("block_cache_bytes", "Bytes held by the block cache.")
 	c.desc.filterHits = d("bloom_filter_hits_total", "Reads a bloom filter answered without reading a table.")
 	c.desc.filterMisses = d("bloom_filter_misses_total", "Reads a bloom filter let through.")
+	c.desc.walFsync = d("wal_fsync_seconds", "How long the write-ahead log's syncs took, which every acknowledged write waits for "+
+		"(buckets from 5 ms up at the nearest of Pebble's own bounds).")
 	return c
 }
 
@@ -43,7 +49,7 @@ func NewCollector(db *pebble.DB) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.desc.diskBytes, c.desc.memtableBytes, c.desc.readAmp,
 		c.desc.l0Files, c.desc.compactDebt, c.desc.compactions, c.desc.flushes, c.desc.walBytes,
-		c.desc.cacheHits, c.desc.cacheMisses, c.desc.cacheBytes, c.desc.filterHits, c.desc.filterMisses} {
+		c.desc.cacheHits, c.desc.cacheMisses, c.desc.cacheBytes, c.desc.filterHits, c.desc.filterMisses, c.desc.walFsync} {
 		ch <- d
 	}
 }
@@ -70,4 +76,39 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	g(c.desc.cacheBytes, float64(m.BlockCache.Size))
 	n(c.desc.filterHits, float64(m.Filter.Hits))
 	n(c.desc.filterMisses, float64(m.Filter.Misses))
+	if h := m.LogWriter.FsyncLatency; h != nil {
+		if count, sum, buckets, ok := fsyncBuckets(h); ok {
+			ch <- prometheus.MustNewConstHistogram(c.desc.walFsync, count, sum, buckets)
+		}
+	}
+}
+
+// fsyncBounds are the upper bounds, in seconds, of the exported histogram of
+// the WAL's syncs. Pebble keeps about a hundred buckets, in nanoseconds:
+// every 0.1 ms up to 5 ms, then 50 growing by a factor of about 1.17 up to 10
+// s. Cumulative counts can be read at any of its bounds, so the export keeps
+// a few: those below 5 ms exactly, the rest at the first of Pebble's bounds at
+// or past each.
+var fsyncBounds = []float64{0.0002, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 10}
+
+// fsyncBuckets converts Pebble's histogram of WAL sync latencies, in
+// nanoseconds, to the count, sum and cumulative buckets, in seconds, of
+// fsyncBounds.
+func fsyncBuckets(h prometheus.Histogram) (count uint64, sum float64, buckets map[float64]uint64, ok bool) {
+	var pb dto.Metric
+	if err := h.Write(&pb); err != nil || pb.Histogram == nil {
+		return 0, 0, nil, false
+	}
+	ph := pb.Histogram
+	buckets = make(map[float64]uint64, len(fsyncBounds))
+	next := 0
+	for _, b := range ph.Bucket {
+		le := b.GetUpperBound() / float64(time.Second)
+		for next < len(fsyncBounds) && le >= fsyncBounds[next]*(1-1e-9) {
+			// The first of Pebble's bounds at or past the wanted one.
+			buckets[le] = b.GetCumulativeCount()
+			next++
+		}
+	}
+	return ph.GetSampleCount(), ph.GetSampleSum() / float64(time.Second), buckets, true
 }
