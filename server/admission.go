@@ -32,6 +32,9 @@ type AdmissionOptions struct {
 	// sheds an overload of handlers that only compute. Default 16; negative
 	// turns it off.
 	Runnable int
+	// RunnableGrace is how long the queue may stay past Runnable before
+	// requests are shed. Default 2 ms.
+	RunnableGrace time.Duration
 }
 
 func (o *AdmissionOptions) setDefaults() {
@@ -56,6 +59,9 @@ func (o *AdmissionOptions) setDefaults() {
 	}
 	if o.Runnable == 0 {
 		o.Runnable = 16
+	}
+	if o.RunnableGrace <= 0 {
+		o.RunnableGrace = 2 * time.Millisecond
 	}
 }
 

@@ -126,7 +126,7 @@ func TestShedAtCapacity(t *testing.T) {
 func TestCongestionShedsPastTheBound(t *testing.T) {
 	var n uint64
 	var clock int64 = 1
-	c := newCongestion(8, func() uint64 { return n }, func() int64 { return clock })
+	c := newCongestion(8, 2*time.Millisecond, func() uint64 { return n }, func() int64 { return clock })
 	limit := uint64(8 * runtime.GOMAXPROCS(0))
 	ms := int64(time.Millisecond)
 	for i, tc := range []struct {

@@ -21,22 +21,19 @@ import (
 // serving, so the queue drains back to the bound and the requests served
 // are served fast.
 //
-// A queue past the bound for less than congestionGrace is let be: a pause
-// (a collection, a burst of arrivals) lines goroutines up for a moment at
-// any load, and shedding then would refuse requests the server has time
-// for.
+// A queue past the bound for less than grace is let be: a pause (a
+// collection, a burst of arrivals, a compaction's turn on the CPU) lines
+// goroutines up for a moment at any load, and shedding then would refuse
+// requests the server has time for.
 type congestion struct {
 	limit    uint64 // runnable goroutines past which requests are shed
+	grace    int64  // ns the queue may stay past limit before requests are shed
 	runnable func() uint64
 	now      func() int64 // monotonic ns
 	since    atomic.Int64 // when the queue was first seen past the bound; 0 while it is not
 }
 
-// congestionGrace is how long the queue may stay past its bound before
-// requests are shed.
-const congestionGrace = 2 * time.Millisecond
-
-func newCongestion(perCore int, runnable func() uint64, now func() int64) *congestion {
+func newCongestion(perCore int, grace time.Duration, runnable func() uint64, now func() int64) *congestion {
 	if runnable == nil {
 		runnable = runnableGoroutines()
 	}
@@ -44,7 +41,7 @@ func newCongestion(perCore int, runnable func() uint64, now func() int64) *conge
 		start := time.Now()
 		now = func() int64 { return int64(time.Since(start)) + 1 }
 	}
-	return &congestion{limit: uint64(perCore * runtime.GOMAXPROCS(0)), runnable: runnable, now: now}
+	return &congestion{limit: uint64(perCore * runtime.GOMAXPROCS(0)), grace: int64(grace), runnable: runnable, now: now}
 }
 
 // allow reports whether a request may go on now.
@@ -61,7 +58,7 @@ func (c *congestion) allow() bool {
 		c.since.CompareAndSwap(0, now)
 		return true
 	}
-	return now-since < int64(congestionGrace)
+	return now-since < c.grace
 }
 
 // runnableGoroutines returns a reader of the number of goroutines ready to
