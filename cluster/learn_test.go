@@ -47,7 +47,16 @@ func TestClickModelLearnsEveryNodesLabels(t *testing.T) {
 		var res ranker.Result
 		dec, err := answering.svc.Recommend(user, nil, nil, &ranker.Request{N: 5}, &res)
 		if err != nil || len(res.Items) == 0 {
-			t.Fatalf("recommend for %s = %d items, %v", user, len(res.Items), err)
+			// What the answering node held, to tell a missing catalog from
+			// missing events.
+			p, perr := answering.svc.Store().Get(user)
+			recent := 0
+			if perr == nil {
+				recent = len(p.Recent)
+			}
+			t.Fatalf("recommend for %s = %d items, %v (node %s: %d items of %d ordinals, %d popular, profile with %d recent (%v), applied %s)",
+				user, len(res.Items), err, answering.node.Name(), answering.svc.Index().Len(), answering.svc.Index().Ordinals(),
+				len(answering.svc.Index().Popular(-1, 50, clock.Load(), nil)), recent, perr, answering.node.Applied())
 		}
 		items := make([]string, len(res.Items))
 		for j, it := range res.Items {
@@ -80,7 +89,8 @@ func TestClickModelLearnsEveryNodesLabels(t *testing.T) {
 				return
 			}
 			if time.Since(start) > 30*time.Second {
-				t.Fatalf("the model learned %d labels with %d clicks; want %d with %d", st.Labels, st.Clicks, shown, clicks)
+				t.Fatalf("node %s's model learned %d labels with %d clicks up to the log's position %d; want %d with %d",
+					n.node.Name(), st.Labels, st.Clicks, n.svc.Model().Source(), shown, clicks)
 			}
 		}
 	}
