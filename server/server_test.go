@@ -663,7 +663,8 @@ func TestHTTPErrors(t *testing.T) {
 		t.Errorf("GET /healthz = %d %s", code, out)
 	}
 	code, out := ts.do("GET", "/metrics", "", "")
-	for _, want := range []string{"tailor_http_requests_total", "tailor_http_request_duration_seconds", "tailor_pebble_disk_usage_bytes", "tailor_profile_cache_hits_total", "tailor_events_ingested_total"} {
+	for _, want := range []string{"tailor_http_requests_total", "tailor_http_request_duration_seconds", "tailor_pebble_disk_usage_bytes", "tailor_profile_cache_hits_total", "tailor_events_ingested_total",
+		"tailor_pebble_wal_fsync_seconds_bucket", "go_sched_latencies_seconds_bucket"} {
 		if code != 200 || !strings.Contains(out, want) {
 			t.Errorf("GET /metrics lacks %s", want)
 		}

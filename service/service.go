@@ -171,7 +171,11 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 	undo = append(undo, func() { db.Close() })
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The scheduler's figures besides Go's defaults: go_sched_latencies_seconds,
+	// how long goroutines that could run waited for a core, is the plainest
+	// sign of a CPU that cannot keep up.
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(kv.NewCollector(db))
 	if pacer != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_pebble_background_pauses_total",
