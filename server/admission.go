@@ -28,9 +28,10 @@ type AdmissionOptions struct {
 	// Default 1,024.
 	Queue int
 	// Runnable bounds, per core (GOMAXPROCS), the goroutines waiting for a
-	// CPU: past it requests are shed at once (see congestion), which is what
-	// sheds an overload of handlers that only compute. Default 16; negative
-	// turns it off.
+	// CPU: past it, for longer than RunnableGrace and while the process has
+	// kept 85% of its cores busy, requests are shed at once (see
+	// congestion), which is what sheds an overload of handlers that only
+	// compute. Default 16; negative turns it off.
 	Runnable int
 	// RunnableGrace is how long the queue may stay past Runnable before
 	// requests are shed. Default 2 ms.

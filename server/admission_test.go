@@ -121,12 +121,18 @@ func TestShedAtCapacity(t *testing.T) {
 }
 
 // TestCongestionShedsPastTheBound: requests are shed once more goroutines
-// than the bound have waited for a CPU longer than the grace, and let in
-// again as soon as they do not.
+// than the bound have waited for a CPU longer than the grace while the
+// cores are busy, and let in again as soon as they do not.
 func TestCongestionShedsPastTheBound(t *testing.T) {
 	var n uint64
 	var clock int64 = 1
-	c := newCongestion(8, 2*time.Millisecond, func() uint64 { return n }, func() int64 { return clock })
+	procs := int64(runtime.GOMAXPROCS(0))
+	// Every core busy all the time: the CPU time used grows with the clock.
+	c := newCongestion(8, 2*time.Millisecond, congestionProbe{
+		runnable: func() uint64 { return n },
+		now:      func() int64 { return clock },
+		cpu:      func() int64 { return clock * procs },
+	})
 	limit := uint64(8 * runtime.GOMAXPROCS(0))
 	ms := int64(time.Millisecond)
 	for i, tc := range []struct {
@@ -159,5 +165,72 @@ func TestCongestionShedsPastTheBound(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { read() }); a != 0 {
 		t.Errorf("reading the runnable goroutines allocates %v times", a)
+	}
+}
+
+// TestCongestionSparesAServerWithTimeToSpare: a long queue on a server that
+// used little of its cores is a stall, and is let be however long it lasts;
+// when the cores are kept busy, requests are shed within about busyWindow.
+func TestCongestionSparesAServerWithTimeToSpare(t *testing.T) {
+	var n uint64
+	var clock, used int64 = 1, 0
+	procs := int64(runtime.GOMAXPROCS(0))
+	c := newCongestion(8, 2*time.Millisecond, congestionProbe{
+		runnable: func() uint64 { return n },
+		now:      func() int64 { return clock },
+		cpu:      func() int64 { return used },
+	})
+	long := uint64(100 * runtime.GOMAXPROCS(0))
+	step := func(d time.Duration, share float64) {
+		clock += int64(d)
+		used += int64(share * float64(procs) * float64(d))
+	}
+	// A second at a fifth of the cores, then a stall of 50 ms with the
+	// cores all busy: the queue is long, nothing is shed.
+	step(time.Second, 0.2)
+	n = long
+	for range 50 {
+		step(time.Millisecond, 1)
+		if !c.allow() {
+			t.Fatalf("shed %v into a stall after a second at 20%% of the cores", time.Duration(clock-1-int64(time.Second)))
+		}
+	}
+	// The queue clears, then an overload: every core busy from now on.
+	n = 0
+	step(10*time.Millisecond, 0.2)
+	c.allow()
+	n = long
+	var shedAt time.Duration
+	for i := range 300 {
+		step(time.Millisecond, 1)
+		if !c.allow() {
+			shedAt = time.Duration(i+1) * time.Millisecond
+			break
+		}
+	}
+	if shedAt == 0 || shedAt > busyWindow+2*busyEvery {
+		t.Errorf("an overload was first shed after %v, want within about %v", shedAt, busyWindow)
+	}
+	// A queue past the bound with the cores at half: let be.
+	for range 300 {
+		step(time.Millisecond, 0.5)
+		c.allow()
+	}
+	if !c.allow() {
+		t.Error("a long queue with the cores half used for 300 ms is shed")
+	}
+	// A process whose CPU time cannot be read sheds by the queue alone.
+	blind := newCongestion(8, 2*time.Millisecond, congestionProbe{
+		runnable: func() uint64 { return n },
+		now:      func() int64 { return clock },
+		cpu:      func() int64 { return -1 },
+	})
+	blind.allow()
+	step(3*time.Millisecond, 0)
+	if blind.allow() {
+		t.Error("with no CPU time to judge by, a queue past the bound for longer than the grace is let be")
+	}
+	if processCPU() <= 0 {
+		t.Errorf("processCPU() = %d", processCPU())
 	}
 }

@@ -161,7 +161,7 @@ func Open(dir string, opts Options) (*Server, error) {
 		}
 	}
 	if a.Runnable > 0 {
-		s.cpu = newCongestion(a.Runnable, a.RunnableGrace, nil, nil)
+		s.cpu = newCongestion(a.Runnable, a.RunnableGrace, congestionProbe{})
 	}
 	s.m.watch(s)
 	s.recs.New = func() any { return new(recScratch) }

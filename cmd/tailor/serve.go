@@ -57,7 +57,7 @@ func serve(args []string) error {
 	unpaced := fs.Bool("unpaced-compactions", false, "let Pebble's flushes and compactions run at full speed while requests are served (default: they pause after every 64 KiB written or read so that requests need not wait behind them)")
 	concurrency := fs.String("max-concurrent", "", "requests handled at once per kind before the rest wait then are shed: `recommend=N,bid=N,events=N,other=N` (default 32 per core, 32 per core, 64, 16)")
 	queueWait := fs.Duration("queue-wait", 10*time.Millisecond, "how long a request past --max-concurrent may wait for a place before it is shed (429, or a no-bid)")
-	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU (0: never)")
+	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU and the cores are busy (0: never)")
 	runnableGrace := fs.Duration("shed-runnable-after", 2*time.Millisecond, "how long more than --shed-runnable goroutines per core may wait for a CPU before requests are shed")
 	backupDir := fs.String("backup-dir", "", "`DIR`ectory where POST /v1/admin/backup writes backups (default: backups through the API are off)")
 	corsOrigins := fs.String("cors-origins", "", "web `ORIGINS` whose pages may call /v1/events and /v1/recommend from the browser, such as https://shop.example,https://www.shop.example (* for any)")
