@@ -41,7 +41,7 @@ func NewCollector(db *pebble.DB) *Collector {
 	c.desc.filterHits = d("bloom_filter_hits_total", "Reads a bloom filter answered without reading a table.")
 	c.desc.filterMisses = d("bloom_filter_misses_total", "Reads a bloom filter let through.")
 	c.desc.walFsync = d("wal_fsync_seconds", "How long the write-ahead log's syncs took, which every acknowledged write waits for "+
-		"(buckets from 5 ms up at the nearest of Pebble's own bounds).")
+		"(past 5 ms, each bucket bound is the first of Pebble's own at or past a round figure).")
 	return c
 }
 
