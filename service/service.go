@@ -164,7 +164,8 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 	if !st.Unpaced {
 		pacer = kv.NewPacer(kv.PacerOptions{})
 	}
-	db, err := kv.Open(dir, kv.Options{Disk: disk, CacheBytes: opts.BlockCacheBytes, Pacer: pacer})
+	stalls := new(kv.Stalls)
+	db, err := kv.Open(dir, kv.Options{Disk: disk, CacheBytes: opts.BlockCacheBytes, Pacer: pacer, Stalls: stalls})
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +177,7 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 	// sign of a CPU that cannot keep up.
 	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(kv.NewCollector(db))
+	reg.MustRegister(kv.NewCollector(db, stalls))
 	if pacer != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_pebble_background_pauses_total",
 			Help: "Pauses flushes and compactions took so that requests being served could run first."},

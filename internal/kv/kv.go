@@ -41,6 +41,8 @@ type Options struct {
 	// Pacer, when set, spreads flushes and compactions out while requests
 	// are being served (see Pacer).
 	Pacer *Pacer
+	// Stalls, when set, counts the write stalls Pebble imposes.
+	Stalls *Stalls
 }
 
 // Open opens (creating if needed) the Pebble database in dir with the options
@@ -75,6 +77,13 @@ func Open(dir string, opts Options) (*pebble.DB, error) {
 		po.EventListener = opts.Disk.listener()
 		// The ballast is made before Pebble writes, when there is room.
 		opts.Disk.Check()
+	}
+	if opts.Stalls != nil {
+		l := opts.Stalls.listener()
+		if po.EventListener != nil {
+			l = pebble.TeeEventListener(*po.EventListener, l)
+		}
+		po.EventListener = &l
 	}
 	if opts.Pacer != nil {
 		if po.FS == nil {

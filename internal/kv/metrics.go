@@ -11,19 +11,21 @@ import (
 // Collector exports Pebble's own figures to Prometheus. It reads db.Metrics()
 // once per scrape.
 type Collector struct {
-	db   *pebble.DB
-	desc struct {
+	db     *pebble.DB
+	stalls *Stalls
+	desc   struct {
 		diskBytes, memtableBytes, readAmp, l0Files, compactDebt *prometheus.Desc
 		compactions, flushes, walBytes                          *prometheus.Desc
 		cacheHits, cacheMisses, cacheBytes                      *prometheus.Desc
 		filterHits, filterMisses                                *prometheus.Desc
-		walFsync                                                *prometheus.Desc
+		walFsync, stalls, stallSeconds                          *prometheus.Desc
 	}
 }
 
-// NewCollector returns a collector for db; register it on the service's registry.
-func NewCollector(db *pebble.DB) *Collector {
-	c := &Collector{db: db}
+// NewCollector returns a collector for db and its write stalls (nil: none
+// counted); register it on the service's registry.
+func NewCollector(db *pebble.DB, stalls *Stalls) *Collector {
+	c := &Collector{db: db, stalls: stalls}
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("tailor_pebble_"+name, help, nil, nil)
 	}
@@ -42,6 +44,8 @@ func NewCollector(db *pebble.DB) *Collector {
 	c.desc.filterMisses = d("bloom_filter_misses_total", "Reads a bloom filter let through.")
 	c.desc.walFsync = d("wal_fsync_seconds", "How long the write-ahead log's syncs took, which every acknowledged write waits for "+
 		"(past 5 ms, each bucket bound is the first of Pebble's own at or past a round figure).")
+	c.desc.stalls = d("write_stalls_total", "Write stalls: commits held back while every memtable is full and unflushed, or level 0 holds too many tables.")
+	c.desc.stallSeconds = d("write_stall_seconds_total", "How long writes were held back by write stalls.")
 	return c
 }
 
@@ -49,7 +53,8 @@ func NewCollector(db *pebble.DB) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.desc.diskBytes, c.desc.memtableBytes, c.desc.readAmp,
 		c.desc.l0Files, c.desc.compactDebt, c.desc.compactions, c.desc.flushes, c.desc.walBytes,
-		c.desc.cacheHits, c.desc.cacheMisses, c.desc.cacheBytes, c.desc.filterHits, c.desc.filterMisses, c.desc.walFsync} {
+		c.desc.cacheHits, c.desc.cacheMisses, c.desc.cacheBytes, c.desc.filterHits, c.desc.filterMisses, c.desc.walFsync,
+		c.desc.stalls, c.desc.stallSeconds} {
 		ch <- d
 	}
 }
@@ -76,6 +81,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	g(c.desc.cacheBytes, float64(m.BlockCache.Size))
 	n(c.desc.filterHits, float64(m.Filter.Hits))
 	n(c.desc.filterMisses, float64(m.Filter.Misses))
+	if c.stalls != nil {
+		n(c.desc.stalls, float64(c.stalls.Count()))
+		n(c.desc.stallSeconds, c.stalls.Duration().Seconds())
+	}
 	if h := m.LogWriter.FsyncLatency; h != nil {
 		if count, sum, buckets, ok := fsyncBuckets(h); ok {
 			ch <- prometheus.MustNewConstHistogram(c.desc.walFsync, count, sum, buckets)

@@ -58,7 +58,7 @@ func TestCollectorExportsWALSyncs(t *testing.T) {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(db))
+	reg.MustRegister(NewCollector(db, nil))
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
