@@ -68,8 +68,11 @@ func TestCollectorExportsWALSyncs(t *testing.T) {
 			continue
 		}
 		h := f.GetMetric()[0].GetHistogram()
-		if h.GetSampleCount() < 5 || h.GetSampleSum() <= 0 {
-			t.Errorf("%d syncs taking %v s, want at least 5", h.GetSampleCount(), h.GetSampleSum())
+		// The log's writer records a sync's time once it has released the
+		// commits waiting on it, so the last sync may not be counted yet;
+		// each earlier one is, before the next sync can start.
+		if h.GetSampleCount() < 4 || h.GetSampleSum() <= 0 {
+			t.Errorf("%d syncs taking %v s, want at least 4 of the 5", h.GetSampleCount(), h.GetSampleSum())
 		}
 		var last uint64
 		for _, b := range h.GetBucket() {
