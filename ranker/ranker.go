@@ -47,6 +47,15 @@ func (w *Weights) Set(name string, v float64) bool {
 	return false
 }
 
+// ByName returns the weights by feature name (see FeatureNames).
+func (w Weights) ByName() map[string]float64 {
+	m := make(map[string]float64, numFeatures)
+	for f, n := range FeatureNames {
+		m[n] = *w.field(f)
+	}
+	return m
+}
+
 // DefaultWeights are hand-set weights that favour what the user just did.
 var DefaultWeights = Weights{
 	CoVisit:    1.0,
@@ -104,6 +113,10 @@ type Options struct {
 	// Model, when set, scores candidates instead of Weights while it is
 	// warm. Default nil: the hand-set weights.
 	Model ClickModel
+	// Tuner, when set, supplies the weights in place of Weights and learns
+	// them from the lists this ranker ranks for known users. Default nil:
+	// the weights stay as set.
+	Tuner *Tuner
 }
 
 func (o *Options) setDefaults() {
@@ -313,6 +326,7 @@ type cand struct {
 // scratch is the per-request working memory, pooled.
 type scratch struct {
 	idx        *index.Index
+	w          Weights // the request's weights
 	gen        uint32
 	slots      []candSlot // by ordinal
 	cands      []cand
@@ -490,7 +504,11 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	if n <= 0 {
 		return
 	}
-	w := &r.opts.Weights
+	s.w = r.opts.Weights
+	if r.opts.Tuner != nil {
+		s.w = *r.opts.Tuner.weights.Load()
+	}
+	w := &s.w
 	p := req.Profile
 	per := r.opts.PerSource
 	if per < n {
@@ -620,6 +638,9 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 			}
 		}
 	}
+	if r.opts.Tuner != nil && p != nil {
+		r.opts.Tuner.offer(p.User, req.Now, s.cands)
+	}
 	res.Model = r.learnedScores(req, s)
 	r.choose(s, n, res)
 	if req.Features {
@@ -677,7 +698,7 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 			if c := s.get(nb.Ord); c != nil {
 				v := rw * float64(nb.Weight) / top
 				c.f[fCoVisit] += v
-				c.addReason(reason{code: codeViewedTogether, subject: a.Target, weight: v * r.opts.Weights.CoVisit})
+				c.addReason(reason{code: codeViewedTogether, subject: a.Target, weight: v * s.w.CoVisit})
 			}
 		}
 	}
@@ -690,7 +711,7 @@ func (r *Ranker) userSources(req *Request, s *scratch, per int) {
 		}
 		rw := math.Pow(0.7, float64(seeds))
 		seeds++
-		r.addSearch(s, a.Target, per, rw, fSearch, codeMatchesSearch, r.opts.Weights.Search)
+		r.addSearch(s, a.Target, per, rw, fSearch, codeMatchesSearch, s.w.Search)
 	}
 	// Popular items of the strongest categories.
 	for _, key := range topCategories(p.Categories, r.opts.TopCategories, s) {
@@ -730,7 +751,7 @@ func (r *Ranker) sessionSources(req *Request, s *scratch, per int) {
 		if c := s.get(h.Ord); c != nil {
 			v := h.Score / top
 			c.f[fSessions] += v
-			c.addReason(reason{code: codeSimilarSessions, weight: v * r.opts.Weights.Sessions})
+			c.addReason(reason{code: codeSimilarSessions, weight: v * s.w.Sessions})
 		}
 	}
 }
@@ -749,7 +770,7 @@ func (r *Ranker) lifecycleSources(req *Request, s *scratch, per int) {
 		if o, ok := r.idx.Ord(rep.Item); ok {
 			if c := s.get(o); c != nil {
 				c.f[fReplenish] = 1 - 0.1*float64(i)
-				c.addReason(reason{code: codeReplenish, subject: rep.Item, weight: r.opts.Weights.Replenish})
+				c.addReason(reason{code: codeReplenish, subject: rep.Item, weight: s.w.Replenish})
 			}
 		}
 	}
@@ -771,7 +792,7 @@ func (r *Ranker) lifecycleSources(req *Request, s *scratch, per int) {
 		if c := s.get(nb.Ord); c != nil {
 			v := float64(nb.Weight) / top
 			c.f[fComplement] += v
-			c.addReason(reason{code: codeComplements, subject: first, weight: v * r.opts.Weights.Complement})
+			c.addReason(reason{code: codeComplements, subject: first, weight: v * s.w.Complement})
 		}
 	}
 }
@@ -790,7 +811,7 @@ func (r *Ranker) boostSources(req *Request, s *scratch, per int) {
 		s.hits = r.idx.Popular(id, per, req.Now, s.hits[:0])
 		for _, h := range s.hits {
 			if c := s.get(h.Ord); c != nil {
-				c.addReason(reason{code: codeBoosted, subject: key, weight: b.Weight * r.opts.Weights.Boost})
+				c.addReason(reason{code: codeBoosted, subject: key, weight: b.Weight * s.w.Boost})
 			}
 		}
 	}
@@ -840,7 +861,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 					if c := s.get(nb.Ord); c != nil {
 						v := float64(nb.Weight) / top
 						c.f[fContext] += v
-						c.addReason(reason{code: codeContextItem, subject: req.ContextItem, weight: v * r.opts.Weights.Context})
+						c.addReason(reason{code: codeContextItem, subject: req.ContextItem, weight: v * s.w.Context})
 					}
 				}
 			}
@@ -851,7 +872,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 				for _, h := range s.hits {
 					if c := s.get(h.Ord); c != nil {
 						c.f[fContext] += 0.3
-						c.addReason(reason{code: codeContextItem, subject: req.ContextItem, weight: 0.3 * r.opts.Weights.Context})
+						c.addReason(reason{code: codeContextItem, subject: req.ContextItem, weight: 0.3 * s.w.Context})
 					}
 				}
 				// A leaf nobody has browsed yet, in a new shop, still lists
@@ -861,7 +882,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 					for _, o := range s.ords {
 						if c := s.get(o); c != nil && c.f[fContext] == 0 {
 							c.f[fContext] += 0.2
-							c.addReason(reason{code: codeContextItem, subject: req.ContextItem, weight: 0.2 * r.opts.Weights.Context})
+							c.addReason(reason{code: codeContextItem, subject: req.ContextItem, weight: 0.2 * s.w.Context})
 						}
 					}
 				}
@@ -869,7 +890,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 		}
 	}
 	if req.ContextQuery != "" {
-		r.addSearch(s, req.ContextQuery, per, 1, fContext, codeContextQuery, r.opts.Weights.Context)
+		r.addSearch(s, req.ContextQuery, per, 1, fContext, codeContextQuery, s.w.Context)
 	}
 	if len(req.ContextCategory) > 0 {
 		key := joinPath(req.ContextCategory)
@@ -878,7 +899,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 			for _, h := range s.hits {
 				if c := s.get(h.Ord); c != nil {
 					c.f[fContext] += 0.5
-					c.addReason(reason{code: codeContextCategory, subject: key, weight: 0.5 * r.opts.Weights.Context})
+					c.addReason(reason{code: codeContextCategory, subject: key, weight: 0.5 * s.w.Context})
 				}
 			}
 			// A category nobody has browsed yet still lists its own items.
@@ -887,7 +908,7 @@ func (r *Ranker) contextSources(req *Request, s *scratch, per int) {
 				for _, o := range s.ords {
 					if c := s.get(o); c != nil && c.f[fContext] == 0 {
 						c.f[fContext] += 0.4
-						c.addReason(reason{code: codeContextCategory, subject: key, weight: 0.4 * r.opts.Weights.Context})
+						c.addReason(reason{code: codeContextCategory, subject: key, weight: 0.4 * s.w.Context})
 					}
 				}
 			}
