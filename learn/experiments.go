@@ -61,7 +61,8 @@ type RankerConfig struct {
 	Model *bool `json:"model,omitempty"`
 	// Weights overrides hand-set weights by feature name: co_visit, search,
 	// category, brand, context, popularity, seen, price, complement,
-	// replenish, boost, sessions.
+	// replenish, boost, sessions. An arm that sets any ranks with its
+	// weights as set; others rank with the weights the server learns.
 	Weights map[string]float64 `json:"weights,omitempty"`
 	// Sources lists the candidate sources used: co_visit, search, category,
 	// lifecycle, context, trending, sessions. Default all.
@@ -213,6 +214,9 @@ func (c *RankerConfig) options(base ranker.Options, model bool) (ranker.Options,
 	o := base
 	if o.Weights == (ranker.Weights{}) {
 		o.Weights = ranker.DefaultWeights
+	}
+	if len(c.Weights) > 0 {
+		o.Tuner = nil // an arm that sets weights ranks with them as set
 	}
 	for name, v := range c.Weights {
 		if math.IsNaN(v) || math.IsInf(v, 0) {

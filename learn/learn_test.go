@@ -101,3 +101,17 @@ func FuzzParseExperiments(f *testing.F) {
 		}
 	})
 }
+
+// TestArmsWithWeightsAreNotTuned: an arm that sets weights ranks with them
+// as set; one that sets none shares the server's tuner.
+func TestArmsWithWeightsAreNotTuned(t *testing.T) {
+	base := ranker.Options{Tuner: ranker.NewTuner(nil, ranker.TunerOptions{})}
+	o, err := (&RankerConfig{Weights: map[string]float64{"popularity": 2}}).Apply(base)
+	if err != nil || o.Tuner != nil || o.Weights.Popularity != 2 {
+		t.Errorf("arm with weights: tuner %v, popularity %v, %v; want no tuner and 2", o.Tuner, o.Weights.Popularity, err)
+	}
+	o, err = (&RankerConfig{Sources: []string{"co_visit"}}).Apply(base)
+	if err != nil || o.Tuner != base.Tuner {
+		t.Errorf("arm without weights: tuner %v, %v; want the server's", o.Tuner, err)
+	}
+}

@@ -45,6 +45,7 @@ func (s *Service) IngestEnriched(events []features.Event, mark features.Mark) (I
 		s.idx.Observe(index.Observation{User: ev.User, Item: ev.Item, Weight: popularityWeight(ev.Type), TS: ev.TS, Before: a.Before})
 	}
 	s.m.duplicates.Add(float64(res.Duplicates))
+	s.tune(events, res.Applied)
 	if len(s.seg.aud.Triggered()) > 0 && len(res.Applied) > 0 {
 		users := make([]string, 0, len(res.Applied))
 		for _, a := range res.Applied {

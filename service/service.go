@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -48,6 +49,9 @@ type Options struct {
 	Index index.Options
 	// Ranker configures ranking.
 	Ranker ranker.Options
+	// Tuning configures the learning of the ranker's weights from what
+	// users do next; on by default.
+	Tuning TuningOptions
 	// Learning configures the decision log, the click model and the
 	// experiments.
 	Learning LearningOptions
@@ -114,19 +118,22 @@ func (o *Options) setDefaults() {
 // catalog, the ranker, audiences and triggers, learning and the bidder's
 // campaigns, ledger and auction, with their background work.
 type Service struct {
-	opts   Options
-	db     *pebble.DB
-	disk   *kv.Disk
-	pacer  *kv.Pacer // nil when unpaced
-	store  *features.Store
-	idx    *index.Index
-	rank   *ranker.Ranker
-	reg    *prometheus.Registry
-	m      *ingestMetrics
-	learn  *learn.Learner // nil when learning is disabled
-	seg    segments
-	bid    bidding
-	closed bool
+	opts  Options
+	db    *pebble.DB
+	disk  *kv.Disk
+	pacer *kv.Pacer // nil when unpaced
+	store *features.Store
+	idx   *index.Index
+	rank  *ranker.Ranker
+	tuner *ranker.Tuner // nil when tuning is disabled
+	// tunedSaved is the tuner's step count at the last save of its weights.
+	tunedSaved atomic.Uint64
+	reg        *prometheus.Registry
+	m          *ingestMetrics
+	learn      *learn.Learner // nil when learning is disabled
+	seg        segments
+	bid        bidding
+	closed     bool
 
 	profiles sync.Pool // *features.Profile: what Recommend reads a profile into
 }
@@ -208,10 +215,13 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 		pacer: pacer,
 		store: store,
 		idx:   idx,
-		rank:  ranker.New(idx, opts.Ranker),
 		reg:   reg,
 		m:     newIngestMetrics(reg),
 	}
+	if err := s.openTuning(); err != nil {
+		return nil, err
+	}
+	s.rank = ranker.New(idx, s.opts.Ranker)
 	registerDiskMetrics(reg, disk)
 
 	if err := step("segments"); err != nil {
@@ -274,6 +284,9 @@ func (s *Service) Close() error {
 		return fmt.Errorf("service: closed without writing: %s", reason)
 	}
 	s.stopSegments()
+	if err := s.saveTuning(pebble.Sync); err != nil {
+		s.opts.Logger.Printf("%v", err)
+	}
 	if err := s.closeLearning(); err != nil {
 		s.opts.Logger.Printf("%v", err)
 	}
