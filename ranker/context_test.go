@@ -11,7 +11,7 @@ import (
 
 // newTestIndex opens an empty index on a Pebble database in a temporary
 // directory.
-func newTestIndex(t *testing.T) *index.Index {
+func newTestIndex(t testing.TB) *index.Index {
 	t.Helper()
 	db, err := kv.Open(t.TempDir(), kv.Options{CacheBytes: 8 << 20, MemTableBytes: 1 << 20})
 	if err != nil {
