@@ -118,22 +118,23 @@ func (o *Options) setDefaults() {
 // catalog, the ranker, audiences and triggers, learning and the bidder's
 // campaigns, ledger and auction, with their background work.
 type Service struct {
-	opts  Options
-	db    *pebble.DB
-	disk  *kv.Disk
-	pacer *kv.Pacer // nil when unpaced
-	store *features.Store
-	idx   *index.Index
-	rank  *ranker.Ranker
-	tuner *ranker.Tuner // nil when tuning is disabled
+	opts   Options
+	db     *pebble.DB
+	disk   *kv.Disk
+	pacer  *kv.Pacer // nil when unpaced
+	store  *features.Store
+	idx    *index.Index
+	rank   *ranker.Ranker
+	tuner  *ranker.Tuner // nil when tuning is disabled
+	reg    *prometheus.Registry
+	m      *ingestMetrics
+	learn  *learn.Learner // nil when learning is disabled
+	seg    segments
+	bid    bidding
+	closed bool
+
 	// tunedSaved is the tuner's step count at the last save of its weights.
 	tunedSaved atomic.Uint64
-	reg        *prometheus.Registry
-	m          *ingestMetrics
-	learn      *learn.Learner // nil when learning is disabled
-	seg        segments
-	bid        bidding
-	closed     bool
 
 	profiles sync.Pool // *features.Profile: what Recommend reads a profile into
 }
