@@ -14,8 +14,8 @@ import (
 //
 // When a list is ranked for a known user, the Tuner may keep the features of
 // all its candidates, not only of the items shown, in one slot of a small
-// table (a slot busy with another user's recent list is left alone, so memory
-// is bounded and ranking never waits). When that user's next events arrive,
+// table (a slot busy with another user's list of the last minute is left
+// alone, so memory is bounded and ranking never waits). When that user's next events arrive,
 // the items they touched that were among the candidates are the labels of
 // one listwise step: under a softmax over the candidates' scores, the weights
 // move along the gradient of the labels' mean log-likelihood, so that what
@@ -56,6 +56,11 @@ type TunerOptions struct {
 	// MaxAge is how long a list waits for its user's next events. Default
 	// 30 minutes.
 	MaxAge time.Duration
+	// Hold is how long a list keeps its slot from other users' lists; after
+	// it, the list waits on (up to MaxAge) until one takes its place, so
+	// that users who never come back do not hold slots for MaxAge. Default
+	// 1 minute.
+	Hold time.Duration
 	// MaxWeight bounds every learned weight's magnitude. Default 20.
 	MaxWeight float64
 }
@@ -75,6 +80,9 @@ func (o *TunerOptions) setDefaults() {
 	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = 30 * time.Minute
+	}
+	if o.Hold <= 0 {
+		o.Hold = time.Minute
 	}
 	if o.MaxWeight <= 0 {
 		o.MaxWeight = 20
@@ -123,8 +131,8 @@ func (t *Tuner) hash(user string) uint64 {
 }
 
 // offer keeps the candidates of a list ranked for user at now, unless the
-// slot is busy: in use by another call, or holding another user's list that
-// may still be answered.
+// slot is busy: in use by another call, or holding another user's list
+// younger than Hold.
 func (t *Tuner) offer(user string, now int64, cands []cand) {
 	h := t.hash(user)
 	sl := &t.slots[h%uint64(len(t.slots))]
@@ -132,7 +140,7 @@ func (t *Tuner) offer(user string, now int64, cands []cand) {
 		return
 	}
 	defer sl.mu.Unlock()
-	if sl.user != 0 && sl.user != h && now-sl.at <= t.opts.MaxAge.Milliseconds() {
+	if sl.user != 0 && sl.user != h && now-sl.at < t.opts.Hold.Milliseconds() {
 		return
 	}
 	n := min(len(cands), t.opts.MaxCandidates)

@@ -71,11 +71,10 @@ func TestTunerStepByHand(t *testing.T) {
 
 // TestTunerLetsListsGo: a list waits for its own user's events only, for
 // MaxAge at most; a user's events that miss it let it go without a step;
-// another user's list does not take a slot whose list may still be
-// answered.
+// another user's list takes its slot only once it is older than Hold.
 func TestTunerLetsListsGo(t *testing.T) {
 	idx := tunerIndex(t, 3)
-	tu := NewTuner(idx, TunerOptions{Slots: 1, MaxAge: time.Minute})
+	tu := NewTuner(idx, TunerOptions{Slots: 1, MaxAge: time.Minute, Hold: 10 * time.Second})
 	o0, _ := idx.Ord("i0")
 	o1, _ := idx.Ord("i1")
 	list := []cand{testCand(o0, map[int]float64{fCoVisit: 1}), testCand(o1, map[int]float64{fPopularity: 1})}
@@ -103,9 +102,15 @@ func TestTunerLetsListsGo(t *testing.T) {
 	steps(0, "an event after MaxAge")
 
 	tu.offer("u", now, list)
-	tu.offer("v", now+time.Minute.Milliseconds()+1, list) // u's list is too old to be answered
-	tu.Observe(now+time.Minute.Milliseconds()+2, []Event{{User: "v", Item: "i0"}, {User: "v", Item: "i1"}})
-	steps(1, "the list that took over an old one's slot")
+	tu.Observe(now+30_000, []Event{{User: "u", Item: "i1"}}) // past Hold, within MaxAge
+	steps(1, "a list answered after Hold, its slot untaken")
+
+	tu.offer("u", now, list)
+	tu.offer("v", now+10_000, list) // u's list has held the slot for Hold
+	tu.Observe(now+10_001, []Event{{User: "u", Item: "i1"}})
+	steps(1, "a list whose slot another took")
+	tu.Observe(now+10_002, []Event{{User: "v", Item: "i0"}, {User: "v", Item: "i1"}})
+	steps(2, "the list that took over an old one's slot")
 }
 
 // TestTunerBoundsWeights: a weight stops at MaxWeight however often the
@@ -180,9 +185,9 @@ func BenchmarkTuner(b *testing.B) {
 	}
 	b.Run("keep", func(b *testing.B) {
 		b.ReportAllocs()
-		// One slot, and every list older than MaxAge by the next: each
-		// list takes the slot.
-		tu := NewTuner(idx, TunerOptions{Slots: 1, MaxAge: time.Millisecond})
+		// One slot, and every list older than Hold by the next: each list
+		// takes the slot.
+		tu := NewTuner(idx, TunerOptions{Slots: 1, Hold: time.Millisecond})
 		for i := range b.N {
 			tu.offer(fmt.Sprint("u", i&1), int64(2*i), cands)
 		}
