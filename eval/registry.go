@@ -161,6 +161,10 @@ func newRecommender(name string, log *datasets.Log, opts *Options) (Recommender,
 		return newTailor(name, log, opts, false)
 	case "tailor-learned":
 		return newTailor(name, log, opts, true)
+	case "tailor-fixed":
+		o := *opts
+		o.Service.Tuning.Disabled = true
+		return newTailor(name, log, &o, false)
 	case "tailor-tuned":
 		o := *opts
 		for k := range opts.Params[name] {

@@ -33,7 +33,9 @@ type Options struct {
 	// the end of the log). Default 0: no limit.
 	MaxPoints int
 	// Recommenders are the recommenders to measure, by name: tailor,
-	// tailor-learned or one of Baselines. Default all but tailor-learned.
+	// tailor-learned (its click model learning too), tailor-fixed (its
+	// weights kept as set), tailor-tuned or one of Baselines. Default tailor
+	// and the baselines.
 	Recommenders []string
 	// Params overrides baselines' parameters, by baseline name (see
 	// Baselines), and tailor-tuned's (see TailorParams). Default none: every
@@ -110,7 +112,7 @@ func (o *Options) setDefaults() {
 var DefaultRecommenders = append([]string{"tailor"}, baselineNames()...)
 
 // AllRecommenders names every recommender Replay knows.
-var AllRecommenders = append([]string{"tailor", "tailor-learned", "tailor-tuned"}, baselineNames()...)
+var AllRecommenders = append([]string{"tailor", "tailor-learned", "tailor-fixed", "tailor-tuned"}, baselineNames()...)
 
 // Query is what a recommender is asked at a point.
 type Query struct {

@@ -159,7 +159,8 @@ func evalCmd(args []string) error {
 }
 
 // tune chooses the settings of every recommender of opts that has any
-// (tailor as shipped and tailor-learned keep theirs; tailor-tuned is added)
+// (tailor as shipped, tailor-learned and tailor-fixed keep theirs;
+// tailor-tuned is added)
 // on the tuning period, with the same budget of tries for each.
 func tune(log *datasets.Log, opts eval.Options, budget int, quiet bool) ([]eval.Choice, error) {
 	var names []string
