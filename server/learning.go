@@ -82,12 +82,23 @@ func (s *Server) handleExperiments(ctx *fasthttp.RequestCtx, method string) {
 	}
 	cfg, arms := l.Experiments()
 	snap := l.Model().Snapshot()
+	w, learning, steps := s.svc.RankerWeights()
 	writeJSON(ctx, struct {
 		Experiments []learn.ExperimentConfig `json:"experiments"`
 		Arms        []learn.ArmStats         `json:"arms"`
 		Model       modelJSON                `json:"model"`
+		Weights     weightsJSON              `json:"weights"`
 	}{Experiments: nonNil(cfg.Experiments), Arms: arms,
-		Model: modelJSON{Version: snap.Version, Labels: snap.Labels, Clicks: snap.Clicks, Warm: snap.Warm()}})
+		Model:   modelJSON{Version: snap.Version, Labels: snap.Labels, Clicks: snap.Clicks, Warm: snap.Warm()},
+		Weights: weightsJSON{Learning: learning, Steps: steps, Values: w.ByName()}})
+}
+
+// weightsJSON is the state of the ranker's weights: whether they learn,
+// the steps they took, and their values by feature.
+type weightsJSON struct {
+	Learning bool               `json:"learning"`
+	Steps    uint64             `json:"steps"`
+	Values   map[string]float64 `json:"values"`
 }
 
 // setExperiments sets c: at once on a single node; through the log on a

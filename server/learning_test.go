@@ -67,6 +67,7 @@ type experimentsList struct {
 	Experiments []learn.ExperimentConfig `json:"experiments"`
 	Arms        []learn.ArmStats         `json:"arms"`
 	Model       modelJSON                `json:"model"`
+	Weights     weightsJSON              `json:"weights"`
 }
 
 func defaultArm(t *testing.T, ts *testServer) learn.ArmStats {
@@ -113,6 +114,12 @@ func TestDecisionLoop(t *testing.T) {
 	got := defaultArm(t, ts)
 	if got.Decisions != 1 || got.Impressions != 3 || got.Clicks != 1 || got.Conversions != 1 || got.Revenue != 42.5 {
 		t.Errorf("default arm = %+v, want 1 decision, 3 impressions, 1 click, 1 conversion worth 42.5", got)
+	}
+	// The click was on one of the list's candidates: the weights took a step.
+	var l experimentsList
+	if code := ts.getJSON("/v1/experiments", &l); code != 200 || !l.Weights.Learning || l.Weights.Steps != 1 ||
+		len(l.Weights.Values) != len(ranker.FeatureNames) || l.Weights.Values["co_visit"] == ranker.DefaultWeights.CoVisit {
+		t.Errorf("GET /v1/experiments = %d, weights %+v; want learning, 1 step, every feature's weight, co_visit moved", code, l.Weights)
 	}
 	m := ts.srv.svc.Model()
 	if s := m.Stats(); s.Labels != 1 || s.Clicks != 1 {

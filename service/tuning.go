@@ -81,6 +81,19 @@ func (c weightsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// RankerWeights returns the weights users outside experiments are ranked
+// with, whether they learn, and the steps they have taken.
+func (s *Service) RankerWeights() (w ranker.Weights, learning bool, steps uint64) {
+	if s.tuner == nil {
+		w = s.opts.Ranker.Weights
+		if w == (ranker.Weights{}) {
+			w = ranker.DefaultWeights
+		}
+		return w, false, 0
+	}
+	return s.tuner.Weights(), true, s.tuner.Steps()
+}
+
 // tune teaches the Tuner the item events of a batch just applied, and saves
 // the weights once SaveEvery steps have been taken since the last save.
 func (s *Service) tune(events []features.Event, applied []features.Applied) {
