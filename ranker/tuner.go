@@ -239,12 +239,18 @@ func (t *Tuner) step(sl *tunerSlot) {
 			labels[f] += v
 		}
 	}
+	var g [numFeatures]float64
+	for f := range g {
+		g[f] = expected[f]/z - labels[f]/float64(len(sl.hit))
+		if math.IsNaN(g[f]) || math.IsInf(g[f], 0) {
+			return // a feature that is not a number teaches nothing
+		}
+	}
 	for f := range ws {
 		if f == fBoost {
 			continue
 		}
-		g := expected[f]/z - labels[f]/float64(len(sl.hit))
-		ws[f] = math.Max(-t.opts.MaxWeight, math.Min(t.opts.MaxWeight, ws[f]-t.opts.Rate*g))
+		ws[f] = math.Max(-t.opts.MaxWeight, math.Min(t.opts.MaxWeight, ws[f]-t.opts.Rate*g[f]))
 		*w.field(f) = ws[f]
 	}
 	t.weights.Store(&w)

@@ -113,6 +113,22 @@ func TestTunerLetsListsGo(t *testing.T) {
 	steps(2, "the list that took over an old one's slot")
 }
 
+// TestTunerSkipsNonNumbers: a list with a feature that is not a number
+// takes no step, and the weights stay numbers.
+func TestTunerSkipsNonNumbers(t *testing.T) {
+	idx := tunerIndex(t, 2)
+	tu := NewTuner(idx, TunerOptions{})
+	o0, _ := idx.Ord("i0")
+	o1, _ := idx.Ord("i1")
+	for _, bad := range []float64{math.NaN(), math.Inf(1)} {
+		tu.offer("u", 0, []cand{testCand(o0, map[int]float64{fCoVisit: 1}), testCand(o1, map[int]float64{fPrice: bad})})
+		tu.Observe(0, []Event{{User: "u", Item: "i1"}})
+	}
+	if tu.Steps() != 0 || tu.Weights() != DefaultWeights {
+		t.Errorf("after lists with %v and %v: %d steps, weights %+v; want none and the defaults", math.NaN(), math.Inf(1), tu.Steps(), tu.Weights())
+	}
+}
+
 // TestTunerBoundsWeights: a weight stops at MaxWeight however often the
 // same item follows.
 func TestTunerBoundsWeights(t *testing.T) {
