@@ -20,9 +20,11 @@ import (
 // one listwise step: under a softmax over the candidates' scores, the weights
 // move along the gradient of the labels' mean log-likelihood, so that what
 // users go on to do ranks higher. A list whose user touched none of its
-// candidates teaches nothing; a feature that no candidate had does not move;
-// the boost weight, which each request sets through its audiences, is never
-// learned. Every ranker given the same Tuner ranks with its current weights.
+// candidates teaches nothing, nor does going back to an item the user saw
+// lately; a feature that no candidate had does not move; the boost weight,
+// which each request sets through its audiences, and the seen weight, the
+// shop's rule for what users just saw, are never learned. Every ranker
+// given the same Tuner ranks with its current weights.
 //
 // The Tuner learns what follows a list, whether or not the list was shown or
 // clicked: it needs no impressions or clicks, and it learns from items ranked
@@ -192,7 +194,11 @@ func (t *Tuner) Observe(now int64, events []Event) {
 			}
 			for k, c := range sl.ords {
 				if c == o {
-					sl.hit = append(sl.hit, int32(k))
+					// An item the user saw lately is no discovery: going
+					// back to it says nothing of what to recommend.
+					if sl.f[k][fSeen] == 0 {
+						sl.hit = append(sl.hit, int32(k))
+					}
 					break
 				}
 			}
@@ -247,7 +253,7 @@ func (t *Tuner) step(sl *tunerSlot) {
 		}
 	}
 	for f := range ws {
-		if f == fBoost {
+		if f == fBoost || f == fSeen {
 			continue
 		}
 		ws[f] = math.Max(-t.opts.MaxWeight, math.Min(t.opts.MaxWeight, ws[f]-t.opts.Rate*g[f]))

@@ -113,6 +113,28 @@ func TestTunerLetsListsGo(t *testing.T) {
 	steps(2, "the list that took over an old one's slot")
 }
 
+// TestTunerLearnsDiscoveriesOnly: going back to an item the user saw lately
+// takes no step; a list where a new item follows does, and leaves the seen
+// weight as the shop set it.
+func TestTunerLearnsDiscoveriesOnly(t *testing.T) {
+	idx := tunerIndex(t, 2)
+	tu := NewTuner(idx, TunerOptions{})
+	o0, _ := idx.Ord("i0")
+	o1, _ := idx.Ord("i1")
+	list := []cand{testCand(o0, map[int]float64{fCoVisit: 1, fSeen: 1}), testCand(o1, map[int]float64{fPopularity: 1})}
+	tu.offer("u", 0, list)
+	tu.Observe(0, []Event{{User: "u", Item: "i0"}})
+	if tu.Steps() != 0 {
+		t.Errorf("a return to a seen item took %d steps, want 0", tu.Steps())
+	}
+	tu.offer("u", 0, list)
+	tu.Observe(0, []Event{{User: "u", Item: "i1"}})
+	if w := tu.Weights(); tu.Steps() != 1 || w.Seen != DefaultWeights.Seen || w.Popularity <= DefaultWeights.Popularity {
+		t.Errorf("after a new item followed: %d steps, seen %v, popularity %v; want 1, %v and more than %v",
+			tu.Steps(), w.Seen, w.Popularity, DefaultWeights.Seen, DefaultWeights.Popularity)
+	}
+}
+
 // TestTunerSkipsNonNumbers: a list with a feature that is not a number
 // takes no step, and the weights stay numbers.
 func TestTunerSkipsNonNumbers(t *testing.T) {
