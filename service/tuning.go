@@ -16,6 +16,9 @@ import (
 type TuningOptions struct {
 	// Disabled keeps the weights as Options.Ranker sets them.
 	Disabled bool
+	// Reset starts learning again from the initial weights, forgetting
+	// those a previous run saved.
+	Reset bool
 	// Tuner configures the learning; its Initial weights default to
 	// Options.Ranker's.
 	Tuner ranker.TunerOptions
@@ -45,6 +48,10 @@ func (s *Service) openTuning() error {
 	saved, err := s.ReadMeta(tuningMeta)
 	if err != nil {
 		return err
+	}
+	if saved != nil && o.Reset {
+		s.opts.Logger.Printf("ranker weights: starting again from the initial weights (--reset-weights)")
+		saved = nil
 	}
 	if saved != nil {
 		var byName map[string]float64

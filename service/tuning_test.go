@@ -74,6 +74,23 @@ func TestTuningLearnsAndSurvivesRestart(t *testing.T) {
 	s.Close()
 
 	o := testOptions()
+	o.Tuning.Reset = true
+	if s, err = Open(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.tuner.Weights(); got != ranker.DefaultWeights {
+		t.Errorf("weights after a restart with Reset %+v, want the defaults", got)
+	}
+	s.Close()
+	if s, err = Open(dir, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.tuner.Weights(); got != ranker.DefaultWeights {
+		t.Errorf("weights after a reset and a restart %+v, want the defaults saved at the reset's Close", got)
+	}
+	s.Close()
+
+	o = testOptions()
 	o.Tuning.Disabled = true
 	s, err = Open(t.TempDir(), o)
 	if err != nil {

@@ -50,6 +50,7 @@ func serve(args []string) error {
 		"when set, the main listener no longer serves them")
 	handSet := fs.Bool("hand-set", false, "keep users outside experiments on the hand-set weights even once the click model is warm")
 	fixedWeights := fs.Bool("fixed-weights", false, "keep the hand-set weights as they are (default: they learn from the items users go on to view, cart or buy after a recommendation)")
+	resetWeights := fs.Bool("reset-weights", false, "forget the weights learned so far and learn again from the hand-set ones")
 	authFile := fs.String("auth", "", "tokens `FILE` (JSON): every route but the bid route, its notices and the health checks needs a token with its scope; re-read on SIGHUP")
 	insecure := fs.Bool("insecure", false, "serve a non-loopback --addr without --auth (anyone who reaches the port can read and change everything)")
 	bidAllow := fs.String("bid-allow", "", "only peers in these `CIDR`s may bid, such as 10.0.0.0/8,192.0.2.7 (default: anyone)")
@@ -185,7 +186,7 @@ func serve(args []string) error {
 			Logger:       logger,
 			Bidding:      bidding,
 			Learning:     learnOpts,
-			Tuning:       service.TuningOptions{Disabled: *fixedWeights},
+			Tuning:       service.TuningOptions{Disabled: *fixedWeights, Reset: *resetWeights},
 			SegmentEvery: *segmentEvery,
 			Lifecycle: features.Rules{
 				Window: time.Duration(*rfmWindow) * 24 * time.Hour,
