@@ -32,6 +32,11 @@ type Options struct {
 	// CoVisitItems is how many earlier items at most count as seen together
 	// with a new one. Default 5.
 	CoVisitItems int
+	// EventIDFilterBytes bounds the memory of the filter that spares most
+	// new events a read of Pebble for their id (see eventIDs): about 1.2
+	// bytes an applied id, built at New from the stored ids. Past it the
+	// filter turns itself off. Default 64 MiB; negative: no filter.
+	EventIDFilterBytes int64
 }
 
 // Users are hashed onto lock stripes (updates to users of one stripe are
@@ -49,6 +54,7 @@ type Store struct {
 	db    *pebble.DB
 	opts  Options
 	cache *ristretto.Cache[string, cached]
+	ids   *eventIDs
 	seed  maphash.Seed
 
 	locks [lockStripes]sync.Mutex
@@ -82,6 +88,9 @@ func New(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Store, error)
 	if opts.CoVisitItems <= 0 {
 		opts.CoVisitItems = 5
 	}
+	if opts.EventIDFilterBytes == 0 {
+		opts.EventIDFilterBytes = 64 << 20
+	}
 	opts.Limits.setDefaults()
 	// About 1 KiB a profile; ten counters per expected entry, as Ristretto advises.
 	counters := opts.CacheBytes / 1024 * 10
@@ -97,18 +106,26 @@ func New(db *pebble.DB, opts Options, reg prometheus.Registerer) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("features: cannot create cache: %w", err)
 	}
-	s := &Store{db: db, opts: opts, cache: cache, seed: maphash.MakeSeed(), seqs: make([]atomic.Uint64, seqStripes)}
+	ids, err := newEventIDs(db, opts.EventIDFilterBytes)
+	if err != nil {
+		cache.Close()
+		return nil, err
+	}
+	s := &Store{db: db, opts: opts, cache: cache, ids: ids, seed: maphash.MakeSeed(), seqs: make([]atomic.Uint64, seqStripes)}
 	s.hseq.Store(uint64(time.Now().UnixNano()))
 	s.hits = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tailor_profile_cache_hits_total", Help: "Profile reads served from the cache."})
 	s.misses = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tailor_profile_cache_misses_total", Help: "Profile reads that went to Pebble."})
+	filterBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tailor_event_id_filter_bytes",
+		Help: "Memory of the filter that spares new events a read of their id; 0 when it is off."},
+		func() float64 { return float64(ids.size()) })
 	if reg != nil {
-		if err := reg.Register(s.hits); err != nil {
-			return nil, err
-		}
-		if err := reg.Register(s.misses); err != nil {
-			return nil, err
+		for _, c := range []prometheus.Collector{s.hits, s.misses, filterBytes} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s, nil
@@ -244,6 +261,7 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 		enc  string
 	}
 	var updates []update
+	var newIDs []string
 	var key, val []byte
 	for start := 0; start < len(order); {
 		user := events[order[start]].User
@@ -270,14 +288,17 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 					continue
 				}
 				seen[e.ID] = struct{}{}
-				dup, err := s.known(e.ID)
-				if err != nil {
-					return Result{}, err
+				if s.ids.mayHold(e.ID) {
+					dup, err := s.known(e.ID)
+					if err != nil {
+						return Result{}, err
+					}
+					if dup {
+						res.Duplicates++
+						continue
+					}
 				}
-				if dup {
-					res.Duplicates++
-					continue
-				}
+				newIDs = append(newIDs, e.ID)
 				key = kv.AppendKey(key[:0], kv.PrefixEventID, e.ID)
 				val = binary64(val[:0], e.TS)
 				if err := b.Set(key, val, nil); err != nil {
@@ -316,6 +337,10 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 	} else if res.Accepted == 0 {
 		return res, nil
 	}
+	// The ids go into the filter before Pebble holds them: whatever Pebble
+	// holds, the filter holds, so a concurrent batch that finds an id absent
+	// from the filter would not have found it in Pebble.
+	s.ids.add(newIDs)
 	// Apply to the memtable under the users' locks, but wait for the WAL sync
 	// after releasing them: the locks then cover only the read-modify-write,
 	// and concurrent batches for other users (or the same ones) share one
