@@ -32,8 +32,10 @@ func (a *Auction) bestItem(sc *auctionScratch, req *BidRequest, c *campaign.Live
 		ords = ords[:maxItemsScored]
 	}
 	sc.facts = a.idx.Describe(ords, sc.facts[:0])
+	var popNorm float64 // popularity's share of the score, over the top item's log-popularity
 	if sc.maxPop > 0 {
 		sc.pops = a.idx.Popularities(ords, req.Now.UnixMilli(), sc.pops[:0])
+		popNorm = w.Popularity / math.Log1p(sc.maxPop)
 	}
 	for i := range sc.facts {
 		f := &sc.facts[i]
@@ -48,7 +50,7 @@ func (a *Auction) bestItem(sc *auctionScratch, req *BidRequest, c *campaign.Live
 			s += w.Search * sc.affinity(a, f.Path())
 		}
 		if sc.maxPop > 0 {
-			s += w.Popularity * math.Log1p(sc.pops[i]) / math.Log1p(sc.maxPop)
+			s += popNorm * math.Log1p(sc.pops[i])
 		}
 		if s > bestScore {
 			best, bestScore = f.Doc, s

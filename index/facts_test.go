@@ -51,8 +51,12 @@ func TestDescribeFollowsCatalog(t *testing.T) {
 				!slices.Equal(f.Path(), d.Categories) || f.Leaf() != d.Leaf() {
 				t.Errorf("%s: facts %+v disagree with doc %+v", id, f, d)
 			}
+			med := medianOfDocs(x, d.Leaf())
+			if got := x.MedianPrice(d.Leaf()); got != med {
+				t.Errorf("%s: MedianPrice(its leaf) = %v, want %v, the median of the documents' prices", id, got, med)
+			}
 			want := 0.0
-			if med := x.MedianPrice(d.Leaf()); med > 0 && d.Item.Price > 0 {
+			if med > 0 && d.Item.Price > 0 {
 				want = d.Item.Price / med
 			}
 			if math.Abs(f.PriceRatio-want) > 1e-12 {
@@ -132,4 +136,26 @@ func mustOrd(t *testing.T, x *Index, id string) int32 {
 		t.Fatalf("Ord(%q) unknown", id)
 	}
 	return o
+}
+
+// medianOfDocs returns the median price of the priced documents in category
+// cat or below, worked out from the documents alone.
+func medianOfDocs(x *Index, cat int32) float64 {
+	var prices []float64
+	x.cat.mu.RLock()
+	for _, d := range x.cat.docs {
+		if d != nil && d.Item.Price > 0 && slices.Contains(d.Categories, cat) {
+			prices = append(prices, d.Item.Price)
+		}
+	}
+	x.cat.mu.RUnlock()
+	slices.Sort(prices)
+	switch n := len(prices); {
+	case n == 0:
+		return 0
+	case n%2 == 0:
+		return (prices[n/2-1] + prices[n/2]) / 2
+	default:
+		return prices[n/2]
+	}
 }
