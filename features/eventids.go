@@ -2,10 +2,11 @@ package features
 
 import (
 	"fmt"
+	"hash/maphash"
 	"sync"
 
-	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/greatroar/blobloom"
 
 	"github.com/tailor-dev/tailor/internal/kv"
 )
@@ -23,7 +24,9 @@ const (
 // never applied. Every applied id is in Pebble, where a point read of an
 // absent key still walks the memtables and every level's filter: a quarter
 // of what ingesting an event costs. This is a scalable bloom filter over the
-// same ids, in layers of growing capacity, so it needs no size up front: it
+// same ids, in layers of growing capacity, so it needs no size up front; its
+// layers are blocked (every probe of an id falls in one cache line), so
+// that a check costs a cache miss a layer, not one a probe. It
 // never answers "new" for an id it was given, and an id it may hold is read
 // from Pebble as before, so duplicates are found exactly as without it.
 //
@@ -31,8 +34,9 @@ const (
 // every id, which is what tailor did before it. It is safe for concurrent use.
 type eventIDs struct {
 	first    uint // the capacity of the first layer, at least
+	seed     maphash.Seed
 	mu       sync.RWMutex
-	layers   []*bloom.BloomFilter
+	layers   []*blobloom.Filter
 	rate     float64 // the last layer's false-positive rate
 	capacity uint    // ids the last layer holds at its rate
 	count    uint    // ids added to the last layer
@@ -44,7 +48,7 @@ type eventIDs struct {
 // newEventIDs returns the filter over every event id applied to db, read
 // from its keys; with maxBytes < 0 it is off from the start.
 func newEventIDs(db *pebble.DB, maxBytes int64) (*eventIDs, error) {
-	f := &eventIDs{first: eventIDsFirst, maxBytes: maxBytes, off: maxBytes < 0}
+	f := &eventIDs{first: eventIDsFirst, seed: maphash.MakeSeed(), maxBytes: maxBytes, off: maxBytes < 0}
 	if f.off {
 		return f, nil
 	}
@@ -63,7 +67,7 @@ func newEventIDs(db *pebble.DB, maxBytes int64) (*eventIDs, error) {
 	}
 	f.start(ids)
 	for ok := it.First(); ok && !f.off; ok = it.Next() {
-		f.addLocked(it.Key()[1:])
+		f.addLocked(maphash.Bytes(f.seed, it.Key()[1:]))
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("features: cannot read event ids: %w", err)
@@ -84,8 +88,9 @@ func (f *eventIDs) mayHold(id string) bool {
 	if f.off {
 		return true
 	}
+	h := maphash.String(f.seed, id)
 	for _, l := range f.layers {
-		if l.TestString(id) {
+		if l.Has(h) {
 			return true
 		}
 	}
@@ -102,30 +107,30 @@ func (f *eventIDs) add(ids []string) {
 		if f.off {
 			return
 		}
-		f.addLocked([]byte(id))
+		f.addLocked(maphash.String(f.seed, id))
 	}
 }
 
-func (f *eventIDs) addLocked(id []byte) {
+func (f *eventIDs) addLocked(h uint64) {
 	if f.count >= f.capacity {
 		f.grow(2*f.capacity, f.rate/2)
 		if f.off {
 			return
 		}
 	}
-	f.layers[len(f.layers)-1].Add(id)
+	f.layers[len(f.layers)-1].Add(h)
 	f.count++
 }
 
 // grow adds a layer for capacity ids at rate, or turns the filter off when
 // the layer would take it past maxBytes.
 func (f *eventIDs) grow(capacity uint, rate float64) {
-	bits, _ := bloom.EstimateParameters(capacity, rate)
+	bits, hashes := blobloom.Optimize(blobloom.Config{Capacity: uint64(capacity), FPRate: rate})
 	if f.maxBytes > 0 && f.bytes+int64(bits/8) > f.maxBytes {
 		f.layers, f.bytes, f.off = nil, 0, true
 		return
 	}
-	f.layers = append(f.layers, bloom.NewWithEstimates(capacity, rate))
+	f.layers = append(f.layers, blobloom.New(bits, hashes))
 	f.capacity, f.count, f.rate = capacity, 0, rate
 	f.bytes += int64(bits / 8)
 }

@@ -2,12 +2,13 @@ package features
 
 import (
 	"fmt"
+	"hash/maphash"
 	"testing"
 )
 
 // smallEventIDs returns a filter whose first layer holds first ids.
 func smallEventIDs(first uint, maxBytes int64) *eventIDs {
-	f := &eventIDs{first: first, maxBytes: maxBytes}
+	f := &eventIDs{first: first, seed: maphash.MakeSeed(), maxBytes: maxBytes}
 	f.start(0)
 	return f
 }
@@ -52,12 +53,20 @@ func TestEventIDsGrowAndNeverForget(t *testing.T) {
 }
 
 func TestEventIDsTurnOffPastTheirBound(t *testing.T) {
-	f := smallEventIDs(1000, 4096) // the first two layers (3.9 KiB) hold 3,000 ids; a third does not fit
-	for i := 0; i < 3500; i++ {
-		f.add([]string{fmt.Sprint("e-", i)})
+	f := smallEventIDs(1000, 6000) // the first two layers (4.6 KiB) hold 3,000 ids; a third (6.9 KiB) does not fit
+	add := func(from, to int) {
+		for i := from; i < to; i++ {
+			f.add([]string{fmt.Sprint("e-", i)})
+		}
 	}
+	add(0, 3000)
+	if f.off || len(f.layers) != 2 || f.size() > 6000 {
+		t.Fatalf("after 3,000 ids in 6,000 bytes: off %v, layers %d, size %d, want on with 2 layers within the bound",
+			f.off, len(f.layers), f.size())
+	}
+	add(3000, 3500)
 	if !f.off || f.size() != 0 || len(f.layers) != 0 {
-		t.Fatalf("after 3,500 ids in 4 KiB: off %v, size %d, layers %d, want off with nothing kept",
+		t.Fatalf("after 3,500 ids in 6,000 bytes: off %v, size %d, layers %d, want off with nothing kept",
 			f.off, f.size(), len(f.layers))
 	}
 	if !f.mayHold("anything") {
@@ -116,4 +125,30 @@ func TestStoreEventIDsAfterReopen(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// BenchmarkEventIDsMayHold checks new ids against a filter of two million
+// applied ones (two layers), as a busy store's events are.
+func BenchmarkEventIDsMayHold(b *testing.B) {
+	f := smallEventIDs(eventIDsFirst, 64<<20)
+	ids := make([]string, 2_000_000)
+	for i := range ids {
+		ids[i] = fmt.Sprint("applied-", i)
+	}
+	for i := 0; i < len(ids); i += 1000 {
+		f.add(ids[i : i+1000])
+	}
+	fresh := make([]string, 1<<16)
+	for i := range fresh {
+		fresh[i] = fmt.Sprint("fresh-", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	held := 0
+	for i := 0; i < b.N; i++ {
+		if f.mayHold(fresh[i&(len(fresh)-1)]) {
+			held++
+		}
+	}
+	b.ReportMetric(float64(held)/float64(b.N), "held/op")
 }

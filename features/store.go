@@ -33,7 +33,7 @@ type Options struct {
 	// with a new one. Default 5.
 	CoVisitItems int
 	// EventIDFilterBytes bounds the memory of the filter that spares most
-	// new events a read of Pebble for their id (see eventIDs): about 1.2
+	// new events a read of Pebble for their id (see eventIDs): about 1.5
 	// bytes an applied id, built at New from the stored ids. Past it the
 	// filter turns itself off. Default 64 MiB; negative: no filter.
 	EventIDFilterBytes int64
