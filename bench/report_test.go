@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/tailor-dev/tailor/internal/browsertest"
 )
@@ -39,6 +42,44 @@ func TestSweep(t *testing.T) {
 	}
 	if res.Sweep.Held != 0 || len(res.Sweep.Steps) != 1 || res.Sweep.Steps[0].Held || !strings.Contains(res.Sweep.Steps[0].Why, "p99") {
 		t.Errorf("sweep with a 1 ns SLO: got held %v after %+v, want none held after one step failing on p99", res.Sweep.Held, res.Sweep.Steps)
+	}
+}
+
+// TestSweepConfirms checks that a step spoiled by one stall holds when its
+// confirming runs do, and that without them it ends the sweep.
+func TestSweepConfirms(t *testing.T) {
+	// The server stalls 100 ms on requests 20 to 29, which fall in the first
+	// run's measured window (10 of warm-up, then about 40), and only there.
+	var n atomic.Int64
+	url := serve(t, func(ctx *fasthttp.RequestCtx) {
+		if i := n.Add(1); i >= 20 && i < 30 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	opts := SweepOptions{
+		Options: Options{RunOptions: RunOptions{Target: url, Duration: 400 * time.Millisecond, Warmup: 100 * time.Millisecond,
+			Mix: Mix{{Name: "recommend", Weight: 1}}, Tolerance: 1}},
+		From: 100, Step: 100, To: 100, SLO: 50 * time.Millisecond, Confirm: 2,
+	}
+	res, err := RunSweep(context.Background(), testWorkload(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := res.Sweep.Steps; res.Sweep.Held != 100 || len(st) != 1 || !st[0].Held || st[0].Runs != 3 || len(res.Runs) != 3 {
+		t.Errorf("one stalled run of three: got held %v after %+v, %d runs, want 100 held on 3 runs", res.Sweep.Held, st, len(res.Runs))
+	}
+	if p99 := res.Runs[0].Endpoints[0].Latency.P99; p99 < 100_000 {
+		t.Errorf("first run's p99 = %v us, want the stall (at least 100 ms) in it", p99)
+	}
+
+	n.Store(0)
+	opts.Confirm = 0
+	res, err = RunSweep(context.Background(), testWorkload(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := res.Sweep.Steps; res.Sweep.Held != 0 || len(st) != 1 || st[0].Held || st[0].Runs != 1 {
+		t.Errorf("one stalled run, no confirming runs: got held %v after %+v, want none held on 1 run", res.Sweep.Held, st)
 	}
 }
 

@@ -15,6 +15,11 @@ type SweepOptions struct {
 	From, Step, To float64
 	// SLO is the p99 latency every endpoint must stay under. Default 5 ms.
 	SLO time.Duration
+	// Confirm is how many more runs a step that does not hold gets before
+	// the sweep stops there: it is then judged again by the medians over all
+	// its runs, so that one stall of a few milliseconds on a shared machine
+	// does not end a sweep at a rate the server holds. Default 0.
+	Confirm int
 	// OnStep, if not nil, is called with each step's result as it ends.
 	OnStep func(rate float64, r *Result) error
 }
@@ -34,11 +39,12 @@ type SweepStep struct {
 	Achieved float64            `json:"achieved"`
 	P99      map[string]float64 `json:"p99_us"` // median per endpoint
 	Errors   float64            `json:"errors"`
+	Runs     int                `json:"runs"` // the runs it was judged by
 }
 
 // RunSweep steps the rate up from From until a step does not hold: its p99
 // (the median over repeats) passes the SLO on some endpoint, errors appear,
-// or the rate is not achieved. It returns the result of the highest step
+// or the rate is not achieved, even after Confirm more runs. It returns the result of the highest step
 // that held (or of the first step, if none did), with the steps in Sweep.
 func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, error) {
 	if opts.From <= 0 {
@@ -66,6 +72,20 @@ func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, err
 			return nil, err
 		}
 		step := judge(res, rate, sw.SLO)
+		if !step.Held && opts.Confirm > 0 && ctx.Err() == nil {
+			if opts.Progress != nil {
+				fmt.Fprintf(opts.Progress, "sweep: %s req/s did not hold (%s): %d more run(s)\n", trimFloat(rate), step.Why, opts.Confirm)
+			}
+			o.Repeat = opts.Confirm
+			more, err := Measure(ctx, wl, o)
+			if err != nil {
+				return nil, err
+			}
+			res.Runs, res.Floor = append(res.Runs, more.Runs...), append(res.Floor, more.Floor...)
+			res.Config.Repeat = len(res.Runs)
+			res.summarize()
+			step = judge(res, rate, sw.SLO)
+		}
 		sw.Steps = append(sw.Steps, step)
 		if opts.OnStep != nil {
 			if err := opts.OnStep(rate, res); err != nil {
@@ -92,7 +112,7 @@ func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, err
 
 // judge decides whether a step held.
 func judge(res *Result, rate, slo float64) SweepStep {
-	step := SweepStep{Rate: rate, P99: map[string]float64{}, Held: true}
+	step := SweepStep{Rate: rate, P99: map[string]float64{}, Held: true, Runs: len(res.Runs)}
 	if f, ok := res.Figure("all", "achieved"); ok {
 		step.Achieved = f.Median
 	}

@@ -258,6 +258,7 @@ func benchSweep(args []string) error {
 	step := fs.Float64("step", 500, "rate increment")
 	to := fs.Float64("to", 100000, "last rate")
 	slo := fs.Duration("slo", 5*time.Millisecond, "p99 every endpoint must stay under")
+	confirm := fs.Int("confirm", 0, "more `runs` for a step that does not hold, judged again by the medians over all its runs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -268,7 +269,7 @@ func benchSweep(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	res, err := bench.RunSweep(ctx, wl, bench.SweepOptions{
-		Options: opts, From: *from, Step: *step, To: *to, SLO: *slo,
+		Options: opts, From: *from, Step: *step, To: *to, SLO: *slo, Confirm: *confirm,
 		OnStep: func(rate float64, r *bench.Result) error {
 			return bench.WriteResult(filepath.Join(m.out, fmt.Sprintf("rate-%g", rate)), r)
 		},
@@ -280,6 +281,9 @@ func benchSweep(args []string) error {
 		verdict := "held"
 		if !st.Held {
 			verdict = "did not hold: " + st.Why
+		}
+		if st.Runs > 1 {
+			verdict += fmt.Sprintf(" (medians of %d runs)", st.Runs)
 		}
 		fmt.Printf("%8g req/s: %s\n", st.Rate, verdict)
 	}
