@@ -187,18 +187,14 @@ func (p *Profile) apply(e *Event, lim *Limits) {
 		w *= DecayFactor(e.TS, p.DecayedAt, lim.HalfLife)
 	}
 	if len(e.Category) > 0 {
-		for i := 1; i <= len(e.Category); i++ {
-			p.Categories = addCategory(p.Categories, e.Category[:i], float32(w))
-		}
+		p.Categories = addCategoryPath(p.Categories, e.Category, float32(w))
 	}
 	if len(e.Matches) > 0 {
 		// A search suggests the categories of what it finds, at half the weight
 		// of the search, shared among its matches.
 		share := float32(w) / 2 / float32(len(e.Matches))
 		for _, path := range e.Matches {
-			for i := 1; i <= len(path); i++ {
-				p.Categories = addCategory(p.Categories, path[:i], share)
-			}
+			p.Categories = addCategoryPath(p.Categories, path, share)
 		}
 	}
 	if e.Brand != "" {
@@ -366,49 +362,52 @@ func add(list []Weighted, key string, w float32) []Weighted {
 	return append(list, Weighted{Key: key, Weight: w})
 }
 
-// addCategory is add for the key of category path, which it joins only when
-// list does not hold it yet: most events are in categories their user's
-// interests already name.
-func addCategory(list []Weighted, path []string, w float32) []Weighted {
-	for i := range list {
-		if isCategoryKey(list[i].Key, path) {
-			list[i].Weight += w
-			return list
-		}
-	}
-	return append(list, Weighted{Key: CategoryKey(path), Weight: w})
-}
-
-// isCategoryKey reports whether key == CategoryKey(path), without joining.
-func isCategoryKey(key string, path []string) bool {
+// addCategoryPath adds w to the key of every level of category path (its
+// root, the root and the next level, ..., the whole path), in one pass over
+// list: the levels' keys, joined in one buffer, differ in length, so an
+// entry's length says which level it can be. Only a level new to the list
+// takes a string of its own.
+func addCategoryPath(list []Weighted, path []string, w float32) []Weighted {
+	var buf [256]byte
+	var endsBuf [16]int
+	var foundBuf [16]bool
+	key, ends, found := buf[:0], endsBuf[:0], foundBuf[:0]
 	for i, part := range path {
 		if i > 0 {
-			if key == "" || key[0] != '/' {
-				return false
-			}
-			key = key[1:]
+			key = append(key, '/')
 		}
-		if !strings.HasPrefix(key, part) {
-			return false
-		}
-		key = key[len(part):]
+		key = append(key, part...)
+		ends, found = append(ends, len(key)), append(found, false)
 	}
-	return key == ""
+	for j := range list {
+		n := len(list[j].Key)
+		for i, end := range ends {
+			if end == n && !found[i] && list[j].Key == string(key[:n]) {
+				list[j].Weight += w
+				found[i] = true
+				break
+			}
+		}
+	}
+	for i, end := range ends {
+		if !found[i] {
+			list = append(list, Weighted{Key: string(key[:end]), Weight: w})
+		}
+	}
+	return list
 }
 
 // prune sorts list by weight, heaviest first (ties by key, so the order is a
 // function of the contents alone), drops entries that have faded to nothing and
 // keeps at most max.
 func prune(list []Weighted, max int) []Weighted {
-	slices.SortFunc(list, func(a, b Weighted) int {
-		if a.Weight != b.Weight {
-			if a.Weight > b.Weight {
-				return -1
-			}
-			return 1
+	// The list comes sorted from the last prune but for the few entries an
+	// event added or made heavier: an insertion sort moves just those.
+	for i := 1; i < len(list); i++ {
+		for j := i; j > 0 && heavier(&list[j], &list[j-1]); j-- {
+			list[j], list[j-1] = list[j-1], list[j]
 		}
-		return strings.Compare(a.Key, b.Key)
-	})
+	}
 	if len(list) > max {
 		list = list[:max]
 	}
@@ -419,6 +418,15 @@ func prune(list []Weighted, max int) []Weighted {
 		}
 	}
 	return list
+}
+
+// heavier reports whether a comes before b in a pruned list: the heavier
+// first, ties by key.
+func heavier(a, b *Weighted) bool {
+	if a.Weight != b.Weight {
+		return a.Weight > b.Weight
+	}
+	return a.Key < b.Key
 }
 
 // insertAction keeps recent ordered by time, oldest first, and at most max long.

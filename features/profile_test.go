@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -333,14 +334,77 @@ func TestApplyZeroTime(t *testing.T) {
 	}
 }
 
-func TestIsCategoryKey(t *testing.T) {
-	paths := [][]string{nil, {""}, {"a"}, {"a", "b"}, {"a/b"}, {"a", "b", "c"}, {"a/b", "c"}, {"a", "b/c"}, {"a", ""}, {"", "a"}, {"ab"}, {"a", "bc"}}
-	keys := []string{"", "a", "a/", "/a", "a/b", "ab", "a/b/c", "a/bc", "a/b/c/", "b"}
-	for _, path := range paths {
-		for _, key := range keys {
-			if got, want := isCategoryKey(key, path), key == CategoryKey(path); got != want {
-				t.Errorf("isCategoryKey(%q, %q) = %v, want %v", key, path, got, want)
+// TestAddCategoryPath checks the one-pass update of every level of a path
+// against joining each level's key and looking it up, on lists holding
+// some of the levels' keys and keys that share their prefixes.
+func TestAddCategoryPath(t *testing.T) {
+	paths := [][]string{nil, {""}, {"a"}, {"a", "b"}, {"a/b"}, {"a", "b", "c"}, {"a/b", "c"}, {"a", "b/c"}, {"a", ""}, {"", "a"}, {"ab"}, {"a", "bc"},
+		{"r", "s", "t", "u", "v", "w", "x", "y", "z", "0", "1", "2", "3", "4", "5", "6", "7", "8"}} // deeper than the buffers on the stack
+	keys := []string{"", "a", "a/", "/a", "a/b", "ab", "a/b/c", "a/bc", "a/b/c/", "b", "r/s", "r/s/t/u/v/w/x/y/z/0/1/2/3/4/5/6/7"}
+	want := func(list []Weighted, path []string, w float32) []Weighted {
+		for i := 1; i <= len(path); i++ {
+			key := CategoryKey(path[:i])
+			if k := slices.IndexFunc(list, func(x Weighted) bool { return x.Key == key }); k >= 0 {
+				list[k].Weight += w
+			} else {
+				list = append(list, Weighted{Key: key, Weight: w})
 			}
+		}
+		return list
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, path := range paths {
+		for trial := 0; trial < 20; trial++ {
+			var list []Weighted
+			for _, k := range r.Perm(len(keys))[:r.IntN(len(keys))] {
+				list = append(list, Weighted{Key: keys[k], Weight: float32(r.IntN(10))})
+			}
+			got := addCategoryPath(slices.Clone(list), path, 1.5)
+			if exp := want(slices.Clone(list), path, 1.5); !slices.Equal(got, exp) {
+				t.Fatalf("addCategoryPath(%v, %q) = %v, want %v", list, path, got, exp)
+			}
+		}
+	}
+}
+
+// TestPruneOrdersLikeASort checks prune's insertion sort against a sort of
+// the whole list, on lists nearly sorted (as an event leaves them) and not.
+func TestPruneOrdersLikeASort(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 500; trial++ {
+		n := r.IntN(80)
+		list := make([]Weighted, n)
+		for i := range list {
+			// Few distinct weights, so that ties fall back to the key.
+			list[i] = Weighted{Key: fmt.Sprint("k", r.IntN(1000), "-", i), Weight: float32(r.IntN(20))}
+		}
+		if trial%2 == 0 {
+			list = prune(list, 1000) // sorted, then a few entries changed
+			for k := 0; k < 3 && len(list) > 0; k++ {
+				list[r.IntN(len(list))].Weight += float32(r.IntN(5))
+			}
+			list = append(list, Weighted{Key: "new", Weight: float32(r.IntN(20))})
+		}
+		want := slices.Clone(list)
+		slices.SortFunc(want, func(a, b Weighted) int {
+			if a.Weight != b.Weight {
+				if a.Weight > b.Weight {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(a.Key, b.Key)
+		})
+		max := 1 + r.IntN(70)
+		want = want[:min(len(want), max)]
+		if len(want) > 0 {
+			floor := want[0].Weight * 1e-4
+			for len(want) > 0 && want[len(want)-1].Weight <= floor {
+				want = want[:len(want)-1]
+			}
+		}
+		if got := prune(slices.Clone(list), max); !slices.Equal(got, want) {
+			t.Fatalf("prune(%v, %d) = %v, want %v", list, max, got, want)
 		}
 	}
 }
