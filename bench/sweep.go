@@ -42,10 +42,11 @@ type SweepStep struct {
 	Runs     int                `json:"runs"` // the runs it was judged by
 }
 
-// RunSweep steps the rate up from From until a step does not hold: its p99
-// (the median over repeats) passes the SLO on some endpoint, errors appear,
-// or the rate is not achieved, even after Confirm more runs. It returns the result of the highest step
-// that held (or of the first step, if none did), with the steps in Sweep.
+// RunSweep steps the rate up from From until a step does not hold, even
+// after Confirm more runs: its p99 (the median over its runs) passes the SLO
+// on some endpoint, errors appear, or the rate is not achieved. It returns
+// the result of the highest step that held (or of the first step, if none
+// did), with the steps in Sweep.
 func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, error) {
 	if opts.From <= 0 {
 		opts.From = 500

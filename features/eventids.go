@@ -25,10 +25,10 @@ const (
 // absent key still walks the memtables and every level's filter: a quarter
 // of what ingesting an event costs. This is a scalable bloom filter over the
 // same ids, in layers of growing capacity, so it needs no size up front; its
-// layers are blocked (every probe of an id falls in one cache line), so
-// that a check costs a cache miss a layer, not one a probe. It
-// never answers "new" for an id it was given, and an id it may hold is read
-// from Pebble as before, so duplicates are found exactly as without it.
+// layers are blocked (every probe of an id falls in one cache line), so that
+// a check costs a cache miss a layer, not one a probe. It never answers
+// "new" for an id it was given, and an id it may hold is read from Pebble
+// as before, so duplicates are found exactly as without it.
 //
 // Past maxBytes it stops: it drops its layers and answers "may hold" for
 // every id, which is what tailor did before it. It is safe for concurrent use.
