@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +49,7 @@ type testNode struct {
 // changes the service's options first.
 func startNode(t testing.TB, brokers []string, dir, name string, set ...func(*service.Options)) *testNode {
 	t.Helper()
-	o := service.Options{Now: func() time.Time { return testNow }, Logger: log.New(io.Discard, "", 0)}
+	o := service.Options{Now: func() time.Time { return testNow }, Logger: testLogger(t)}
 	o.Storage.MinFreeBytes = -1
 	o.Learning.SweepEvery = -1
 	for _, f := range set {
@@ -67,6 +67,36 @@ func startNode(t testing.TB, brokers []string, dir, name string, set ...func(*se
 	tn := &testNode{svc: svc, node: n}
 	t.Cleanup(tn.stop)
 	return tn
+}
+
+// testLogger returns a logger whose lines go to t's log, which shows them
+// when the test fails (or with -v): what a node said, such as labels it could
+// not log, tells a rare failure's cause. Lines written after t's cleanups
+// (this one is registered before the node's, so it runs after them) are
+// dropped, as t must not log once it has ended.
+func testLogger(t testing.TB) *log.Logger {
+	var mu sync.Mutex
+	ended := false
+	t.Cleanup(func() {
+		mu.Lock()
+		ended = true
+		mu.Unlock()
+	})
+	return log.New(logWriter(func(p []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !ended {
+			t.Logf("%s", bytes.TrimRight(p, "\n"))
+		}
+	}), "node: ", log.Lmicroseconds)
+}
+
+// logWriter is an io.Writer that hands every write to a function.
+type logWriter func([]byte)
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w(p)
+	return len(p), nil
 }
 
 func (tn *testNode) stop() {
