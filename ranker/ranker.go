@@ -493,6 +493,15 @@ func (c *cand) addReason(r reason) {
 	}
 }
 
+// Weights returns the weights the ranker ranks with now: its Tuner's when
+// it has one, else those its options set.
+func (r *Ranker) Weights() Weights {
+	if r.opts.Tuner != nil {
+		return *r.opts.Tuner.weights.Load()
+	}
+	return r.opts.Weights
+}
+
 // Rank fills res with up to req.N items for req.
 func (r *Ranker) Rank(req *Request, res *Result) {
 	s := r.scratch.Get().(*scratch)
@@ -504,10 +513,7 @@ func (r *Ranker) Rank(req *Request, res *Result) {
 	if n <= 0 {
 		return
 	}
-	s.w = r.opts.Weights
-	if r.opts.Tuner != nil {
-		s.w = *r.opts.Tuner.weights.Load()
-	}
+	s.w = r.Weights()
 	w := &s.w
 	p := req.Profile
 	per := r.opts.PerSource

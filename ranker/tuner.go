@@ -15,9 +15,9 @@ import (
 // When a list is ranked for a known user, the Tuner may keep the features of
 // all its candidates, not only of the items shown, in one slot of a small
 // table (a slot busy with another user's list of the last minute is left
-// alone, so memory is bounded and ranking never waits). When that user's next events arrive,
-// the items they touched that were among the candidates are the labels of
-// one listwise step: under a softmax over the candidates' scores, the weights
+// alone, so memory is bounded and ranking never waits). When that user's
+// next events arrive, the items they touched that were among the candidates
+// are the labels of one listwise step: under a softmax over the candidates' scores, the weights
 // move along the gradient of the labels' mean log-likelihood, so that what
 // users go on to do ranks higher. A list whose user touched none of its
 // candidates teaches nothing, nor does going back to an item the user saw

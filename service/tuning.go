@@ -91,14 +91,10 @@ func (c weightsCollector) Collect(ch chan<- prometheus.Metric) {
 // RankerWeights returns the weights users outside experiments are ranked
 // with, whether they learn, and the steps they have taken.
 func (s *Service) RankerWeights() (w ranker.Weights, learning bool, steps uint64) {
-	if s.tuner == nil {
-		w = s.opts.Ranker.Weights
-		if w == (ranker.Weights{}) {
-			w = ranker.DefaultWeights
-		}
-		return w, false, 0
+	if s.tuner != nil {
+		steps = s.tuner.Steps()
 	}
-	return s.tuner.Weights(), true, s.tuner.Steps()
+	return s.rank.Weights(), s.tuner != nil, steps
 }
 
 // tune teaches the Tuner the item events of a batch just applied, and saves
