@@ -79,7 +79,11 @@ type SharedTriggers struct {
 	Outbox trigger.OutboxOptions
 }
 
-// StorageOptions guard the data directory's disk (see kv.Disk).
+// DefaultWALSyncInterval is StorageOptions.WALSyncInterval's default.
+const DefaultWALSyncInterval = 500 * time.Microsecond
+
+// StorageOptions guard the data directory's disk (see kv.Disk) and set how
+// Pebble writes to it.
 type StorageOptions struct {
 	// MinFreeBytes is the free-space floor: below it writes get 507 while
 	// reads, recommend and bids go on. Default 256 MiB; negative: no floor.
@@ -102,6 +106,13 @@ type StorageOptions struct {
 	// they write or read (see kv.Pacer), so that requests need not wait
 	// behind them.
 	Unpaced bool
+	// WALSyncInterval is the shortest time between two syncs of the
+	// write-ahead log: under a stream of writes, the commits that arrive
+	// within it share one sync (group commit) instead of one sync each,
+	// which costs the disk and the kernel's CPU; a commit still returns only
+	// once its sync is done, so it may wait up to the interval longer.
+	// Default 500 µs; negative: every sync as soon as it is asked for.
+	WALSyncInterval time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -173,7 +184,12 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 		pacer = kv.NewPacer(kv.PacerOptions{})
 	}
 	stalls := new(kv.Stalls)
-	db, err := kv.Open(dir, kv.Options{Disk: disk, CacheBytes: opts.BlockCacheBytes, Pacer: pacer, Stalls: stalls})
+	walSync := st.WALSyncInterval
+	if walSync == 0 {
+		walSync = DefaultWALSyncInterval
+	}
+	db, err := kv.Open(dir, kv.Options{Disk: disk, CacheBytes: opts.BlockCacheBytes, Pacer: pacer, Stalls: stalls,
+		WALSyncInterval: walSync})
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,7 @@ func serve(args []string) error {
 	maxInflightMB := fs.Int("max-inflight-mb", 256, "request bodies held at once, in `MiB`; past it requests get 503")
 	minFreeMB := fs.Int("min-free-mb", 256, "free disk space below which writes get 507, in `MiB` (0: no floor)")
 	unpaced := fs.Bool("unpaced-compactions", false, "let Pebble's flushes and compactions run at full speed while requests are served (default: they pause after every 64 KiB written or read so that requests need not wait behind them)")
+	walSync := fs.Duration("wal-sync-interval", service.DefaultWALSyncInterval, "shortest time between two syncs of the write-ahead log: the writes that arrive within it share one sync, each still acknowledged only once synced (0: sync each write at once)")
 	concurrency := fs.String("max-concurrent", "", "requests handled at once per kind before the rest wait then are shed: `recommend=N,bid=N,events=N,other=N` (default 32 per core, 32 per core, 64, 16)")
 	queueWait := fs.Duration("queue-wait", 10*time.Millisecond, "how long a request past --max-concurrent may wait for a place before it is shed (429, or a no-bid)")
 	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU and the cores are busy (0: never)")
@@ -170,11 +171,15 @@ func serve(args []string) error {
 	if minFree <= 0 {
 		minFree = -1
 	}
+	walSyncInterval := *walSync
+	if walSyncInterval <= 0 {
+		walSyncInterval = -1 // the service's "none"; its zero is the default
+	}
 	srv, err := server.Open(*data, server.Options{
 		Service: service.Options{
 			CacheBytes:      profileCache,
 			BlockCacheBytes: blockCache,
-			Storage: service.StorageOptions{MinFreeBytes: minFree, Unpaced: *unpaced, OnFailure: func(err error) {
+			Storage: service.StorageOptions{MinFreeBytes: minFree, Unpaced: *unpaced, WALSyncInterval: walSyncInterval, OnFailure: func(err error) {
 				// Pebble cannot go on past this in this process; a restart
 				// replays the write-ahead log, which holds every acknowledged
 				// write and no other.

@@ -3,6 +3,7 @@ package kv
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -43,6 +44,12 @@ type Options struct {
 	Pacer *Pacer
 	// Stalls, when set, counts the write stalls Pebble imposes.
 	Stalls *Stalls
+	// WALSyncInterval is the shortest time between two syncs of the
+	// write-ahead log: a commit that asks for a sync sooner waits until the
+	// interval has passed, and the commits that arrive meanwhile share its
+	// sync (group commit). Commits still return only once their sync is
+	// done. Zero: every sync starts as soon as it is asked for.
+	WALSyncInterval time.Duration
 }
 
 // Open opens (creating if needed) the Pebble database in dir with the options
@@ -90,6 +97,9 @@ func Open(dir string, opts Options) (*pebble.DB, error) {
 			po.FS = vfs.Default
 		}
 		po.FS = &pacedFS{FS: po.FS, pacer: opts.Pacer}
+	}
+	if d := opts.WALSyncInterval; d > 0 {
+		po.WALMinSyncInterval = func() time.Duration { return d }
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
