@@ -328,7 +328,7 @@ type scratch struct {
 	idx        *index.Index
 	w          Weights // the request's weights
 	gen        uint32
-	slots      []candSlot // by ordinal
+	table      candTable // ordinal -> its place in cands
 	cands      []cand
 	catGen     []uint32 // by category id
 	catW       []float64
@@ -355,14 +355,6 @@ type scratch struct {
 	learnScratch
 }
 
-// candSlot is where an ordinal's candidate is in a scratch's cands (-1 when
-// the ordinal is blocked), valid when gen is the scratch's: the stamp and the
-// place side by side, so that a lookup reads one cache line.
-type candSlot struct {
-	gen uint32
-	at  int32
-}
-
 func newScratch(idx *index.Index) *scratch {
 	return &scratch{idx: idx}
 }
@@ -370,14 +362,10 @@ func newScratch(idx *index.Index) *scratch {
 func (s *scratch) reset() {
 	s.gen++
 	if s.gen == 0 {
-		clear(s.slots)
 		clear(s.catGen)
 		clear(s.brandGen)
 		clear(s.leaves)
 		s.gen = 1
-	}
-	if n := s.idx.Ordinals(); len(s.slots) < n {
-		s.slots = append(s.slots, make([]candSlot, n-len(s.slots))...)
 	}
 	if n := s.idx.Categories(); len(s.catGen) < n {
 		s.catGen = append(s.catGen, make([]uint32, n-len(s.catGen))...)
@@ -387,32 +375,36 @@ func (s *scratch) reset() {
 		s.brandGen = append(s.brandGen, make([]uint32, n-len(s.brandGen))...)
 		s.brandW = append(s.brandW, make([]float64, n-len(s.brandW))...)
 	}
+	s.table.reset()
 	s.cands = s.cands[:0]
 }
 
 // block keeps ord out of the candidates.
 func (s *scratch) block(ord int32) {
-	if uint(ord) >= uint(len(s.slots)) {
+	if ord < 0 {
 		return
 	}
-	s.slots[ord] = candSlot{gen: s.gen, at: -1}
+	if e := s.table.find(ord); e.key == 0 {
+		s.table.add(ord, -1)
+	} else {
+		e.at = -1
+	}
 }
 
 // get returns the candidate for ord, adding it, or nil when it is blocked.
 // Whether the item can be recommended is settled later, for all candidates at
 // once (see describe).
 func (s *scratch) get(ord int32) *cand {
-	if uint(ord) >= uint(len(s.slots)) {
+	if ord < 0 {
 		return nil
 	}
-	sl := &s.slots[ord]
-	if sl.gen == s.gen {
-		if sl.at >= 0 {
-			return &s.cands[sl.at]
+	if e := s.table.find(ord); e.key != 0 {
+		if e.at >= 0 {
+			return &s.cands[e.at]
 		}
 		return nil
 	}
-	*sl = candSlot{gen: s.gen, at: int32(len(s.cands))}
+	s.table.add(ord, int32(len(s.cands)))
 	// A slot reused in place is reset field by field: its reasons past nr
 	// and its facts (set by describe) are never read, and building a whole
 	// zero cand to copy in costs more than the rest of get.
@@ -428,11 +420,11 @@ func (s *scratch) get(ord int32) *cand {
 
 // lookup returns the candidate for ord, or nil when ord is not one.
 func (s *scratch) lookup(ord int32) *cand {
-	if uint(ord) >= uint(len(s.slots)) {
+	if ord < 0 {
 		return nil
 	}
-	if sl := s.slots[ord]; sl.gen == s.gen && sl.at >= 0 {
-		return &s.cands[sl.at]
+	if e := s.table.find(ord); e.key != 0 && e.at >= 0 {
+		return &s.cands[e.at]
 	}
 	return nil
 }
@@ -458,11 +450,11 @@ func (s *scratch) describe(filter int32, now int64) {
 			i++
 			continue
 		}
-		s.slots[s.cands[i].ord].at = -1
+		s.table.find(s.cands[i].ord).at = -1
 		n--
 		if i != n {
 			s.cands[i], s.facts[i], s.ords[i] = s.cands[n], s.facts[n], s.ords[n]
-			s.slots[s.cands[i].ord].at = int32(i)
+			s.table.find(s.cands[i].ord).at = int32(i)
 		}
 	}
 	s.cands, s.ords = s.cands[:n], s.ords[:n]
