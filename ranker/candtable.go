@@ -49,16 +49,14 @@ func (t *candTable) find(ord int32) *candEntry {
 	}
 }
 
-// add records that ord is at index at (-1: blocked) and returns its entry;
-// ord must not be in the table yet.
-func (t *candTable) add(ord int32, at int32) *candEntry {
+// add records that ord is at index at (-1: blocked); ord must not be in
+// the table yet. A table grown for a large request stays grown.
+func (t *candTable) add(ord int32, at int32) {
 	if 2*(t.n+1) > len(t.entries) {
 		t.grow()
 	}
-	e := t.find(ord)
-	*e = candEntry{key: uint32(ord) + 1, at: at}
+	*t.find(ord) = candEntry{key: uint32(ord) + 1, at: at}
 	t.n++
-	return e
 }
 
 // grow doubles the table, placing every entry again.
