@@ -81,9 +81,6 @@ func (o *RunOptions) setDefaults() {
 	if o.Warmup == 0 {
 		o.Warmup = 5 * time.Second
 	}
-	if o.Warmup < 0 {
-		o.Warmup = 0
-	}
 	if len(o.Mix) == 0 {
 		o.Mix, _ = ParseMix(DefaultMix)
 	}
@@ -103,6 +100,10 @@ func (o *RunOptions) setDefaults() {
 		o.MetricsURL = o.Target + "/metrics"
 	}
 }
+
+// warmup is the warm-up's length: Warmup, none when negative. Negative stays
+// negative through setDefaults, which Measure and Drive both apply.
+func (o *RunOptions) warmup() time.Duration { return max(o.Warmup, 0) }
 
 // Run is the outcome of one run of load against one target.
 type Run struct {
@@ -195,8 +196,8 @@ func Drive(ctx context.Context, wl Workload, opts RunOptions) (*Run, error) {
 	}
 	d := &driver{
 		opts:  opts,
-		from:  opts.Warmup,
-		to:    opts.Warmup + opts.Duration,
+		from:  opts.warmup(),
+		to:    opts.warmup() + opts.Duration,
 		order: opts.Mix.order(),
 		client: &fasthttp.HostClient{
 			Addr:                          addr,
@@ -227,7 +228,7 @@ func Drive(ctx context.Context, wl Workload, opts RunOptions) (*Run, error) {
 		d.interval = 100 * time.Millisecond
 	}
 	run := &Run{Target: opts.Target, Started: time.Now().UTC(), Mode: "open", Rate: opts.Rate,
-		WarmupS: opts.Warmup.Seconds(), DurationS: opts.Duration.Seconds(), IntervalS: d.interval.Seconds()}
+		WarmupS: opts.warmup().Seconds(), DurationS: opts.Duration.Seconds(), IntervalS: d.interval.Seconds()}
 	if opts.Closed {
 		run.Mode = "closed"
 	}

@@ -266,3 +266,21 @@ func TestMachineCPU(t *testing.T) {
 		t.Errorf("MachineCPU: got busy %v idle %v (this process %v), want busy >= this process > 0", busy, idle, self)
 	}
 }
+
+// TestMeasureWithoutWarmup: a negative Warmup means none, through Measure
+// as through Drive (both apply the defaults, which once turned it into the
+// default 5 s).
+func TestMeasureWithoutWarmup(t *testing.T) {
+	url := serve(t, NewFloor().Handler)
+	opts := RunOptions{Target: url, Rate: 200, Duration: 200 * time.Millisecond, Warmup: -1, Mix: Mix{{Name: "recommend", Weight: 1}}}
+	res, err := Measure(context.Background(), testWorkload(), Options{RunOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := res.Runs[0].WarmupS; w != 0 {
+		t.Errorf("warm-up %v s, want none", w)
+	}
+	if w := res.Config.Warmup; w != "0s" {
+		t.Errorf("configuration's warm-up %q, want 0s", w)
+	}
+}

@@ -213,7 +213,7 @@ func newResult(opts Options) *Result {
 		Label:   opts.Label,
 		Config: Config{
 			Target: opts.Target, FloorTarget: opts.FloorTarget, Mode: mode, Rate: opts.Rate,
-			Duration: opts.Duration.String(), Warmup: opts.Warmup.String(), Mix: opts.Mix.String(),
+			Duration: opts.Duration.String(), Warmup: opts.warmup().String(), Mix: opts.Mix.String(),
 			Conns: opts.Conns, Timeout: opts.Timeout.String(), Repeat: opts.Repeat, Tolerance: opts.Tolerance, WaitIdle: opts.WaitIdle,
 		},
 		Host: Host{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
