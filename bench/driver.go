@@ -126,6 +126,12 @@ type Run struct {
 	// in it, in microseconds.
 	ServerCPU float64 `json:"server_cpu_us_per_req,omitempty"`
 	DriverCPU float64 `json:"driver_cpu_us_per_req"`
+	// WALSyncs is how many syncs of its write-ahead log the server made
+	// over the measured window, per request sent in it, when the server's
+	// process id is known and its metrics (RunOptions.MetricsURL) count
+	// them (tailor_pebble_wal_fsync_seconds_count): how many writes each
+	// sync carried, group commit at work.
+	WALSyncs *float64 `json:"server_wal_syncs_per_req,omitempty"`
 	// OtherCPU is the CPU used on the machine during the measured window
 	// by everything but the server and the driver, in cores: other
 	// processes (the noise of a shared machine), and kernel work charged to
@@ -527,6 +533,8 @@ func errorKind(err error) string {
 type cpuSample struct {
 	server, driver, machine time.Duration
 	ok                      bool
+	walSyncs                float64 // the server's WAL syncs so far
+	walOK                   bool    // its metrics had them
 }
 
 // watch samples CPU times at the edges of the measured window and writes
@@ -546,6 +554,9 @@ func (d *driver) watch(ctx context.Context, out chan<- [2]cpuSample) {
 		if d.opts.ServerPID > 0 {
 			if s.server, err = ProcessCPU(d.opts.ServerPID); err != nil {
 				s.ok = false
+			}
+			if m, ok := d.readMetrics(); ok {
+				s.walSyncs, s.walOK = metricValue(m, "tailor_pebble_wal_fsync_seconds_count")
 			}
 		}
 		return s
@@ -671,6 +682,10 @@ func (d *driver) fill(run *Run, cpu [2]cpuSample) {
 		}
 		others := cpu[1].machine - cpu[0].machine - driver - server
 		run.OtherCPU = math.Round(100*max(0, others.Seconds())/window) / 100
+	}
+	if cpu[0].walOK && cpu[1].walOK && sent > 0 {
+		per := math.Round(1000*(cpu[1].walSyncs-cpu[0].walSyncs)/float64(sent)) / 1000
+		run.WALSyncs = &per
 	}
 	slices.SortFunc(run.Endpoints, func(a, b *EndpointRun) int { return endpointRank(a.Name) - endpointRank(b.Name) })
 }

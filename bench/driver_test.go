@@ -2,7 +2,10 @@ package bench
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -264,6 +267,51 @@ func TestMachineCPU(t *testing.T) {
 	}
 	if busy <= 0 || idle < 0 || busy < self {
 		t.Errorf("MachineCPU: got busy %v idle %v (this process %v), want busy >= this process > 0", busy, idle, self)
+	}
+}
+
+// TestDriveCountsWALSyncs: a server whose metrics count one sync of its
+// write-ahead log for every two requests shows about half a sync a request;
+// one whose metrics do not count them shows no such figure.
+func TestDriveCountsWALSyncs(t *testing.T) {
+	floor := NewFloor().Handler
+	var served atomic.Int64
+	url := serve(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/metrics" {
+			fmt.Fprintf(ctx, "tailor_pebble_wal_fsync_seconds_sum 1.5\ntailor_pebble_wal_fsync_seconds_count %d\n", served.Load()/2)
+			return
+		}
+		served.Add(1)
+		floor(ctx)
+	})
+	opts := RunOptions{Target: url, Rate: 400, Duration: 500 * time.Millisecond, Warmup: -1,
+		Mix: Mix{{Name: "recommend", Weight: 1}}, ServerPID: os.Getpid()}
+	run, err := Drive(context.Background(), testWorkload(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.WALSyncs == nil || math.Abs(*run.WALSyncs-0.5) > 0.2 {
+		t.Fatalf("WAL syncs a request = %v, want about 0.5", run.WALSyncs)
+	}
+	r := &Result{Runs: []*Run{run}}
+	r.summarize()
+	if f, ok := r.Figure("all", "server wal syncs"); !ok || f.Median != *run.WALSyncs {
+		t.Errorf("figure: %+v, %v; want the run's %v", f, ok, *run.WALSyncs)
+	}
+
+	// The floor run beside it reads the floor's metrics, which count none,
+	// not the server's.
+	plain := serve(t, floor)
+	opts.MetricsURL = url + "/metrics"
+	res, err := Measure(context.Background(), testWorkload(), Options{RunOptions: opts, FloorTarget: plain, FloorPID: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 1 || res.Runs[0].WALSyncs == nil || len(res.Floor) != 1 {
+		t.Fatalf("Measure: %d runs (syncs %v), %d floor runs; want one of each, the run with syncs", len(res.Runs), res.Runs[0].WALSyncs, len(res.Floor))
+	}
+	if s := res.Floor[0].WALSyncs; s != nil {
+		t.Errorf("the floor's WAL syncs a request = %v, read from the server's metrics", *s)
 	}
 }
 

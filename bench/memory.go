@@ -49,14 +49,35 @@ func ProcessRSS(pid int) (int64, error) {
 // heapInUse reads go_memstats_heap_inuse_bytes from a Prometheus text
 // exposition.
 func heapInUse(metrics []byte) (int64, bool) {
-	const name = "go_memstats_heap_inuse_bytes "
+	v, ok := metricValue(metrics, "go_memstats_heap_inuse_bytes")
+	return int64(v), ok
+}
+
+// metricValue reads the value of the sample called name, without labels,
+// from a Prometheus text exposition.
+func metricValue(metrics []byte, name string) (float64, bool) {
 	for line := range bytes.SplitSeq(metrics, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte(name)); ok {
+		if rest, ok := bytes.CutPrefix(line, []byte(name)); ok && len(rest) > 0 && rest[0] == ' ' {
 			v, err := strconv.ParseFloat(string(bytes.TrimSpace(rest)), 64)
-			return int64(v), err == nil
+			return v, err == nil
 		}
 	}
 	return 0, false
+}
+
+// readMetrics fetches the server's metrics (RunOptions.MetricsURL).
+func (d *driver) readMetrics() ([]byte, bool) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(d.opts.MetricsURL)
+	if d.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+d.opts.Token)
+	}
+	if err := fasthttp.DoTimeout(req, resp, time.Second); err != nil || resp.StatusCode() != 200 {
+		return nil, false
+	}
+	return append([]byte(nil), resp.Body()...), true
 }
 
 // sampleMemory samples the server's memory every MemoryEvery until ctx
@@ -72,9 +93,6 @@ func (d *driver) sampleMemory(ctx context.Context) <-chan []MemorySample {
 		defer func() { out <- samples }()
 		tick := time.NewTicker(d.opts.MemoryEvery)
 		defer tick.Stop()
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(resp)
 		for {
 			s := MemorySample{T: time.Since(d.base).Seconds()}
 			rss, err := ProcessRSS(d.opts.ServerPID)
@@ -82,14 +100,8 @@ func (d *driver) sampleMemory(ctx context.Context) <-chan []MemorySample {
 				return
 			}
 			s.RSS = rss
-			req.Reset()
-			resp.Reset()
-			req.SetRequestURI(d.opts.MetricsURL)
-			if d.opts.Token != "" {
-				req.Header.Set("Authorization", "Bearer "+d.opts.Token)
-			}
-			if err := fasthttp.DoTimeout(req, resp, time.Second); err == nil && resp.StatusCode() == 200 {
-				s.Heap, _ = heapInUse(resp.Body())
+			if m, ok := d.readMetrics(); ok {
+				s.Heap, _ = heapInUse(m)
 			}
 			samples = append(samples, s)
 			select {

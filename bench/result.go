@@ -140,6 +140,12 @@ var runFigures = []struct {
 	{"server cpu", "us/req", always(func(r *Run) float64 { return r.ServerCPU })},
 	{"driver cpu", "us/req", always(func(r *Run) float64 { return r.DriverCPU })},
 	{"others' cpu", "cores", always(func(r *Run) float64 { return r.OtherCPU })},
+	{"server wal syncs", "per req", func(r *Run) (float64, bool) {
+		if r.WALSyncs == nil {
+			return 0, false
+		}
+		return *r.WALSyncs, true
+	}},
 	{"server rss max", "MiB", memoryFigure(memoryMax, rssSeries)},
 	{"server rss growth", "MiB/min", memoryFigure(memoryGrowth, rssSeries)},
 	{"go heap max", "MiB", memoryFigure(memoryMax, heapSeries)},
@@ -184,7 +190,8 @@ func Measure(ctx context.Context, wl Workload, opts Options) (*Result, error) {
 		}
 		if opts.FloorTarget != "" {
 			fo := opts.RunOptions
-			fo.Target, fo.ServerPID = opts.FloorTarget, opts.FloorPID
+			// The floor's own metrics, if any: not the server's.
+			fo.Target, fo.ServerPID, fo.MetricsURL = opts.FloorTarget, opts.FloorPID, opts.FloorTarget+"/metrics"
 			if opts.Progress != nil {
 				fmt.Fprintf(opts.Progress, "floor run %d of %d: %s\n", i+1, opts.Repeat, opts.FloorTarget)
 			}

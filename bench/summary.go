@@ -138,6 +138,8 @@ func fmtValue(v float64, unit string) string {
 		return commas(int64(math.Round(v))) + " MiB"
 	case "MiB/min":
 		return strconv.FormatFloat(v, 'f', 1, 64) + " MiB/min"
+	case "per req":
+		return strconv.FormatFloat(v, 'f', 3, 64) + "/req"
 	default:
 		return commas(int64(math.Round(v)))
 	}
