@@ -80,7 +80,7 @@ type SharedTriggers struct {
 }
 
 // DefaultWALSyncInterval is StorageOptions.WALSyncInterval's default.
-const DefaultWALSyncInterval = 500 * time.Microsecond
+const DefaultWALSyncInterval = 250 * time.Microsecond
 
 // StorageOptions guard the data directory's disk (see kv.Disk) and set how
 // Pebble writes to it.
@@ -111,7 +111,7 @@ type StorageOptions struct {
 	// within it share one sync (group commit) instead of one sync each,
 	// which costs the disk and the kernel's CPU; a commit still returns only
 	// once its sync is done, so it may wait up to the interval longer.
-	// Default 500 µs; negative: every sync as soon as it is asked for.
+	// Default 250 µs; negative: every sync as soon as it is asked for.
 	WALSyncInterval time.Duration
 }
 
