@@ -1,6 +1,7 @@
 package features
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -387,13 +388,7 @@ func TestPruneOrdersLikeASort(t *testing.T) {
 		}
 		want := slices.Clone(list)
 		slices.SortFunc(want, func(a, b Weighted) int {
-			if a.Weight != b.Weight {
-				if a.Weight > b.Weight {
-					return -1
-				}
-				return 1
-			}
-			return strings.Compare(a.Key, b.Key)
+			return cmp.Or(cmp.Compare(b.Weight, a.Weight), strings.Compare(a.Key, b.Key))
 		})
 		max := 1 + r.IntN(70)
 		want = want[:min(len(want), max)]

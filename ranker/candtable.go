@@ -49,13 +49,16 @@ func (t *candTable) find(ord int32) *candEntry {
 	}
 }
 
-// add records that ord is at index at (-1: blocked); ord must not be in
-// the table yet. A table grown for a large request stays grown.
-func (t *candTable) add(ord int32, at int32) {
+// set records in e, the empty entry find returned for ord, that ord is at
+// index at (-1: blocked). When the table must grow first, ord's entry is
+// found again in the grown table; a table grown for a large request stays
+// grown.
+func (t *candTable) set(e *candEntry, ord int32, at int32) {
 	if 2*(t.n+1) > len(t.entries) {
 		t.grow()
+		e = t.find(ord)
 	}
-	*t.find(ord) = candEntry{key: uint32(ord) + 1, at: at}
+	*e = candEntry{key: uint32(ord) + 1, at: at}
 	t.n++
 }
 

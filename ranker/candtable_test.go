@@ -30,7 +30,7 @@ func TestCandTableAgreesWithAMap(t *testing.T) {
 			if i%5 == 0 {
 				at = -1
 			}
-			tab.add(ord, at)
+			tab.set(e, ord, at)
 			want[ord] = at
 		}
 		if tab.n != len(want) || 2*tab.n > len(tab.entries) {

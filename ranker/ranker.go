@@ -385,7 +385,7 @@ func (s *scratch) block(ord int32) {
 		return
 	}
 	if e := s.table.find(ord); e.key == 0 {
-		s.table.add(ord, -1)
+		s.table.set(e, ord, -1)
 	} else {
 		e.at = -1
 	}
@@ -398,13 +398,14 @@ func (s *scratch) get(ord int32) *cand {
 	if ord < 0 {
 		return nil
 	}
-	if e := s.table.find(ord); e.key != 0 {
+	e := s.table.find(ord)
+	if e.key != 0 {
 		if e.at >= 0 {
 			return &s.cands[e.at]
 		}
 		return nil
 	}
-	s.table.add(ord, int32(len(s.cands)))
+	s.table.set(e, ord, int32(len(s.cands)))
 	// A slot reused in place is reset field by field: its reasons past nr
 	// and its facts (set by describe) are never read, and building a whole
 	// zero cand to copy in costs more than the rest of get.

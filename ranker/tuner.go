@@ -17,14 +17,14 @@ import (
 // table (a slot busy with another user's list of the last minute is left
 // alone, so memory is bounded and ranking never waits). When that user's
 // next events arrive, the items they touched that were among the candidates
-// are the labels of one listwise step: under a softmax over the candidates' scores, the weights
-// move along the gradient of the labels' mean log-likelihood, so that what
-// users go on to do ranks higher. A list whose user touched none of its
-// candidates teaches nothing, nor does going back to an item the user saw
-// lately; a feature that no candidate had does not move; the boost weight,
-// which each request sets through its audiences, and the seen weight, the
-// shop's rule for what users just saw, are never learned. Every ranker
-// given the same Tuner ranks with its current weights.
+// are the labels of one listwise step: under a softmax over the candidates'
+// scores, the weights move along the gradient of the labels' mean
+// log-likelihood, so that what users go on to do ranks higher. A list whose
+// user touched none of its candidates teaches nothing, nor does going back
+// to an item the user saw lately; a feature that no candidate had does not
+// move; the boost weight, which each request sets through its audiences, and
+// the seen weight, the shop's rule for what users just saw, are never
+// learned. Every ranker given the same Tuner ranks with its current weights.
 //
 // The Tuner learns what follows a list, whether or not the list was shown or
 // clicked: it needs no impressions or clicks, and it learns from items ranked
