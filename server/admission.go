@@ -24,6 +24,12 @@ type AdmissionOptions struct {
 	// overload the ones answered are answered fast and the ones that waited
 	// longest are shed. Default 10 ms.
 	Wait time.Duration
+	// EventsWait is Wait for events requests. Those in progress wait for
+	// the write-ahead log's sync, which a disk busy with a flush or a
+	// compaction can hold for a few hundred milliseconds now and then; a
+	// client would rather see its events acknowledged late than refused.
+	// Default 1 s.
+	EventsWait time.Duration
 	// Queue bounds the requests waiting per kind; more are shed at once.
 	// Default 1,024.
 	Queue int
@@ -54,6 +60,9 @@ func (o *AdmissionOptions) setDefaults() {
 	}
 	if o.Wait <= 0 {
 		o.Wait = 10 * time.Millisecond
+	}
+	if o.EventsWait <= 0 {
+		o.EventsWait = time.Second
 	}
 	if o.Queue <= 0 {
 		o.Queue = 1024

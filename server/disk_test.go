@@ -19,11 +19,13 @@ import (
 
 // faultFS is the operating system's file system with a disk of a set size
 // (writes past the free space fail with ENOSPC, as a full disk's do) and,
-// on demand, I/O errors on the write-ahead log's writes or syncs.
+// on demand, I/O errors on the write-ahead log's writes or syncs, or slow
+// syncs of it.
 type faultFS struct {
 	vfs.FS
-	free     atomic.Int64 // bytes left on the pretend disk
-	walFault atomic.Int32 // walFaultNone, walFaultWrite or walFaultSync
+	free      atomic.Int64 // bytes left on the pretend disk
+	walFault  atomic.Int32 // walFaultNone, walFaultWrite or walFaultSync
+	syncDelay atomic.Int64 // how long each sync of the write-ahead log takes at least, ns
 }
 
 const (
@@ -96,8 +98,14 @@ func (f *faultFile) Write(p []byte) (int, error) {
 }
 
 func (f *faultFile) syncFault() error {
-	if f.wal() && f.fs.walFault.Load() == walFaultSync {
+	if !f.wal() {
+		return nil
+	}
+	if f.fs.walFault.Load() == walFaultSync {
 		return &os.PathError{Op: "sync", Path: f.name, Err: errInjected}
+	}
+	if d := f.fs.syncDelay.Load(); d > 0 {
+		time.Sleep(time.Duration(d)) // a disk busy with other writes
 	}
 	return nil
 }
@@ -154,6 +162,49 @@ func eventsBatch(user, idPrefix string, n int) string {
 		fmt.Fprintf(&b, `{"id":"%s%d","user":%q,"type":"view","item":"i%d"}`, idPrefix, i, user, i%7)
 	}
 	return b.String() + "]"
+}
+
+// TestEventsWaitOutASlowSync: events requests past their concurrency bound
+// wait while the ones in progress wait for a sync of the write-ahead log
+// that the disk holds far longer than --queue-wait (a flush or a compaction
+// can hold one for a few hundred milliseconds), and are all acknowledged
+// rather than shed.
+func TestEventsWaitOutASlowSync(t *testing.T) {
+	fs := newFaultFS(1 << 40)
+	opts := diskOptions(fs, nil)
+	opts.Admission = AdmissionOptions{Events: 1}
+	ts := startServer(t, t.TempDir(), nil, opts)
+	fs.syncDelay.Store(int64(200 * time.Millisecond)) // 20 times the default --queue-wait
+
+	const users = 3
+	codes := make(chan string, users)
+	for i := range users {
+		user := fmt.Sprintf("slow%d", i)
+		go func() {
+			code, out := ts.post("/v1/events", eventsBatch(user, user, 2))
+			codes <- fmt.Sprintf("%s: %d %s", user, code, out)
+		}()
+		// Each request comes while the ones before it hold the only place
+		// or wait for it.
+		waitFor(t, "the request in progress or waiting", func() bool {
+			n, w := ts.srv.gates[classEvents].load()
+			return n+w == i+1
+		})
+	}
+	for range users {
+		if got := <-codes; !strings.Contains(got, ": 200 ") {
+			t.Errorf("events during a slow sync: %s, want 200", got)
+		}
+	}
+	fs.syncDelay.Store(0)
+	for i := range users {
+		if n := ts.userEvents(fmt.Sprintf("slow%d", i)); n != 2 {
+			t.Errorf("slow%d holds %d events, want 2", i, n)
+		}
+	}
+	if got := ts.counter("tailor_http_shed_total", "class", "events"); got != 0 {
+		t.Errorf("events shed during a slow sync: %v, want 0", got)
+	}
 }
 
 // TestFullDiskRefusesWritesAndResumes: below the free-space floor, writes

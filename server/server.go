@@ -156,7 +156,11 @@ func Open(dir string, opts Options) (*Server, error) {
 	s.auth.Store(opts.Auth)
 	a := &opts.Admission
 	for c, limit := range [numClasses]int{classRecommend: a.Recommend, classBid: a.Bid, classEvents: a.Events, classOther: a.Other} {
-		if c != int(classNone) {
+		switch c {
+		case int(classNone):
+		case int(classEvents):
+			s.gates[c] = newGate(limit, a.Queue, a.EventsWait)
+		default:
 			s.gates[c] = newGate(limit, a.Queue, a.Wait)
 		}
 	}

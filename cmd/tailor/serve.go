@@ -60,6 +60,7 @@ func serve(args []string) error {
 	walSync := fs.Duration("wal-sync-interval", service.DefaultWALSyncInterval, "shortest time between two syncs of the write-ahead log: the writes that arrive within it share one sync, each still acknowledged only once synced (0: sync each write at once)")
 	concurrency := fs.String("max-concurrent", "", "requests handled at once per kind before the rest wait then are shed: `recommend=N,bid=N,events=N,other=N` (default 32 per core, 32 per core, 64, 16)")
 	queueWait := fs.Duration("queue-wait", 10*time.Millisecond, "how long a request past --max-concurrent may wait for a place before it is shed (429, or a no-bid)")
+	eventsWait := fs.Duration("events-wait", time.Second, "--queue-wait for events requests, long enough to ride out a slow sync of the disk")
 	runnable := fs.Int("shed-runnable", 16, "shed requests while more than this many goroutines per core wait for a CPU and the cores are busy (0: never)")
 	runnableGrace := fs.Duration("shed-runnable-after", 2*time.Millisecond, "how long more than --shed-runnable goroutines per core may wait for a CPU before requests are shed")
 	backupDir := fs.String("backup-dir", "", "`DIR`ectory where POST /v1/admin/backup writes backups (default: backups through the API are off)")
@@ -103,7 +104,7 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--bid-allow: %w", err)
 	}
-	admission, err := admissionOptions(*concurrency, *queueWait)
+	admission, err := admissionOptions(*concurrency, *queueWait, *eventsWait)
 	if err != nil {
 		return err
 	}
@@ -339,9 +340,10 @@ func checkExposure(addr, authFile string, insecure bool) error {
 		"Give --auth FILE (see the README, Running it in production), listen on 127.0.0.1, or pass --insecure to serve it open anyway", addr)
 }
 
-// admissionOptions parses --max-concurrent and --queue-wait.
-func admissionOptions(list string, wait time.Duration) (server.AdmissionOptions, error) {
-	o := server.AdmissionOptions{Wait: wait}
+// admissionOptions parses --max-concurrent and takes --queue-wait and
+// --events-wait.
+func admissionOptions(list string, wait, eventsWait time.Duration) (server.AdmissionOptions, error) {
+	o := server.AdmissionOptions{Wait: wait, EventsWait: eventsWait}
 	for _, kv := range strings.Split(list, ",") {
 		if kv = strings.TrimSpace(kv); kv == "" {
 			continue

@@ -250,12 +250,13 @@ func TestExposureNeedsAuth(t *testing.T) {
 }
 
 func TestAdmissionOptions(t *testing.T) {
-	o, err := admissionOptions("recommend=16, bid=8,events=64,other=4", time.Millisecond)
-	if err != nil || o.Recommend != 16 || o.Bid != 8 || o.Events != 64 || o.Other != 4 || o.Wait != time.Millisecond {
+	o, err := admissionOptions("recommend=16, bid=8,events=64,other=4", time.Millisecond, time.Second)
+	if err != nil || o.Recommend != 16 || o.Bid != 8 || o.Events != 64 || o.Other != 4 || o.Wait != time.Millisecond ||
+		o.EventsWait != time.Second {
 		t.Errorf("admissionOptions() = %+v, %v", o, err)
 	}
 	for _, bad := range []string{"recommend", "recommend=0", "search=3", "bid=x"} {
-		if _, err := admissionOptions(bad, 0); err == nil {
+		if _, err := admissionOptions(bad, 0, 0); err == nil {
 			t.Errorf("admissionOptions(%q) = nil error", bad)
 		}
 	}
