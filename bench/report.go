@@ -274,7 +274,7 @@ code { font-size: 13px; }
 <tr><th>runs</th><td class="name">{{len .R.Runs}} (figures: median and range over the runs)</td></tr>
 <tr><th>driver host</th><td class="name">{{.R.Host.OS}}/{{.R.Host.Arch}}, {{.R.Host.CPUs}} CPUs, GOMAXPROCS {{.R.Host.GOMAXPROCS}}, {{.R.Host.Go}}</td></tr>
 {{with .R.World}}<tr><th>world</th><td class="name">{{.Items}} items, {{.Users}} users, {{.Events}} history events, {{.Campaigns}} campaigns, seed {{.Seed}}</td></tr>{{end}}
-{{with .R.Sweep}}<tr><th>sweep</th><td class="name">highest rate that held (p99 under the SLO on every endpoint, no errors, rate achieved): <b>{{.Held}} req/s</b></td></tr>{{end}}
+{{with .R.Sweep}}<tr><th>sweep</th><td class="name">highest rate that held (p99 under the SLO on every endpoint, no errors, rate achieved; a confirmed step by its medians): <b>{{.Held}} req/s</b></td></tr>{{end}}
 </table>
 
 <h2>Figures</h2>

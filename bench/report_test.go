@@ -83,6 +83,42 @@ func TestSweepConfirms(t *testing.T) {
 	}
 }
 
+// TestSweepConfirmsErrors: errors are judged like p99, on the median of a
+// step's runs: requests shed in one stall of one run do not end a sweep that
+// its confirming runs hold, and still do without them.
+func TestSweepConfirmsErrors(t *testing.T) {
+	// The server sheds requests 20 to 29, in the first run's measured
+	// window, and no others.
+	var n atomic.Int64
+	url := serve(t, func(ctx *fasthttp.RequestCtx) {
+		if i := n.Add(1); i >= 20 && i < 30 {
+			ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
+		}
+	})
+	opts := SweepOptions{
+		Options: Options{RunOptions: RunOptions{Target: url, Duration: 400 * time.Millisecond, Warmup: 100 * time.Millisecond,
+			Mix: Mix{{Name: "recommend", Weight: 1}}, Tolerance: 1}},
+		From: 100, Step: 100, To: 100, SLO: time.Minute, Confirm: 2,
+	}
+	res, err := RunSweep(context.Background(), testWorkload(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := res.Sweep.Steps; res.Sweep.Held != 100 || len(st) != 1 || !st[0].Held || st[0].Errors != 0 || st[0].ErrorsMax != 10 {
+		t.Errorf("one run of three with 10 shed: got held %v after %+v, want 100 held, errors 0, errors_max 10", res.Sweep.Held, st)
+	}
+
+	n.Store(0)
+	opts.Confirm = 0
+	res, err = RunSweep(context.Background(), testWorkload(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := res.Sweep.Steps; res.Sweep.Held != 0 || len(st) != 1 || st[0].Held || st[0].Why != "10 errors" {
+		t.Errorf("one run with 10 shed, no confirming runs: got held %v after %+v, want none held on 10 errors", res.Sweep.Held, st)
+	}
+}
+
 // The report opens in a real browser and its plots are drawn: each plot is
 // an SVG with lines of many points.
 func TestReportInChromium(t *testing.T) {

@@ -17,8 +17,9 @@ type SweepOptions struct {
 	SLO time.Duration
 	// Confirm is how many more runs a step that does not hold gets before
 	// the sweep stops there: it is then judged again by the medians over all
-	// its runs, so that one stall of a few milliseconds on a shared machine
-	// does not end a sweep at a rate the server holds. Default 0.
+	// its runs (of p99 and of errors alike), so that one stall of a few
+	// milliseconds on a shared machine does not end a sweep at a rate the
+	// server holds. Default 0.
 	Confirm int
 	// OnStep, if not nil, is called with each step's result as it ends.
 	OnStep func(rate float64, r *Result) error
@@ -33,18 +34,19 @@ type Sweep struct {
 
 // SweepStep is one rate of a sweep.
 type SweepStep struct {
-	Rate     float64            `json:"rate"`
-	Held     bool               `json:"held"`
-	Why      string             `json:"why,omitempty"` // why it did not hold
-	Achieved float64            `json:"achieved"`
-	P99      map[string]float64 `json:"p99_us"` // median per endpoint
-	Errors   float64            `json:"errors"`
-	Runs     int                `json:"runs"` // the runs it was judged by
+	Rate      float64            `json:"rate"`
+	Held      bool               `json:"held"`
+	Why       string             `json:"why,omitempty"` // why it did not hold
+	Achieved  float64            `json:"achieved"`
+	P99       map[string]float64 `json:"p99_us"`     // median per endpoint
+	Errors    float64            `json:"errors"`     // the medians per endpoint, summed
+	ErrorsMax float64            `json:"errors_max"` // the most of one run, per endpoint, summed
+	Runs      int                `json:"runs"`       // the runs it was judged by
 }
 
 // RunSweep steps the rate up from From until a step does not hold, even
-// after Confirm more runs: its p99 (the median over its runs) passes the SLO
-// on some endpoint, errors appear, or the rate is not achieved. It returns
+// after Confirm more runs: its p99 passes the SLO on some endpoint, it has
+// errors (each the median over its runs), or the rate is not achieved. It returns
 // the result of the highest step that held (or of the first step, if none
 // did), with the steps in Sweep.
 func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, error) {
@@ -124,7 +126,8 @@ func judge(res *Result, rate, slo float64) SweepStep {
 		p99, _ := res.Figure(s.Endpoint, "p99")
 		errs, _ := res.Figure(s.Endpoint, "errors")
 		step.P99[s.Endpoint] = p99.Median
-		step.Errors += errs.Max
+		step.Errors += errs.Median
+		step.ErrorsMax += errs.Max
 		if p99.Median > slo && step.Held {
 			step.Held, step.Why = false, fmt.Sprintf("%s p99 %s over %s", s.Endpoint, fmtUS(p99.Median), fmtUS(slo))
 		}

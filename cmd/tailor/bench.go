@@ -258,7 +258,7 @@ func benchSweep(args []string) error {
 	step := fs.Float64("step", 500, "rate increment")
 	to := fs.Float64("to", 100000, "last rate")
 	slo := fs.Duration("slo", 5*time.Millisecond, "p99 every endpoint must stay under")
-	confirm := fs.Int("confirm", 0, "more `runs` for a step that does not hold, judged again by the medians over all its runs")
+	confirm := fs.Int("confirm", 0, "more `runs` for a step that does not hold, judged again by the medians over all its runs (p99 and errors)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
