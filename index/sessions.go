@@ -165,6 +165,9 @@ func (x *sessions) fresh(u uint64, ts int64) int {
 	x.next++
 	slot := x.slot(seq)
 	if slot == len(x.ring) { // seqs are given out in order
+		if len(x.ring) == cap(x.ring) {
+			x.growRings()
+		}
 		x.ring = append(x.ring, session{})
 		x.items = append(x.items, make([]int32, x.length)...)
 	}
@@ -175,6 +178,20 @@ func (x *sessions) fresh(u uint64, ts int64) int {
 	*s = session{seq: seq, user: u, start: ts, ts: ts}
 	x.open[u] = seq
 	return slot
+}
+
+// growRings doubles the room of the rings, up to the sessions kept. Grown
+// by append alone, a ring of large slices grows by a quarter at a time, and
+// on its way to 131,072 sessions of 50 items it would allocate several times
+// its final 31 MB, which the collector then has to catch up with; doubled,
+// it allocates less than twice that.
+func (x *sessions) growRings() {
+	n := min(max(2*cap(x.ring), 1024), x.kept)
+	ring := make([]session, len(x.ring), n)
+	copy(ring, x.ring)
+	items := make([]int32, len(x.items), n*x.length)
+	copy(items, x.items)
+	x.ring, x.items = ring, items
 }
 
 // sessionLoader gathers the sessions of a stored history replayed user by
@@ -339,7 +356,7 @@ func (x *sessions) vote(q *SessionQuery, k int, dst []Hit) []Hit {
 		clear(sc.stamp)
 		sc.gen = 1
 	}
-	if n := len(x.ring); len(sc.stamp) < n {
+	if n := cap(x.ring); len(sc.stamp) < n { // grown as the rings grow
 		sc.stamp = append(sc.stamp, make([]uint32, n-len(sc.stamp))...)
 		sc.sim = append(sc.sim, make([]float64, n-len(sc.sim))...)
 	}

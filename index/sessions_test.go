@@ -129,6 +129,28 @@ func TestSessionsBounded(t *testing.T) {
 	}
 }
 
+// TestSessionsRingsGrowByDoubling: the rings grow in a few doublings to the
+// sessions kept and no further, so that filling them allocates less than
+// twice their final size.
+func TestSessionsRingsGrowByDoubling(t *testing.T) {
+	const kept, length = 1 << 14, 2
+	x := newTestIndex(t, Options{SessionsKept: kept, SessionLength: length})
+	var caps []int
+	for i := range kept + 10 {
+		x.sess.add(fmt.Sprint("u", i), int32(i%7), base+int64(i))
+		if c := cap(x.sess.ring); len(caps) == 0 || caps[len(caps)-1] != c {
+			caps = append(caps, c)
+		}
+	}
+	if want := []int{1024, 2048, 4096, 8192, kept}; !slices.Equal(caps, want) {
+		t.Errorf("the ring's capacities as it filled: %v, want %v", caps, want)
+	}
+	if len(x.sess.ring) != kept || cap(x.sess.items) != kept*length || len(x.sess.items) != kept*length {
+		t.Errorf("full rings: %d sessions, %d of %d items' room; want %d, %d and %d",
+			len(x.sess.ring), len(x.sess.items), cap(x.sess.items), kept, kept*length, kept*length)
+	}
+}
+
 // TestSessionsRebuildKeepsLatest: a stored history replayed user by user
 // leaves the sessions that feeding it in time order leaves, when fewer
 // are kept than there are: the latest, not those of the users replayed
