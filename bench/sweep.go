@@ -46,9 +46,9 @@ type SweepStep struct {
 
 // RunSweep steps the rate up from From until a step does not hold, even
 // after Confirm more runs: its p99 passes the SLO on some endpoint, it has
-// errors (each the median over its runs), or the rate is not achieved. It returns
-// the result of the highest step that held (or of the first step, if none
-// did), with the steps in Sweep.
+// errors (each the median over its runs), or the rate is not achieved. It
+// returns the result of the highest step that held (or of the first step,
+// if none did), with the steps in Sweep.
 func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, error) {
 	if opts.From <= 0 {
 		opts.From = 500
