@@ -155,14 +155,10 @@ func Open(dir string, opts Options) (*Server, error) {
 	}
 	s.auth.Store(opts.Auth)
 	a := &opts.Admission
-	for c, limit := range [numClasses]int{classRecommend: a.Recommend, classBid: a.Bid, classEvents: a.Events, classOther: a.Other} {
-		switch c {
-		case int(classNone):
-		case int(classEvents):
-			s.gates[c] = newGate(limit, a.Queue, a.EventsWait)
-		default:
-			s.gates[c] = newGate(limit, a.Queue, a.Wait)
-		}
+	limits := [numClasses]int{classRecommend: a.Recommend, classBid: a.Bid, classEvents: a.Events, classOther: a.Other}
+	waits := [numClasses]time.Duration{classRecommend: a.Wait, classBid: a.Wait, classEvents: a.EventsWait, classOther: a.Wait}
+	for c := classRecommend; c < numClasses; c++ {
+		s.gates[c] = newGate(limits[c], a.Queue, waits[c])
 	}
 	if a.Runnable > 0 {
 		s.cpu = newCongestion(a.Runnable, a.RunnableGrace, congestionProbe{})
