@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"sync"
@@ -118,7 +119,9 @@ type catalog struct {
 	facts  []Facts // by ordinal, what ranking reads of docs; zero without an entry
 	cats   map[string]int32
 	catKey []string
-	names  map[string]string // category levels, brands and tags: one copy of each
+	names  map[string]string   // category levels, brands and tags: one copy of each
+	lists  map[uint64][]string // category paths and tag lists by hash: one copy of each
+	seed   maphash.Seed
 	brands map[string]int32
 	live   int
 	prices [][]float64 // by category id: prices of the items in it or below, sorted
@@ -126,7 +129,8 @@ type catalog struct {
 }
 
 func newCatalog() *catalog {
-	return &catalog{byID: map[string]int32{}, cats: map[string]int32{}, brands: map[string]int32{}, names: map[string]string{}}
+	return &catalog{byID: map[string]int32{}, cats: map[string]int32{}, brands: map[string]int32{}, names: map[string]string{},
+		lists: map[uint64][]string{}, seed: maphash.MakeSeed()}
 }
 
 // ordLocked returns the ordinal of id, assigning one when it is new.
@@ -168,22 +172,13 @@ func (c *catalog) brandLocked(name string) int32 {
 var available, unavailable = true, false
 
 // shareLocked makes it hold the catalog's copy of every name items repeat
-// (category levels, brand, tags) and of its availability: the catalog then
-// keeps one object per distinct name, not one per item, which the collector
-// would otherwise mark in every cycle.
+// (category levels, brand, tags), of every category path and tag list items
+// repeat, and of its availability: the catalog then keeps one object per
+// distinct name and list, not one per item, which the collector would
+// otherwise mark in every cycle.
 func (c *catalog) shareLocked(it *Item) {
-	share := func(names []string) []string {
-		if len(names) == 0 {
-			return names
-		}
-		out := make([]string, len(names))
-		for i, name := range names {
-			out[i] = c.nameLocked(name)
-		}
-		return out
-	}
-	it.Category = share(it.Category)
-	it.Tags = share(it.Tags)
+	it.Category = c.listLocked(it.Category)
+	it.Tags = c.listLocked(it.Tags)
 	it.Brand = c.nameLocked(it.Brand)
 	if it.Available != nil {
 		if *it.Available {
@@ -192,6 +187,33 @@ func (c *catalog) shareLocked(it *Item) {
 			it.Available = &unavailable
 		}
 	}
+}
+
+// listLocked returns the catalog's copy of the list of names, made of its
+// copies of the names. Lists are filed by a hash of their names; a list
+// whose hash another list already has gets its own copy.
+func (c *catalog) listLocked(names []string) []string {
+	if len(names) == 0 {
+		return names
+	}
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	for _, name := range names {
+		maphash.WriteComparable(&h, len(name))
+		h.WriteString(name)
+	}
+	key := h.Sum64()
+	if l, ok := c.lists[key]; ok && slices.Equal(l, names) {
+		return l
+	}
+	out := make([]string, len(names))
+	for i, name := range names {
+		out[i] = c.nameLocked(name)
+	}
+	if _, ok := c.lists[key]; !ok {
+		c.lists[key] = out
+	}
+	return out
 }
 
 func (c *catalog) nameLocked(name string) string {

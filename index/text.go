@@ -20,21 +20,42 @@ type textIndex struct {
 	gen      atomic.Uint64
 	mu       sync.RWMutex
 	postings map[string]*postingList
-	docLen   []uint16 // terms per ordinal; 0 for ordinals not indexed
-	docTerms [][]string
+	lists    []*postingList // by list id; nil for a free id
+	free     []int32        // list ids free for reuse
+	docLen   []uint16       // terms per ordinal; 0 for ordinals not indexed
+	// docLists holds, by ordinal, the ids of the lists the document is in:
+	// what removing it touches. Ids, not pointers or terms, so that the
+	// collector has nothing to follow in a hundred thousand of them.
+	docLists [][]int32
 	docs     int
 	totalLen int
 }
 
 type postingList struct {
-	// term is the key the list is filed under; the term lists of documents
-	// hold this copy, not one string per document.
-	term string
+	term string // the key the list is filed under
+	id   int32  // its place in lists
 	ords []int32
 	tfs  []uint16
 }
 
 func newTextIndex() *textIndex { return &textIndex{postings: map[string]*postingList{}} }
+
+// listLocked returns the posting list of term, making an empty one when
+// there is none.
+func (t *textIndex) listLocked(term string) *postingList {
+	if pl := t.postings[term]; pl != nil {
+		return pl
+	}
+	pl := &postingList{term: term, id: int32(len(t.lists))}
+	if n := len(t.free); n > 0 {
+		pl.id, t.free = t.free[n-1], t.free[:n-1]
+		t.lists[pl.id] = pl
+	} else {
+		t.lists = append(t.lists, pl)
+	}
+	t.postings[term] = pl
+	return pl
+}
 
 // docText returns the terms of an item: its title, tags, brand and the names of
 // every level of its category.
@@ -58,7 +79,7 @@ func (t *textIndex) put(ord int32, terms []string) {
 	t.removeLocked(ord)
 	for int(ord) >= len(t.docLen) {
 		t.docLen = append(t.docLen, 0)
-		t.docTerms = append(t.docTerms, nil)
+		t.docLists = append(t.docLists, nil)
 	}
 	if len(terms) == 0 {
 		return
@@ -69,25 +90,21 @@ func (t *textIndex) put(ord int32, terms []string) {
 			counts[term]++
 		}
 	}
-	distinct := make([]string, 0, len(counts))
+	lists := make([]int32, 0, len(counts))
 	for term, tf := range counts {
-		pl := t.postings[term]
-		if pl == nil {
-			pl = &postingList{term: term}
-			t.postings[term] = pl
-		}
+		pl := t.listLocked(term)
 		// Keep postings sorted by ordinal so that removal can binary-search.
 		i, _ := slices.BinarySearch(pl.ords, ord)
 		pl.ords = slices.Insert(pl.ords, i, ord)
 		pl.tfs = slices.Insert(pl.tfs, i, tf)
-		distinct = append(distinct, pl.term)
+		lists = append(lists, pl.id)
 	}
 	n := len(terms)
 	if n > math.MaxUint16 {
 		n = math.MaxUint16
 	}
 	t.docLen[ord] = uint16(n)
-	t.docTerms[ord] = distinct
+	t.docLists[ord] = lists
 	t.docs++
 	t.totalLen += n
 }
@@ -100,23 +117,25 @@ func (t *textIndex) remove(ord int32) {
 }
 
 func (t *textIndex) removeLocked(ord int32) {
-	if int(ord) >= len(t.docLen) || t.docTerms[ord] == nil {
+	if int(ord) >= len(t.docLen) || t.docLists[ord] == nil {
 		return
 	}
-	for _, term := range t.docTerms[ord] {
-		pl := t.postings[term]
+	for _, id := range t.docLists[ord] {
+		pl := t.lists[id]
 		if i, ok := slices.BinarySearch(pl.ords, ord); ok {
 			pl.ords = slices.Delete(pl.ords, i, i+1)
 			pl.tfs = slices.Delete(pl.tfs, i, i+1)
 		}
 		if len(pl.ords) == 0 {
-			delete(t.postings, term)
+			delete(t.postings, pl.term)
+			t.lists[id] = nil
+			t.free = append(t.free, id)
 		}
 	}
 	t.docs--
 	t.totalLen -= int(t.docLen[ord])
 	t.docLen[ord] = 0
-	t.docTerms[ord] = nil
+	t.docLists[ord] = nil
 }
 
 // search adds the BM25 score of every document matching terms into acc.

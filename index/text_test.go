@@ -155,6 +155,19 @@ func TestTextIndexStats(t *testing.T) {
 	if len(ti.postings) != 1 || ti.postings["c"] == nil || !slices.Equal(ti.postings["c"].ords, []int32{3}) {
 		t.Errorf("postings = %v, want only c -> [3]", ti.postings)
 	}
+	// The lists of a and b emptied: their ids are free, and a new term
+	// takes one of them rather than growing the lists.
+	n := len(ti.lists)
+	ti.put(7, []string{"d"})
+	d := ti.postings["d"]
+	if len(ti.lists) != n || d == nil || ti.lists[d.id] != d || !slices.Equal(ti.docLists[7], []int32{d.id}) {
+		t.Errorf("after put(7, d): %d lists (was %d), d = %+v, docLists[7] = %v", len(ti.lists), n, d, ti.docLists[7])
+	}
+	for id, pl := range ti.lists {
+		if pl != nil && ti.postings[pl.term] != pl {
+			t.Errorf("list %d (%q) is not the one filed under its term", id, pl.term)
+		}
+	}
 }
 
 // TestAccumulatorTop: the best k of random sums, some ordinals dropped on
