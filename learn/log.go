@@ -3,7 +3,6 @@ package learn
 import (
 	"bytes"
 	"hash/maphash"
-	"slices"
 	"sync"
 
 	"github.com/tailor-dev/tailor/model"
@@ -157,24 +156,12 @@ func (l *decisionLog) record(user string, a *Arm, ts int64, res *ranker.Result) 
 	if n > maxShown {
 		n = maxShown
 	}
-	// Each slice is grown once to its exact length: a slot keeps its memory
-	// when the ring comes round to it again, and until then every decision
-	// is new memory, allocated once rather than doubled item by item.
-	withFeatures := min(n, len(res.FeatureEnds))
-	featEnd := int32(0)
-	if withFeatures > 0 {
-		featEnd = res.FeatureEnds[withFeatures-1]
-	}
 	*d = decision{seq: seq, ts: ts, userHash: h, prev: prev, arm: a,
-		user:  append(d.user[:0], user...),
-		ords:  slices.Grow(d.ords[:0], n),
-		feats: append(d.feats[:0], res.Features[:featEnd]...),
-		ends:  append(slices.Grow(d.ends[:0], n), res.FeatureEnds[:withFeatures]...)}
+		user: append(d.user[:0], user...), ords: d.ords[:0], feats: d.feats[:0], ends: d.ends[:0]}
 	for i := 0; i < n; i++ {
 		d.ords = append(d.ords, res.Items[i].Doc.Ord)
-	}
-	for i := withFeatures; i < n; i++ {
-		d.ends = append(d.ends, featEnd)
+		d.feats = append(d.feats, res.ItemFeatures(i)...)
+		d.ends = append(d.ends, int32(len(d.feats)))
 	}
 	return RecID(l.boot | seq&recSeqMask)
 }
