@@ -203,14 +203,15 @@ func (c *catalog) listLocked(names []string) []string {
 		h.WriteString(name)
 	}
 	key := h.Sum64()
-	if l, ok := c.lists[key]; ok && slices.Equal(l, names) {
-		return l
+	filed, taken := c.lists[key]
+	if taken && slices.Equal(filed, names) {
+		return filed
 	}
 	out := make([]string, len(names))
 	for i, name := range names {
 		out[i] = c.nameLocked(name)
 	}
-	if _, ok := c.lists[key]; !ok {
+	if !taken {
 		c.lists[key] = out
 	}
 	return out
