@@ -132,6 +132,16 @@ type Run struct {
 	// them (tailor_pebble_wal_fsync_seconds_count): how many writes each
 	// sync carried, group commit at work.
 	WALSyncs *float64 `json:"server_wal_syncs_per_req,omitempty"`
+	// GCCycles is how many collections the server's Go runtime ran over
+	// the measured window (go_gc_duration_seconds), and WALSyncMax how long
+	// the slowest sync of its write-ahead log took, at most, in
+	// microseconds: the upper bound of the histogram bucket that holds it
+	// (tailor_pebble_wal_fsync_seconds). Both are known when the server's
+	// process id is and its metrics have them; they are the pauses that
+	// most often make a run's tail, a sync that stalls on the disk holding
+	// every write that waits for it.
+	GCCycles   *float64 `json:"server_gc_cycles,omitempty"`
+	WALSyncMax *float64 `json:"server_wal_sync_max_us,omitempty"`
 	// OtherCPU is the CPU used on the machine during the measured window
 	// by everything but the server and the driver, in cores: other
 	// processes (the noise of a shared machine), and kernel work charged to
@@ -535,6 +545,7 @@ type cpuSample struct {
 	ok                      bool
 	walSyncs                float64 // the server's WAL syncs so far
 	walOK                   bool    // its metrics had them
+	pauses                  serverPauses
 }
 
 // watch samples CPU times at the edges of the measured window and writes
@@ -557,6 +568,7 @@ func (d *driver) watch(ctx context.Context, out chan<- [2]cpuSample) {
 			}
 			if m, ok := d.readMetrics(); ok {
 				s.walSyncs, s.walOK = metricValue(m, "tailor_pebble_wal_fsync_seconds_count")
+				s.pauses = readPauses(m)
 			}
 		}
 		return s
@@ -686,6 +698,14 @@ func (d *driver) fill(run *Run, cpu [2]cpuSample) {
 	if cpu[0].walOK && cpu[1].walOK && sent > 0 {
 		per := math.Round(1000*(cpu[1].walSyncs-cpu[0].walSyncs)/float64(sent)) / 1000
 		run.WALSyncs = &per
+	}
+	if a, b := cpu[0].pauses, cpu[1].pauses; a.gcOK && b.gcOK {
+		n := b.gcCycles - a.gcCycles
+		run.GCCycles = &n
+	}
+	if le, ok := slowestBetween(cpu[0].pauses.walSyncs, cpu[1].pauses.walSyncs); ok {
+		v := le * 1e6
+		run.WALSyncMax = &v
 	}
 	slices.SortFunc(run.Endpoints, func(a, b *EndpointRun) int { return endpointRank(a.Name) - endpointRank(b.Name) })
 }

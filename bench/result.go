@@ -140,12 +140,9 @@ var runFigures = []struct {
 	{"server cpu", "us/req", always(func(r *Run) float64 { return r.ServerCPU })},
 	{"driver cpu", "us/req", always(func(r *Run) float64 { return r.DriverCPU })},
 	{"others' cpu", "cores", always(func(r *Run) float64 { return r.OtherCPU })},
-	{"server wal syncs", "per req", func(r *Run) (float64, bool) {
-		if r.WALSyncs == nil {
-			return 0, false
-		}
-		return *r.WALSyncs, true
-	}},
+	{"server wal syncs", "per req", optional(func(r *Run) *float64 { return r.WALSyncs })},
+	{"server gc cycles", "count", optional(func(r *Run) *float64 { return r.GCCycles })},
+	{"server wal sync max", "us", optional(func(r *Run) *float64 { return r.WALSyncMax })},
 	{"server rss max", "MiB", memoryFigure(memoryMax, rssSeries)},
 	{"server rss growth", "MiB/min", memoryFigure(memoryGrowth, rssSeries)},
 	{"go heap max", "MiB", memoryFigure(memoryMax, heapSeries)},
@@ -154,6 +151,16 @@ var runFigures = []struct {
 
 func always(get func(*Run) float64) func(*Run) (float64, bool) {
 	return func(r *Run) (float64, bool) { return get(r), true }
+}
+
+// optional is a figure that a run may lack (nil).
+func optional(get func(*Run) *float64) func(*Run) (float64, bool) {
+	return func(r *Run) (float64, bool) {
+		if v := get(r); v != nil {
+			return *v, true
+		}
+		return 0, false
+	}
 }
 
 // memoryFigure is a figure of a run's memory samples in its measured window.

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -42,6 +43,11 @@ type SweepStep struct {
 	Errors    float64            `json:"errors"`     // the medians per endpoint, summed
 	ErrorsMax float64            `json:"errors_max"` // the most of one run, per endpoint, summed
 	Runs      int                `json:"runs"`       // the runs it was judged by
+	// GCCycles and WALSyncMax are each run's Run.GCCycles and
+	// Run.WALSyncMax, in run order, where the server's metrics gave them:
+	// the pauses to look at first when a step does not hold.
+	GCCycles   []float64 `json:"gc_cycles,omitempty"`
+	WALSyncMax []float64 `json:"wal_sync_max_us,omitempty"`
 }
 
 // RunSweep steps the rate up from From until a step does not hold, even
@@ -113,6 +119,28 @@ func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, err
 	return best, nil
 }
 
+// Pauses describes the server's pauses in the step's runs, such as "GC
+// cycles per run 1, 0, 2; slowest WAL sync per run up to 282ms, 1ms, 500µs",
+// or "" when its metrics did not say.
+func (st SweepStep) Pauses() string {
+	var parts []string
+	if len(st.GCCycles) > 0 {
+		parts = append(parts, "GC cycles per run "+joinFigures(st.GCCycles, func(v float64) string { return trimFloat(v) }))
+	}
+	if len(st.WALSyncMax) > 0 {
+		parts = append(parts, "slowest WAL sync per run up to "+joinFigures(st.WALSyncMax, fmtUS))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func joinFigures(vs []float64, format func(float64) string) string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = format(v)
+	}
+	return strings.Join(out, ", ")
+}
+
 // judge decides whether a step held.
 func judge(res *Result, rate, slo float64) SweepStep {
 	step := SweepStep{Rate: rate, P99: map[string]float64{}, Held: true, Runs: len(res.Runs)}
@@ -130,6 +158,14 @@ func judge(res *Result, rate, slo float64) SweepStep {
 		step.ErrorsMax += errs.Max
 		if p99.Median > slo && step.Held {
 			step.Held, step.Why = false, fmt.Sprintf("%s p99 %s over %s", s.Endpoint, fmtUS(p99.Median), fmtUS(slo))
+		}
+	}
+	for _, r := range res.Runs {
+		if r.GCCycles != nil {
+			step.GCCycles = append(step.GCCycles, *r.GCCycles)
+		}
+		if r.WALSyncMax != nil {
+			step.WALSyncMax = append(step.WALSyncMax, *r.WALSyncMax)
 		}
 	}
 	switch {

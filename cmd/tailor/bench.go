@@ -285,6 +285,9 @@ func benchSweep(args []string) error {
 		if st.Runs > 1 {
 			verdict += fmt.Sprintf(" (medians of %d runs)", st.Runs)
 		}
+		if p := st.Pauses(); !st.Held && p != "" {
+			verdict += "; " + p
+		}
 		fmt.Printf("%8g req/s: %s\n", st.Rate, verdict)
 	}
 	if err := report(m.out, res); err != nil && !errors.Is(err, errInvalid) {

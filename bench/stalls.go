@@ -1,0 +1,82 @@
+package bench
+
+import (
+	"bytes"
+	"math"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Metric names of the server's pauses that a run's tail shows: the Go
+// collector's cycles and the write-ahead log's syncs, whose slowest are
+// the disk's stalls.
+const (
+	gcCyclesMetric = "go_gc_duration_seconds"
+	walSyncMetric  = "tailor_pebble_wal_fsync_seconds"
+)
+
+// serverPauses is what the server's metrics say of its pauses so far, read
+// at an edge of the measured window.
+type serverPauses struct {
+	gcCycles float64 // collections so far
+	gcOK     bool
+	walSyncs []bucket // the WAL sync histogram's cumulative buckets
+}
+
+// bucket is one cumulative bucket of a histogram: count observations at
+// most le.
+type bucket struct{ le, count float64 }
+
+// readPauses parses the server's metrics text; a metric it lacks leaves its
+// figure unknown.
+func readPauses(text []byte) serverPauses {
+	var p serverPauses
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		return p
+	}
+	if f := fams[gcCyclesMetric]; f != nil && len(f.GetMetric()) == 1 && f.GetMetric()[0].GetSummary() != nil {
+		p.gcCycles, p.gcOK = float64(f.GetMetric()[0].GetSummary().GetSampleCount()), true
+	}
+	if f := fams[walSyncMetric]; f != nil && len(f.GetMetric()) == 1 && f.GetMetric()[0].GetHistogram() != nil {
+		h := f.GetMetric()[0].GetHistogram()
+		for _, b := range h.GetBucket() {
+			p.walSyncs = append(p.walSyncs, bucket{le: b.GetUpperBound(), count: float64(b.GetCumulativeCount())})
+		}
+		p.walSyncs = append(p.walSyncs, bucket{le: math.Inf(1), count: float64(h.GetSampleCount())})
+	}
+	return p
+}
+
+// slowestBetween returns the upper bound of the bucket that holds the
+// slowest of the observations made between two readings of one histogram,
+// a and then b: the least bound whose count grew as much as the whole
+// histogram's did. Observations past the last finite bound count as that
+// bound. It reports false when the readings differ in shape or nothing was
+// observed between them.
+func slowestBetween(a, b []bucket) (float64, bool) {
+	if len(a) != len(b) || len(a) == 0 {
+		return 0, false
+	}
+	total := b[len(b)-1].count - a[len(a)-1].count
+	if total <= 0 {
+		return 0, false
+	}
+	for i := range b {
+		if b[i].le != a[i].le {
+			return 0, false
+		}
+		if b[i].count-a[i].count >= total {
+			if math.IsInf(b[i].le, 1) {
+				if i == 0 {
+					return 0, false
+				}
+				return b[i-1].le, true
+			}
+			return b[i].le, true
+		}
+	}
+	return 0, false
+}
