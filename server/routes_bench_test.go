@@ -30,6 +30,7 @@ func BenchmarkRoutes(b *testing.B) {
 		{"audiences", "GET", "/v1/audiences"},
 		{"audience_users", "GET", "/v1/audiences/active/users?limit=100"},
 		{"experiments", "GET", "/v1/experiments"},
+		{"metrics", "GET", "/metrics"},
 	} {
 		b.Run(r.name, func(b *testing.B) {
 			serveOK(b, h, &ctx, r.method, r.uri, nil) // warm
