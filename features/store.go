@@ -255,13 +255,16 @@ func (s *Store) ApplyMarked(events []Event, mark Mark) (Result, error) {
 			s.scratch.Put(p)
 		}
 	}()
-	seen := make(map[string]struct{})
+	// Sized for the batch up front: grown append by append, these were most
+	// of what a batch allocated besides its profiles' encodings.
+	seen := make(map[string]struct{}, len(events))
 	type update struct {
 		user string
 		enc  string
 	}
-	var updates []update
-	var newIDs []string
+	updates := make([]update, 0, len(events))
+	newIDs := make([]string, 0, len(events))
+	res.Applied = make([]Applied, 0, len(events))
 	var key, val []byte
 	for start := 0; start < len(order); {
 		user := events[order[start]].User
