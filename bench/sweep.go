@@ -125,7 +125,7 @@ func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, err
 func (st SweepStep) Pauses() string {
 	var parts []string
 	if len(st.GCCycles) > 0 {
-		parts = append(parts, "GC cycles per run "+joinFigures(st.GCCycles, func(v float64) string { return trimFloat(v) }))
+		parts = append(parts, "GC cycles per run "+joinFigures(st.GCCycles, trimFloat))
 	}
 	if len(st.WALSyncMax) > 0 {
 		parts = append(parts, "slowest WAL sync per run up to "+joinFigures(st.WALSyncMax, fmtUS))
