@@ -152,7 +152,7 @@ fi
 
 echo "== sweep of the mix, p99 under $SLO"
 driver sweep --target "http://$SERVER" --world "$WORK/world" --from 100 --step 100 --slo "$SLO" --confirm 2 \
-  --duration "$DURATION" --server-pid "$server_pid" --quiet --out "$WORK/out/sweep" || true
+  --duration "$DURATION" --server-pid "$server_pid" --metrics "$METRICS" --quiet --out "$WORK/out/sweep" || true
 
 # run NAME MIX: REPEAT runs at RATE with the floor measured beside each.
 run() {
