@@ -703,7 +703,7 @@ func (d *driver) fill(run *Run, cpu [2]cpuSample) {
 		n := b.gcCycles - a.gcCycles
 		run.GCCycles = &n
 	}
-	if le, ok := slowestBetween(cpu[0].pauses.walSyncs, cpu[1].pauses.walSyncs); ok {
+	if le, ok := slowestBetween(cpu[0].pauses.walBuckets, cpu[1].pauses.walBuckets); ok {
 		v := le * 1e6
 		run.WALSyncMax = &v
 	}

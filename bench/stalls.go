@@ -19,9 +19,9 @@ const (
 // serverPauses is what the server's metrics say of its pauses so far, read
 // at an edge of the measured window.
 type serverPauses struct {
-	gcCycles float64 // collections so far
-	gcOK     bool
-	walSyncs []bucket // the WAL sync histogram's cumulative buckets
+	gcCycles   float64 // collections so far
+	gcOK       bool
+	walBuckets []bucket // the WAL sync histogram's cumulative buckets
 }
 
 // bucket is one cumulative bucket of a histogram: count observations at
@@ -43,9 +43,9 @@ func readPauses(text []byte) serverPauses {
 	if f := fams[walSyncMetric]; f != nil && len(f.GetMetric()) == 1 && f.GetMetric()[0].GetHistogram() != nil {
 		h := f.GetMetric()[0].GetHistogram()
 		for _, b := range h.GetBucket() {
-			p.walSyncs = append(p.walSyncs, bucket{le: b.GetUpperBound(), count: float64(b.GetCumulativeCount())})
+			p.walBuckets = append(p.walBuckets, bucket{le: b.GetUpperBound(), count: float64(b.GetCumulativeCount())})
 		}
-		p.walSyncs = append(p.walSyncs, bucket{le: math.Inf(1), count: float64(h.GetSampleCount())})
+		p.walBuckets = append(p.walBuckets, bucket{le: math.Inf(1), count: float64(h.GetSampleCount())})
 	}
 	return p
 }
