@@ -371,7 +371,10 @@ func (x *Index) Observe(o Observation) {
 // Rebuild feeds the index a stored history: replay calls observe with
 // every stored item event, user by user, each user's in time order. The
 // sessions kept are then the latest by time, whatever the users' order.
+// Rebuild first takes the session rings' full room, and room for every
+// item of the catalog, so that serving after it does not grow them.
 func (x *Index) Rebuild(replay func(observe func(Observation)) error) error {
+	x.sess.reserve(x.Ordinals())
 	x.sess.startLoad()
 	defer x.sess.finishLoad()
 	return replay(x.Observe)

@@ -117,10 +117,7 @@ func (x *sessions) sample(ord int32, n int) []itemEntry {
 // held records that session e holds ord: among ord's latest perItem by
 // start, in order.
 func (x *sessions) held(ord int32, e itemEntry) {
-	if n := int(ord) + 1; n > len(x.byItem) {
-		x.byItem = append(x.byItem, make([]int32, n-len(x.byItem))...)
-		x.itemSeqs = append(x.itemSeqs, make([]itemEntry, n*x.perItem-len(x.itemSeqs))...)
-	}
+	x.roomForItems(int(ord) + 1)
 	at := int(ord) * x.perItem
 	list := x.itemSeqs[at : at+int(x.byItem[ord])]
 	if len(list) == x.perItem {
@@ -139,6 +136,30 @@ func (x *sessions) held(ord int32, e itemEntry) {
 	list = list[:len(list)+1]
 	copy(list[i+1:], list[i:])
 	list[i] = e
+}
+
+// roomForItems makes room for the entries of n ordinals.
+func (x *sessions) roomForItems(n int) {
+	if n > len(x.byItem) {
+		x.byItem = append(x.byItem, make([]int32, n-len(x.byItem))...)
+		x.itemSeqs = append(x.itemSeqs, make([]itemEntry, n*x.perItem-len(x.itemSeqs))...)
+	}
+}
+
+// reserve takes the rings' full room, for every session kept, and room for
+// the entries of n ordinals, for an index about to serve. Grown as sessions
+// come, the rings would take their room in doublings of up to tens of
+// megabytes (31 MB for the last at the defaults) and the item entries in
+// steps as large, each an allocation the collector must then catch up with
+// at a time the traffic chooses; taken before serving, they are what an
+// index that has served a while holds anyway.
+func (x *sessions) reserve(n int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if cap(x.ring) < x.kept {
+		x.growRingsTo(x.kept)
+	}
+	x.roomForItems(n)
 }
 
 // current returns the slot of the session of user u that an event at ts
@@ -185,8 +206,10 @@ func (x *sessions) fresh(u uint64, ts int64) int {
 // on its way to 131,072 sessions of 50 items it would allocate several times
 // its final 31 MB, which the collector then has to catch up with; doubled,
 // it allocates less than twice that.
-func (x *sessions) growRings() {
-	n := min(max(2*cap(x.ring), 1024), x.kept)
+func (x *sessions) growRings() { x.growRingsTo(min(max(2*cap(x.ring), 1024), x.kept)) }
+
+// growRingsTo gives the rings room for n sessions.
+func (x *sessions) growRingsTo(n int) {
 	ring := make([]session, len(x.ring), n)
 	copy(ring, x.ring)
 	items := make([]int32, len(x.items), n*x.length)

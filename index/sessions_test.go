@@ -151,6 +151,41 @@ func TestSessionsRingsGrowByDoubling(t *testing.T) {
 	}
 }
 
+// TestSessionsRebuildTakesFullRoom: a rebuilt index, about to serve, takes
+// the rings' full room and room for every item of its catalog at once, so
+// that serving fills them without a step of growth: at the defaults a step
+// is tens of megabytes allocated at a time the traffic chooses.
+func TestSessionsRebuildTakesFullRoom(t *testing.T) {
+	const kept, perItem, length, items = 1 << 12, 4, 3, 300
+	x := newTestIndex(t, Options{SessionsKept: kept, SessionsPerItem: perItem, SessionLength: length})
+	for i := range items {
+		mustUpsert(t, x, Item{ID: fmt.Sprint("i", i)})
+	}
+	err := x.Rebuild(func(observe func(Observation)) error {
+		observe(Observation{User: "u", Item: "i0", Weight: 1, TS: base})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.sess.mu.RLock()
+	ring, itemsRoom, entries := cap(x.sess.ring), cap(x.sess.items), cap(x.sess.itemSeqs)
+	x.sess.mu.RUnlock()
+	if ring != kept || itemsRoom != kept*length || entries < items*perItem {
+		t.Fatalf("after a rebuild: room for %d sessions, %d of their items, %d item entries; want %d, %d and at least %d",
+			ring, itemsRoom, entries, kept, kept*length, items*perItem)
+	}
+	for i := range kept + 10 {
+		x.Observe(Observation{User: fmt.Sprint("u", i), Item: fmt.Sprint("i", i%items), Weight: 1, TS: base + int64(i)})
+	}
+	x.sess.mu.RLock()
+	defer x.sess.mu.RUnlock()
+	if cap(x.sess.ring) != ring || cap(x.sess.items) != itemsRoom || cap(x.sess.itemSeqs) != entries {
+		t.Errorf("serving grew the rings: room for %d sessions, %d items, %d entries; want %d, %d and %d as after the rebuild",
+			cap(x.sess.ring), cap(x.sess.items), cap(x.sess.itemSeqs), ring, itemsRoom, entries)
+	}
+}
+
 // TestSessionsRebuildKeepsLatest: a stored history replayed user by user
 // leaves the sessions that feeding it in time order leaves, when fewer
 // are kept than there are: the latest, not those of the users replayed
