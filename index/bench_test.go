@@ -135,3 +135,34 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
+
+// BenchmarkDescribe reads the facts of 340 random items, about what a
+// recommend answer ranks, from a catalog of 100,000 (or TAILOR_BENCH_ITEMS)
+// items of a synthetic world.
+func BenchmarkDescribe(b *testing.B) {
+	w := synth.New(synth.Options{Items: envInt("TAILOR_BENCH_ITEMS", 100000), Users: 1, Seed: 1})
+	x := newTestIndex(b, Options{})
+	items := make([]Item, len(w.Items))
+	for i, it := range w.Items {
+		items[i] = Item{ID: it.ID, Category: it.Category, Brand: it.Brand, Tags: it.Tags, Price: it.Price, Available: ptr(it.Available)}
+	}
+	if err := x.Upsert(items); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	lists := make([][]int32, 1024)
+	for i := range lists {
+		lists[i] = make([]int32, 340)
+		for j := range lists[i] {
+			lists[i][j] = int32(r.IntN(len(items)))
+		}
+	}
+	dst := make([]Facts, 0, 340)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		dst = x.Describe(lists[i%len(lists)], dst[:0])
+		i++
+	}
+}

@@ -125,6 +125,7 @@ type catalog struct {
 	brands map[string]int32
 	live   int
 	prices [][]float64 // by category id: prices of the items in it or below, sorted
+	median []float64   // by category id: the median of prices, 0 when none
 	items  [][]int32   // by category id: ordinals of the items in it or below, sorted
 }
 
@@ -271,20 +272,35 @@ func (c *catalog) priceLocked(doc *Doc) {
 		}
 		i, _ := slices.BinarySearch(c.prices[id], doc.Item.Price)
 		c.prices[id] = slices.Insert(c.prices[id], i, doc.Item.Price)
+		c.setMedianLocked(id)
+	}
+}
+
+// setMedianLocked keeps the median of category id's prices beside them, in
+// a dense array that ranking reads for hundreds of items an answer and that
+// stays in cache, where the prices' middle is a miss of its own.
+func (c *catalog) setMedianLocked(id int32) {
+	for int(id) >= len(c.median) {
+		c.median = append(c.median, 0)
+	}
+	p := c.prices[id]
+	switch n := len(p); {
+	case n == 0:
+		c.median[id] = 0
+	case n%2 == 0:
+		c.median[id] = (p[n/2-1] + p[n/2]) / 2
+	default:
+		c.median[id] = p[n/2]
 	}
 }
 
 // medianLocked returns the median price of the priced items in category cat
 // or below, 0 when it has none.
 func (c *catalog) medianLocked(cat int32) float64 {
-	if cat < 0 || int(cat) >= len(c.prices) || len(c.prices[cat]) == 0 {
+	if cat < 0 || int(cat) >= len(c.median) {
 		return 0
 	}
-	p := c.prices[cat]
-	if n := len(p); n%2 == 0 {
-		return (p[n/2-1] + p[n/2]) / 2
-	}
-	return p[len(p)/2]
+	return c.median[cat]
 }
 
 func (c *catalog) unpriceLocked(doc *Doc) {
@@ -302,6 +318,7 @@ func (c *catalog) unpriceLocked(doc *Doc) {
 		if int(id) < len(c.prices) {
 			if i, ok := slices.BinarySearch(c.prices[id], doc.Item.Price); ok {
 				c.prices[id] = slices.Delete(c.prices[id], i, i+1)
+				c.setMedianLocked(id)
 			}
 		}
 	}

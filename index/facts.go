@@ -59,13 +59,19 @@ func (x *Index) Describe(ords []int32, dst []Facts) []Facts {
 	c := x.cat
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	// Two passes: the copies' loads, each a miss at a random place in the
+	// facts, do not wait on one another, so the processor overlaps them;
+	// the ratios then read the copies and the medians, both in cache.
+	at := len(dst)
 	for _, o := range ords {
 		if o < 0 || int(o) >= len(c.facts) {
 			dst = append(dst, Facts{})
 			continue
 		}
 		dst = append(dst, c.facts[o])
-		f := &dst[len(dst)-1]
+	}
+	for i := range dst[at:] {
+		f := &dst[at+i]
 		if leaf := f.Leaf(); leaf >= 0 && f.Price > 0 {
 			if med := c.medianLocked(leaf); med > 0 {
 				f.PriceRatio = f.Price / med
