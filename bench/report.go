@@ -221,11 +221,19 @@ func sweepPlot(r *Result) template.HTML {
 		}
 		lines = append(lines, line{name: n + ": p99 (median of runs) by rate", color: colorOf(n), dots: true, pts: pts})
 	}
-	withSLO := append(slices.Clone(lines), line{pts: [][2]float64{{0, r.Sweep.SLO}}})
+	refs := []ref{{r.Sweep.SLO, "SLO " + fmtUS(r.Sweep.SLO)}}
+	for _, n := range names {
+		if b, judged := r.Sweep.Bound(n); judged && b != r.Sweep.SLO {
+			refs = append(refs, ref{b, n + " SLO " + fmtUS(b)})
+		}
+	}
+	withSLO := slices.Clone(lines)
+	for _, rf := range refs {
+		withSLO = append(withSLO, line{pts: [][2]float64{{0, rf.y}}})
+	}
 	p := plot{
-		title: "sweep: p99 by rate (line: the SLO)", xlabel: "requests/s", ylabel: "p99",
-		x: fitLinear(lines, 0, countLabel), y: fitLatency(withSLO, 1), lines: lines,
-		refs: []ref{{r.Sweep.SLO, "SLO " + fmtUS(r.Sweep.SLO)}},
+		title: "sweep: p99 by rate (lines: the SLOs)", xlabel: "requests/s", ylabel: "p99",
+		x: fitLinear(lines, 0, countLabel), y: fitLatency(withSLO, 1), lines: lines, refs: refs,
 	}
 	return p.svg()
 }
@@ -274,7 +282,7 @@ code { font-size: 13px; }
 <tr><th>runs</th><td class="name">{{len .R.Runs}} (figures: median and range over the runs)</td></tr>
 <tr><th>driver host</th><td class="name">{{.R.Host.OS}}/{{.R.Host.Arch}}, {{.R.Host.CPUs}} CPUs, GOMAXPROCS {{.R.Host.GOMAXPROCS}}, {{.R.Host.Go}}</td></tr>
 {{with .R.World}}<tr><th>world</th><td class="name">{{.Items}} items, {{.Users}} users, {{.Events}} history events, {{.Campaigns}} campaigns, seed {{.Seed}}</td></tr>{{end}}
-{{with .R.Sweep}}<tr><th>sweep</th><td class="name">highest rate that held (p99 under the SLO on every endpoint, no errors, rate achieved; a confirmed step by its medians): <b>{{.Held}} req/s</b></td></tr>{{end}}
+{{with .R.Sweep}}<tr><th>sweep</th><td class="name">highest rate that held (p99 under its bound on every endpoint judged, no errors, rate achieved; a confirmed step by its medians): <b>{{.Held}} req/s</b>, p99 bounds <code>{{.String}}</code></td></tr>{{end}}
 </table>
 
 <h2>Figures</h2>

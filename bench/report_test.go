@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,6 +117,86 @@ func TestSweepConfirmsErrors(t *testing.T) {
 	}
 	if st := res.Sweep.Steps; res.Sweep.Held != 0 || len(st) != 1 || st[0].Held || st[0].Why != "10 errors" {
 		t.Errorf("one run with 10 shed, no confirming runs: got held %v after %+v, want none held on 10 errors", res.Sweep.Held, st)
+	}
+}
+
+// TestSweepEndpointBounds: a bound of an endpoint's own replaces the
+// default for it, and a bound of off leaves it unjudged. The server takes
+// 20 ms over every events request and answers the others at once.
+func TestSweepEndpointBounds(t *testing.T) {
+	url := serve(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/v1/events" {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	sweep := func(slo string) *Sweep {
+		t.Helper()
+		bound, bounds, err := ParseSLO(slo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := RunSweep(context.Background(), testWorkload(), SweepOptions{
+			Options: Options{RunOptions: RunOptions{Target: url, Duration: 400 * time.Millisecond, Warmup: 100 * time.Millisecond,
+				Mix: Mix{{Name: "recommend", Weight: 1}, {Name: "events", Weight: 1}}, Tolerance: 1}},
+			From: 100, Step: 100, To: 100, SLO: bound, EndpointSLO: bounds,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Sweep
+	}
+	for _, c := range []struct {
+		slo, bounds string
+		held        bool
+		why         string
+	}{
+		{"1s", "1s", true, ""},
+		{"1s,events=10ms", "1s,events=10ms", false, "events p99"},
+		{"1s,events=off", "1s,events=off", true, ""},
+		{"10ms", "10ms", false, "events p99"},
+		{"10ms,events=off", "10ms,events=off", true, ""},
+		{"events=off,10ms", "10ms,events=off", true, ""},
+		{"10ms,events=1s", "10ms,events=1s", true, ""},
+	} {
+		sw := sweep(c.slo)
+		st := sw.Steps[0]
+		if st.Held != c.held || !strings.HasPrefix(st.Why, c.why) || sw.String() != c.bounds {
+			t.Errorf("--slo %s: held %v (%q), bounds %q; want held %v (%q...), bounds %q", c.slo, st.Held, st.Why, sw, c.held, c.why, c.bounds)
+		}
+		if st.P99["events"] < 20_000 {
+			t.Errorf("--slo %s: events p99 %v µs recorded, want its 20 ms wait in it, judged or not", c.slo, st.P99["events"])
+		}
+	}
+}
+
+func TestParseSLO(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		def  time.Duration
+		byEP map[string]time.Duration
+	}{
+		{"", 5 * time.Millisecond, nil},
+		{"2ms", 2 * time.Millisecond, nil},
+		{"events=off", 5 * time.Millisecond, map[string]time.Duration{"events": -1}},
+		{" 3ms , bid = 1ms ,events=off", 3 * time.Millisecond, map[string]time.Duration{"bid": time.Millisecond, "events": -1}},
+	} {
+		def, byEP, err := ParseSLO(c.in)
+		if err != nil || def != c.def || !maps.Equal(byEP, c.byEP) {
+			t.Errorf("ParseSLO(%q) = %v, %v, %v; want %v, %v", c.in, def, byEP, err, c.def, c.byEP)
+		}
+	}
+	for in, want := range map[string]string{
+		"fast":              `"fast" is not a positive duration`,
+		"0s":                `"0s" is not a positive duration`,
+		"1ms,2ms":           "more than one default bound",
+		"search=1ms":        `unknown endpoint "search"`,
+		"bid=1ms,bid=off":   "bid given twice",
+		"events=-1ms":       `bound of events must be a positive duration or off, got "-1ms"`,
+		"recommend=forever": `bound of recommend must be a positive duration or off, got "forever"`,
+	} {
+		if _, _, err := ParseSLO(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseSLO(%q) error %v, want one saying %s", in, err, want)
+		}
 	}
 }
 

@@ -96,7 +96,7 @@ func TestDriveReadsServerPauses(t *testing.T) {
 	if f, ok := r.Figure("all", "server gc cycles"); !ok || f.Median != 1 {
 		t.Errorf("figure: %+v, %v; want the run's 1", f, ok)
 	}
-	step := judge(r, 400, 5000)
+	step := judge(r, 400, &Sweep{SLO: 5000})
 	if want := "GC cycles per run 1; slowest WAL sync per run up to 200ms"; step.Pauses() != want {
 		t.Errorf("step pauses %q, want %q", step.Pauses(), want)
 	}

@@ -16,6 +16,11 @@ type SweepOptions struct {
 	From, Step, To float64
 	// SLO is the p99 latency every endpoint must stay under. Default 5 ms.
 	SLO time.Duration
+	// EndpointSLO, where it names an endpoint, is that endpoint's bound in
+	// place of SLO; a negative bound leaves the endpoint unjudged (its p99 is
+	// still recorded). Writes that wait for a disk's sync can be given a
+	// bound of their own this way, or left out to find what the reads hold.
+	EndpointSLO map[string]time.Duration
 	// Confirm is how many more runs a step that does not hold gets before
 	// the sweep stops there: it is then judged again by the medians over all
 	// its runs (of p99 and of errors alike), so that one stall of a few
@@ -28,9 +33,12 @@ type SweepOptions struct {
 
 // Sweep records the steps of a sweep.
 type Sweep struct {
-	SLO   float64     `json:"slo_p99_us"`
-	Held  float64     `json:"held_rate"` // highest rate that held; 0 if none did
-	Steps []SweepStep `json:"steps"`
+	SLO float64 `json:"slo_p99_us"`
+	// EndpointSLO is SweepOptions.EndpointSLO in microseconds, -1 for an
+	// endpoint left unjudged.
+	EndpointSLO map[string]float64 `json:"slo_p99_us_by_endpoint,omitempty"`
+	Held        float64            `json:"held_rate"` // highest rate that held; 0 if none did
+	Steps       []SweepStep        `json:"steps"`
 }
 
 // SweepStep is one rate of a sweep.
@@ -69,6 +77,15 @@ func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, err
 		opts.SLO = 5 * time.Millisecond
 	}
 	sw := &Sweep{SLO: float64(opts.SLO.Microseconds())}
+	for name, d := range opts.EndpointSLO {
+		if sw.EndpointSLO == nil {
+			sw.EndpointSLO = map[string]float64{}
+		}
+		sw.EndpointSLO[name] = -1
+		if d >= 0 {
+			sw.EndpointSLO[name] = float64(d.Microseconds())
+		}
+	}
 	var best, first *Result
 	for rate := opts.From; rate <= opts.To && ctx.Err() == nil; rate += opts.Step {
 		o := opts.Options
@@ -80,7 +97,7 @@ func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, err
 		if err != nil {
 			return nil, err
 		}
-		step := judge(res, rate, sw.SLO)
+		step := judge(res, rate, sw)
 		if !step.Held && opts.Confirm > 0 && ctx.Err() == nil {
 			if opts.Progress != nil {
 				fmt.Fprintf(opts.Progress, "sweep: %s req/s did not hold (%s): %d more run(s)\n", trimFloat(rate), step.Why, opts.Confirm)
@@ -93,7 +110,7 @@ func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, err
 			res.Runs, res.Floor = append(res.Runs, more.Runs...), append(res.Floor, more.Floor...)
 			res.Config.Repeat = len(res.Runs)
 			res.summarize()
-			step = judge(res, rate, sw.SLO)
+			step = judge(res, rate, sw)
 		}
 		sw.Steps = append(sw.Steps, step)
 		if opts.OnStep != nil {
@@ -141,8 +158,17 @@ func joinFigures(vs []float64, format func(float64) string) string {
 	return strings.Join(out, ", ")
 }
 
+// Bound returns the p99 bound the sweep judges endpoint by, in
+// microseconds, and false when it leaves the endpoint unjudged.
+func (sw *Sweep) Bound(endpoint string) (float64, bool) {
+	if b, ok := sw.EndpointSLO[endpoint]; ok {
+		return b, b >= 0
+	}
+	return sw.SLO, true
+}
+
 // judge decides whether a step held.
-func judge(res *Result, rate, slo float64) SweepStep {
+func judge(res *Result, rate float64, sw *Sweep) SweepStep {
 	step := SweepStep{Rate: rate, P99: map[string]float64{}, Held: true, Runs: len(res.Runs)}
 	if f, ok := res.Figure("all", "achieved"); ok {
 		step.Achieved = f.Median
@@ -156,7 +182,7 @@ func judge(res *Result, rate, slo float64) SweepStep {
 		step.P99[s.Endpoint] = p99.Median
 		step.Errors += errs.Median
 		step.ErrorsMax += errs.Max
-		if p99.Median > slo && step.Held {
+		if slo, judged := sw.Bound(s.Endpoint); judged && p99.Median > slo && step.Held {
 			step.Held, step.Why = false, fmt.Sprintf("%s p99 %s over %s", s.Endpoint, fmtUS(p99.Median), fmtUS(slo))
 		}
 	}
@@ -176,4 +202,73 @@ func judge(res *Result, rate, slo float64) SweepStep {
 		step.Held, step.Why = false, "invalid: "+res.Invalid[0]
 	}
 	return step
+}
+
+// ParseSLO parses a sweep's p99 bounds: "5ms" bounds every endpoint;
+// "5ms,events=10ms" bounds events by 10 ms and the others by 5 ms;
+// "5ms,events=off" leaves events unjudged. A bare duration is the default
+// bound (5 ms when none is given); each endpoint (recommend, events, bid)
+// may be named once.
+func ParseSLO(s string) (time.Duration, map[string]time.Duration, error) {
+	def := 5 * time.Millisecond
+	var byEndpoint map[string]time.Duration
+	bare := false
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, bound, named := strings.Cut(part, "=")
+		if !named {
+			if bare {
+				return 0, nil, fmt.Errorf("bench: slo %q: more than one default bound", s)
+			}
+			d, err := time.ParseDuration(part)
+			if err != nil || d <= 0 {
+				return 0, nil, fmt.Errorf("bench: slo %q: %q is not a positive duration", s, part)
+			}
+			def, bare = d, true
+			continue
+		}
+		name, bound = strings.TrimSpace(name), strings.TrimSpace(bound)
+		if _, known := endpointByName(name); !known {
+			return 0, nil, fmt.Errorf("bench: slo %q: unknown endpoint %q (want recommend, events or bid)", s, name)
+		}
+		if _, twice := byEndpoint[name]; twice {
+			return 0, nil, fmt.Errorf("bench: slo %q: %s given twice", s, name)
+		}
+		d := time.Duration(-1)
+		if bound != "off" {
+			var err error
+			if d, err = time.ParseDuration(bound); err != nil || d <= 0 {
+				return 0, nil, fmt.Errorf("bench: slo %q: bound of %s must be a positive duration or off, got %q", s, name, bound)
+			}
+		}
+		if byEndpoint == nil {
+			byEndpoint = map[string]time.Duration{}
+		}
+		byEndpoint[name] = d
+	}
+	return def, byEndpoint, nil
+}
+
+// String describes the sweep's bounds as ParseSLO takes them, such as
+// "5ms,events=off".
+func (sw *Sweep) String() string {
+	parts := []string{fmtDuration(sw.SLO)}
+	for _, e := range endpoints {
+		if b, ok := sw.EndpointSLO[e.name]; ok {
+			v := "off"
+			if b >= 0 {
+				v = fmtDuration(b)
+			}
+			parts = append(parts, e.name+"="+v)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// fmtDuration formats microseconds as a Go duration ("5ms", "750µs").
+func fmtDuration(us float64) string {
+	return (time.Duration(us) * time.Microsecond).String()
 }

@@ -26,7 +26,7 @@ Usage:
   tailor bench gen --out DIR [--items N] [--users N] [--campaigns N] [--seed S]
   tailor bench load --target URL --world DIR
   tailor bench run --target URL --world DIR [--rate R] [--duration D] [--mix recommend=70,events=20,bid=10] [--out DIR]
-  tailor bench sweep --target URL --world DIR [--from R] [--step R] [--slo 5ms] [--out DIR]
+  tailor bench sweep --target URL --world DIR [--from R] [--step R] [--slo 5ms[,events=off]] [--out DIR]
   tailor bench compare A/result.json B/result.json
   tailor bench self
 
@@ -257,9 +257,13 @@ func benchSweep(args []string) error {
 	from := fs.Float64("from", 500, "first rate, requests per second")
 	step := fs.Float64("step", 500, "rate increment")
 	to := fs.Float64("to", 100000, "last rate")
-	slo := fs.Duration("slo", 5*time.Millisecond, "p99 every endpoint must stay under")
+	slo := fs.String("slo", "5ms", "p99 `bounds`: a duration for every endpoint, then endpoint=duration or endpoint=off for one of its own or none (5ms,events=off)")
 	confirm := fs.Int("confirm", 0, "more `runs` for a step that does not hold, judged again by the medians over all its runs (p99 and errors)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	bound, bounds, err := bench.ParseSLO(*slo)
+	if err != nil {
 		return err
 	}
 	opts, wl, err := m.options(*from)
@@ -269,7 +273,7 @@ func benchSweep(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	res, err := bench.RunSweep(ctx, wl, bench.SweepOptions{
-		Options: opts, From: *from, Step: *step, To: *to, SLO: *slo, Confirm: *confirm,
+		Options: opts, From: *from, Step: *step, To: *to, SLO: bound, EndpointSLO: bounds, Confirm: *confirm,
 		OnStep: func(rate float64, r *bench.Result) error {
 			return bench.WriteResult(filepath.Join(m.out, fmt.Sprintf("rate-%g", rate)), r)
 		},
@@ -277,6 +281,7 @@ func benchSweep(args []string) error {
 	if err != nil {
 		return err
 	}
+	fmt.Printf("p99 bounds %s\n", res.Sweep)
 	for _, st := range res.Sweep.Steps {
 		verdict := "held"
 		if !st.Held {
