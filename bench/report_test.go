@@ -129,7 +129,7 @@ func TestSweepEndpointBounds(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
-	sweep := func(slo string) *Sweep {
+	sweep := func(slo string) *Result {
 		t.Helper()
 		bound, bounds, err := ParseSLO(slo)
 		if err != nil {
@@ -143,7 +143,7 @@ func TestSweepEndpointBounds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res.Sweep
+		return res
 	}
 	for _, c := range []struct {
 		slo, bounds string
@@ -158,13 +158,17 @@ func TestSweepEndpointBounds(t *testing.T) {
 		{"events=off,10ms", "10ms,events=off", true, ""},
 		{"10ms,events=1s", "10ms,events=1s", true, ""},
 	} {
-		sw := sweep(c.slo)
-		st := sw.Steps[0]
+		res := sweep(c.slo)
+		sw, st := res.Sweep, res.Sweep.Steps[0]
 		if st.Held != c.held || !strings.HasPrefix(st.Why, c.why) || sw.String() != c.bounds {
 			t.Errorf("--slo %s: held %v (%q), bounds %q; want held %v (%q...), bounds %q", c.slo, st.Held, st.Why, sw, c.held, c.why, c.bounds)
 		}
 		if st.P99["events"] < 20_000 {
 			t.Errorf("--slo %s: events p99 %v µs recorded, want its 20 ms wait in it, judged or not", c.slo, st.P99["events"])
+		}
+		var summary strings.Builder
+		if err := WriteSummary(&summary, res); err != nil || !strings.Contains(summary.String(), "p99 bounds "+c.bounds+",") {
+			t.Errorf("--slo %s: summary %q (%v), want it to name the bounds %s", c.slo, summary.String(), err, c.bounds)
 		}
 	}
 }

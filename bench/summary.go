@@ -22,8 +22,8 @@ func WriteSummary(w io.Writer, r *Result) error {
 		fmt.Fprintf(w, "floor  %s: the same load, beside each run\n", c.FloorTarget)
 	}
 	if r.Sweep != nil {
-		fmt.Fprintf(w, "sweep: highest rate that held (p99 under %s, no errors, rate achieved; a confirmed step by its medians): %s req/s\n",
-			fmtUS(r.Sweep.SLO), trimFloat(r.Sweep.Held))
+		fmt.Fprintf(w, "sweep: highest rate that held (p99 bounds %s, no errors, rate achieved; a confirmed step by its medians): %s req/s\n",
+			r.Sweep, trimFloat(r.Sweep.Held))
 	}
 	if r.Valid {
 		fmt.Fprintln(w, "valid: yes")
