@@ -106,6 +106,12 @@ type StorageOptions struct {
 	// they write or read (see kv.Pacer), so that requests need not wait
 	// behind them.
 	Unpaced bool
+	// BackgroundWriteRate is the most bytes a second flushes and compactions
+	// write while requests are served and Pebble keeps up (see kv.Pacer):
+	// a sync of the write-ahead log waits for the disk to persist what was
+	// written before it. Default 32 MiB; negative: no cap. Unpaced turns it
+	// off too.
+	BackgroundWriteRate int64
 	// WALSyncInterval is the shortest time between two syncs of the
 	// write-ahead log: under a stream of writes, the commits that arrive
 	// within it share one sync (group commit) instead of one sync each,
@@ -181,7 +187,7 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 	}
 	var pacer *kv.Pacer
 	if !st.Unpaced {
-		pacer = kv.NewPacer(kv.PacerOptions{})
+		pacer = kv.NewPacer(kv.PacerOptions{WriteRate: st.BackgroundWriteRate})
 	}
 	stalls := new(kv.Stalls)
 	walSync := st.WALSyncInterval

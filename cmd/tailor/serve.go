@@ -56,6 +56,7 @@ func serve(args []string) error {
 	bidAllow := fs.String("bid-allow", "", "only peers in these `CIDR`s may bid, such as 10.0.0.0/8,192.0.2.7 (default: anyone)")
 	maxInflightMB := fs.Int("max-inflight-mb", 256, "request bodies held at once, in `MiB`; past it requests get 503")
 	minFreeMB := fs.Int("min-free-mb", 256, "free disk space below which writes get 507, in `MiB` (0: no floor)")
+	backgroundMB := fs.Int("background-write-mb", 32, "the most `MiB` a second Pebble's flushes and compactions write while requests are served and they keep up, so that the write-ahead log's syncs do not wait behind them (0: no cap)")
 	unpaced := fs.Bool("unpaced-compactions", false, "let Pebble's flushes and compactions run at full speed while requests are served (default: they pause after every 64 KiB written or read so that requests need not wait behind them)")
 	walSync := fs.Duration("wal-sync-interval", service.DefaultWALSyncInterval, "shortest time between two syncs of the write-ahead log: the writes that arrive within it share one sync, each still acknowledged only once synced (0: sync each write at once)")
 	concurrency := fs.String("max-concurrent", "", "requests handled at once per kind before the rest wait then are shed: `recommend=N,bid=N,events=N,other=N` (default 32 per core, 32 per core, 64, 16)")
@@ -81,6 +82,9 @@ func serve(args []string) error {
 	}
 	if err := checkExposure(*addr, *authFile, *insecure); err != nil {
 		return err
+	}
+	if *backgroundMB < 0 {
+		return fmt.Errorf("--background-write-mb: %d is not a rate; give MiB a second, or 0 for no cap", *backgroundMB)
 	}
 	if err := profileContention(*mutexFraction, *blockRate); err != nil {
 		return err
@@ -180,7 +184,7 @@ func serve(args []string) error {
 		Service: service.Options{
 			CacheBytes:      profileCache,
 			BlockCacheBytes: blockCache,
-			Storage: service.StorageOptions{MinFreeBytes: minFree, Unpaced: *unpaced, WALSyncInterval: walSyncInterval, OnFailure: func(err error) {
+			Storage: service.StorageOptions{MinFreeBytes: minFree, Unpaced: *unpaced, BackgroundWriteRate: backgroundWriteRate(*backgroundMB), WALSyncInterval: walSyncInterval, OnFailure: func(err error) {
 				// Pebble cannot go on past this in this process; a restart
 				// replays the write-ahead log, which holds every acknowledged
 				// write and no other.
@@ -434,4 +438,13 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// backgroundWriteRate turns --background-write-mb into
+// StorageOptions.BackgroundWriteRate: 0 is no cap.
+func backgroundWriteRate(mb int) int64 {
+	if mb == 0 {
+		return -1
+	}
+	return int64(mb) << 20
 }

@@ -111,7 +111,21 @@ func Open(dir string, opts Options) (*pebble.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kv: cannot open %s: %w", dir, err)
 	}
+	if opts.Pacer != nil {
+		opts.Pacer.watch(func() bool { return behind(db.Metrics(), po) })
+	}
 	return db, nil
+}
+
+// behind reports whether Pebble's flushes and compactions have fallen
+// behind its writes: twice the sublevels of level 0 that start a
+// compaction, or as many memtables (the one written included) as the
+// count of queued ones that stops writes, one short of a stall. Then the
+// pacer lets them write at full speed, rather than let the debt grow into
+// a write stall. (A flush under way alone makes three.)
+func behind(m *pebble.Metrics, po *pebble.Options) bool {
+	return int(m.Levels[0].Sublevels) >= 2*po.L0CompactionThreshold ||
+		m.MemTable.Count >= int64(po.MemTableStopWritesThreshold)
 }
 
 // Key returns prefix followed by id.

@@ -15,7 +15,7 @@ import (
 func pacedDB(t *testing.T) (db *pebble.DB, p *Pacer, clock *atomic.Int64, slept *atomic.Int64) {
 	t.Helper()
 	clock, slept = new(atomic.Int64), new(atomic.Int64)
-	p = NewPacer(PacerOptions{Chunk: 4 << 10, Pause: 7 * time.Microsecond, Window: 10 * time.Millisecond,
+	p = NewPacer(PacerOptions{Chunk: 4 << 10, Pause: 7 * time.Microsecond, Window: 10 * time.Millisecond, WriteRate: -1,
 		Now: clock.Load, Sleep: func(d time.Duration) {
 			if d != 7*time.Microsecond {
 				t.Errorf("slept %v, want the pause", d)
@@ -188,10 +188,10 @@ func TestPacerPausesAsLongAsTheChunkTook(t *testing.T) {
 	var pr progress
 	for _, took := range []time.Duration{700 * time.Microsecond, 5 * time.Microsecond, 30 * time.Millisecond} {
 		// Half the chunk, time passes, the other half.
-		p.moved(&pr, 512)
+		p.moved(&pr, 512, false)
 		clock.Add(int64(took))
 		p.Serving()
-		p.moved(&pr, 512)
+		p.moved(&pr, 512, false)
 	}
 	want := []time.Duration{700 * time.Microsecond, 20 * time.Microsecond, 2 * time.Millisecond}
 	if fmt.Sprint(slept) != fmt.Sprint(want) {
@@ -199,5 +199,100 @@ func TestPacerPausesAsLongAsTheChunkTook(t *testing.T) {
 	}
 	if n, asked := p.Pauses(); n != 3 || asked != 2720*time.Microsecond {
 		t.Errorf("Pauses() = %d, %v; want 3, 2.72ms", n, asked)
+	}
+}
+
+// While requests are served, what flushes and compactions write is held to
+// the rate: a chunk of 64 KiB at 32 MiB a second is 1.953125 ms, less the
+// time the chunk took. Reads are not held to it, nor writes while Pebble
+// is behind (asked at most every 50 ms), nor writes while no request runs.
+func TestPacerHoldsWritesToTheRate(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(int64(time.Second))
+	var slept []time.Duration
+	p := NewPacer(PacerOptions{Chunk: 64 << 10, Pause: 20 * time.Microsecond, MaxPause: 2 * time.Millisecond,
+		Window: 10 * time.Millisecond, WriteRate: 32 << 20, Now: clock.Load, Sleep: func(d time.Duration) {
+			slept = append(slept, d)
+			clock.Add(int64(d))
+		}})
+	late, asked := false, 0
+	p.watch(func() bool { asked++; return late })
+	var w, r progress
+	chunk := func(pr *progress, write bool, took time.Duration) {
+		p.Serving()
+		p.moved(pr, 32<<10, write)
+		clock.Add(int64(took))
+		p.moved(pr, 32<<10, write)
+	}
+	chunk(&w, true, 100*time.Microsecond)  // held to the rate
+	chunk(&r, false, 100*time.Microsecond) // a read: as long as it took
+	chunk(&w, true, 3*time.Millisecond)    // slower than the rate: the pause for the CPU
+	late = true
+	clock.Add(int64(50 * time.Millisecond))
+	w = progress{}
+	chunk(&w, true, 100*time.Microsecond) // behind: as long as it took
+	late = false
+	chunk(&w, true, 100*time.Microsecond) // asked again within 50 ms: still behind
+	clock.Add(int64(50 * time.Millisecond))
+	w = progress{}
+	chunk(&w, true, 100*time.Microsecond) // caught up: held to the rate again
+	want := []time.Duration{1853125 * time.Nanosecond, 100 * time.Microsecond, 2 * time.Millisecond,
+		100 * time.Microsecond, 100 * time.Microsecond, 1853125 * time.Nanosecond}
+	if fmt.Sprint(slept) != fmt.Sprint(want) {
+		t.Errorf("pauses = %v, want %v", slept, want)
+	}
+	if asked != 3 {
+		t.Errorf("asked whether behind %d times, want 3 (once per 50 ms, writes only)", asked)
+	}
+
+	// Not serving: no pause at all.
+	slept = nil
+	clock.Add(int64(time.Second))
+	p.moved(&w, 64<<10, true)
+	clock.Add(int64(100 * time.Microsecond))
+	p.moved(&w, 64<<10, true)
+	if len(slept) != 0 {
+		t.Errorf("writes with no request served paused %v", slept)
+	}
+}
+
+// A flush of real Pebble while serving asks to sleep as long as its tables'
+// bytes take at the rate.
+func TestPacerHoldsAFlushToTheRate(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(int64(time.Second))
+	var asked atomic.Int64
+	const rate = 8 << 20
+	p := NewPacer(PacerOptions{Chunk: 4 << 10, Window: 10 * time.Millisecond, WriteRate: rate,
+		Now: clock.Load, Sleep: func(d time.Duration) { asked.Add(int64(d)) }})
+	db, err := Open(t.TempDir(), Options{Pacer: p, MemTableBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p.Serving()
+	write(t, db, 0, 500)
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	size := db.Metrics().Levels[0].TablesSize
+	want := time.Duration(float64(size) / rate * float64(time.Second))
+	if got := time.Duration(asked.Load()); got < want*8/10 || got > want*12/10 {
+		t.Errorf("a flush of %d bytes while serving asked to sleep %v, want about %v (the bytes at 8 MiB a second)", size, got, want)
+	}
+}
+
+func TestBehind(t *testing.T) {
+	po := &pebble.Options{L0CompactionThreshold: 4, MemTableStopWritesThreshold: 4}
+	for _, c := range []struct {
+		sublevels int32
+		memtables int64
+		want      bool
+	}{{0, 1, false}, {7, 3, false}, {8, 1, true}, {0, 4, true}} {
+		m := &pebble.Metrics{}
+		m.Levels[0].Sublevels, m.MemTable.Count = c.sublevels, c.memtables
+		if got := behind(m, po); got != c.want {
+			t.Errorf("behind with %d sublevels in L0 and %d memtables = %v, want %v", c.sublevels, c.memtables, got, c.want)
+		}
 	}
 }
