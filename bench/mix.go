@@ -45,16 +45,11 @@ const DefaultMix = "recommend=70,events=20,bid=10"
 func ParseMix(s string) (Mix, error) {
 	var m Mix
 	seen := map[string]bool{}
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		name, w, ok := strings.Cut(part, "=")
-		if !ok {
+	for _, e := range splitList(s) {
+		name, w := e.name, e.value
+		if !e.named {
 			w = "1"
 		}
-		name = strings.TrimSpace(name)
 		if _, known := endpointByName(name); !known {
 			return nil, fmt.Errorf("bench: mix: unknown endpoint %q (want recommend, events or bid)", name)
 		}
@@ -62,7 +57,7 @@ func ParseMix(s string) (Mix, error) {
 			return nil, fmt.Errorf("bench: mix: %s given twice", name)
 		}
 		seen[name] = true
-		weight, err := strconv.Atoi(strings.TrimSpace(w))
+		weight, err := strconv.Atoi(w)
 		if err != nil || weight < 0 {
 			return nil, fmt.Errorf("bench: mix: weight of %s must be a non-negative integer, got %q", name, w)
 		}
@@ -126,4 +121,25 @@ func gcd(a, b int) int {
 		a, b = b, a%b
 	}
 	return a
+}
+
+// listEntry is one entry of a comma-separated flag value: name=value, or a
+// name alone.
+type listEntry struct {
+	name, value string
+	named       bool // it had a value
+}
+
+// splitList splits "a=1, b = 2,c" into its entries, spaces trimmed and
+// empty entries left out.
+func splitList(s string) []listEntry {
+	var out []listEntry
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		name, value, named := strings.Cut(part, "=")
+		out = append(out, listEntry{name: strings.TrimSpace(name), value: strings.TrimSpace(value), named: named})
+	}
+	return out
 }

@@ -213,24 +213,19 @@ func ParseSLO(s string) (time.Duration, map[string]time.Duration, error) {
 	def := 5 * time.Millisecond
 	var byEndpoint map[string]time.Duration
 	bare := false
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		name, bound, named := strings.Cut(part, "=")
-		if !named {
+	for _, e := range splitList(s) {
+		name, bound := e.name, e.value
+		if !e.named {
 			if bare {
 				return 0, nil, fmt.Errorf("bench: slo %q: more than one default bound", s)
 			}
-			d, err := time.ParseDuration(part)
+			d, err := time.ParseDuration(name)
 			if err != nil || d <= 0 {
-				return 0, nil, fmt.Errorf("bench: slo %q: %q is not a positive duration", s, part)
+				return 0, nil, fmt.Errorf("bench: slo %q: %q is not a positive duration", s, name)
 			}
 			def, bare = d, true
 			continue
 		}
-		name, bound = strings.TrimSpace(name), strings.TrimSpace(bound)
 		if _, known := endpointByName(name); !known {
 			return 0, nil, fmt.Errorf("bench: slo %q: unknown endpoint %q (want recommend, events or bid)", s, name)
 		}
