@@ -31,10 +31,10 @@ const (
 // While requests are served, a Pacer also holds what flushes and
 // compactions write to WriteRate bytes a second, unless Pebble has fallen
 // behind (see behindNow). A sync of the write-ahead log makes the disk
-// persist everything written before it: after a table written at full
-// speed, tens of megabytes, a sync that takes half a millisecond took 20-50
-// ms in a test on the development machine's disk, and none of its syncs
-// took over 11 ms with the table written at 32 MiB a second.
+// persist everything written before it: in a test program on the
+// development machine's disk, syncs that take half a millisecond took 20-54
+// ms beside a file of 32 MiB written at full speed, and none took over 11
+// ms with the file written at 32 MiB a second.
 type Pacer struct {
 	chunk  int64
 	pause  time.Duration
