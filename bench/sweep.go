@@ -77,11 +77,11 @@ func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, err
 		opts.SLO = 5 * time.Millisecond
 	}
 	sw := &Sweep{SLO: float64(opts.SLO.Microseconds())}
+	if len(opts.EndpointSLO) > 0 {
+		sw.EndpointSLO = make(map[string]float64, len(opts.EndpointSLO))
+	}
 	for name, d := range opts.EndpointSLO {
-		if sw.EndpointSLO == nil {
-			sw.EndpointSLO = map[string]float64{}
-		}
-		sw.EndpointSLO[name] = -1
+		sw.EndpointSLO[name] = -1 // unjudged
 		if d >= 0 {
 			sw.EndpointSLO[name] = float64(d.Microseconds())
 		}

@@ -36,14 +36,14 @@ const (
 // ms beside a file of 32 MiB written at full speed, and none took over 11
 // ms with the file written at 32 MiB a second.
 type Pacer struct {
-	chunk  int64
-	pause  time.Duration
-	yield  float64
-	most   int64
-	window int64
-	rate   float64 // bytes a second; 0: no cap
-	now    func() int64
-	sleep  func(time.Duration)
+	chunk    int64
+	pause    time.Duration
+	yield    float64
+	most     int64
+	window   int64
+	perChunk int64 // nanoseconds a chunk's writes take at WriteRate; 0: no cap
+	now      func() int64
+	sleep    func(time.Duration)
 
 	last   atomic.Int64 // when the latest request started, per now
 	pauses atomic.Int64
@@ -110,7 +110,10 @@ func NewPacer(o PacerOptions) *Pacer {
 		o.Sleep = time.Sleep
 	}
 	p := &Pacer{chunk: o.Chunk, pause: o.Pause, yield: o.Yield, most: int64(max(o.MaxPause, o.Pause)),
-		window: int64(o.Window), rate: float64(max(o.WriteRate, 0)), now: o.Now, sleep: o.Sleep}
+		window: int64(o.Window), now: o.Now, sleep: o.Sleep}
+	if o.WriteRate > 0 {
+		p.perChunk = int64(float64(o.Chunk) / float64(o.WriteRate) * float64(time.Second))
+	}
 	p.last.Store(-int64(o.Window)) // not serving yet
 	return p
 }
@@ -173,9 +176,9 @@ func (p *Pacer) moved(pr *progress, n int, write bool) {
 		return // nobody is waiting: full speed
 	}
 	pause := min(max(int64(float64(took)*p.yield), int64(p.pause)), p.most)
-	if write && p.rate > 0 && !p.behindNow(now) {
-		// The chunk's share of a second at the rate, less what it took.
-		pause = max(pause, int64(float64(p.chunk)/p.rate*float64(time.Second))-took)
+	if write && p.perChunk > 0 && !p.behindNow(now) {
+		// The chunk's time at the rate, less what it took.
+		pause = max(pause, p.perChunk-took)
 	}
 	p.pauses.Add(1)
 	p.asked.Add(pause)
