@@ -3,6 +3,7 @@ package learn
 import (
 	"bytes"
 	"hash/maphash"
+	"slices"
 	"sync"
 
 	"github.com/tailor-dev/tailor/model"
@@ -152,16 +153,25 @@ func (l *decisionLog) record(user string, a *Arm, ts int64, res *ranker.Result) 
 		prev = l.byUser[h]
 		l.byUser[h] = seq
 	}
-	n := len(res.Items)
-	if n > maxShown {
-		n = maxShown
-	}
+	n := min(len(res.Items), maxShown)
+	feats, ends := d.feats, d.ends
 	*d = decision{seq: seq, ts: ts, userHash: h, prev: prev, arm: a,
-		user: append(d.user[:0], user...), ords: d.ords[:0], feats: d.feats[:0], ends: d.ends[:0]}
+		user: append(d.user[:0], user...), ords: slices.Grow(d.ords[:0], n)}
 	for i := 0; i < n; i++ {
 		d.ords = append(d.ords, res.Items[i].Doc.Ord)
-		d.feats = append(d.feats, res.ItemFeatures(i)...)
-		d.ends = append(d.ends, int32(len(d.feats)))
+	}
+	// The items' features are one run in res; copied in one piece, a slot
+	// grows at most once rather than item by item. Items past the features
+	// res has get none, as ItemFeatures gives them.
+	withFeatures := min(n, len(res.FeatureEnds))
+	total := int32(0)
+	if withFeatures > 0 {
+		total = res.FeatureEnds[withFeatures-1]
+	}
+	d.feats = append(feats[:0], res.Features[:total]...)
+	d.ends = append(ends[:0], res.FeatureEnds[:withFeatures]...)
+	for len(d.ends) < n {
+		d.ends = append(d.ends, total)
 	}
 	return RecID(l.boot | seq&recSeqMask)
 }
