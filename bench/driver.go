@@ -142,6 +142,13 @@ type Run struct {
 	// every write that waits for it.
 	GCCycles   *float64 `json:"server_gc_cycles,omitempty"`
 	WALSyncMax *float64 `json:"server_wal_sync_max_us,omitempty"`
+	// Flushes and Compactions are how many memtable flushes and
+	// compactions Pebble finished over the measured window
+	// (tailor_pebble_flushes_total, tailor_pebble_compactions_total), when
+	// the server's process id is known and its metrics have them: the
+	// background work that shares the serving core and the disk.
+	Flushes     *float64 `json:"server_flushes,omitempty"`
+	Compactions *float64 `json:"server_compactions,omitempty"`
 	// OtherCPU is the CPU used on the machine during the measured window
 	// by everything but the server and the driver, in cores: other
 	// processes (the noise of a shared machine), and kernel work charged to
@@ -702,6 +709,14 @@ func (d *driver) fill(run *Run, cpu [2]cpuSample) {
 	if a, b := cpu[0].pauses, cpu[1].pauses; a.gcOK && b.gcOK {
 		n := b.gcCycles - a.gcCycles
 		run.GCCycles = &n
+	}
+	if a, b := cpu[0].pauses, cpu[1].pauses; a.flushesOK && b.flushesOK {
+		n := b.flushes - a.flushes
+		run.Flushes = &n
+	}
+	if a, b := cpu[0].pauses, cpu[1].pauses; a.compactOK && b.compactOK {
+		n := b.compactions - a.compactions
+		run.Compactions = &n
 	}
 	if le, ok := slowestBetween(cpu[0].pauses.walBuckets, cpu[1].pauses.walBuckets); ok {
 		v := le * 1e6

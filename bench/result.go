@@ -143,6 +143,8 @@ var runFigures = []struct {
 	{"server wal syncs", "per req", optional(func(r *Run) *float64 { return r.WALSyncs })},
 	{"server gc cycles", "count", optional(func(r *Run) *float64 { return r.GCCycles })},
 	{"server wal sync max", "us", optional(func(r *Run) *float64 { return r.WALSyncMax })},
+	{"server flushes", "count", optional(func(r *Run) *float64 { return r.Flushes })},
+	{"server compactions", "count", optional(func(r *Run) *float64 { return r.Compactions })},
 	{"server rss max", "MiB", memoryFigure(memoryMax, rssSeries)},
 	{"server rss growth", "MiB/min", memoryFigure(memoryGrowth, rssSeries)},
 	{"go heap max", "MiB", memoryFigure(memoryMax, heapSeries)},

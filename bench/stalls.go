@@ -4,24 +4,32 @@ import (
 	"bytes"
 	"math"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
 
 // Metric names of the server's pauses that a run's tail shows: the Go
-// collector's cycles and the write-ahead log's syncs, whose slowest are
-// the disk's stalls.
+// collector's cycles, the write-ahead log's syncs, whose slowest are the
+// disk's stalls, and Pebble's flushes and compactions, which take the
+// serving core's time and the disk's.
 const (
-	gcCyclesMetric = "go_gc_duration_seconds"
-	walSyncMetric  = "tailor_pebble_wal_fsync_seconds"
+	gcCyclesMetric    = "go_gc_duration_seconds"
+	walSyncMetric     = "tailor_pebble_wal_fsync_seconds"
+	flushesMetric     = "tailor_pebble_flushes_total"
+	compactionsMetric = "tailor_pebble_compactions_total"
 )
 
 // serverPauses is what the server's metrics say of its pauses so far, read
 // at an edge of the measured window.
 type serverPauses struct {
-	gcCycles   float64 // collections so far
-	gcOK       bool
-	walBuckets []bucket // the WAL sync histogram's cumulative buckets
+	gcCycles    float64 // collections so far
+	gcOK        bool
+	walBuckets  []bucket // the WAL sync histogram's cumulative buckets
+	flushes     float64  // memtable flushes so far
+	flushesOK   bool
+	compactions float64 // compactions so far
+	compactOK   bool
 }
 
 // bucket is one cumulative bucket of a histogram: count observations at
@@ -47,7 +55,19 @@ func readPauses(text []byte) serverPauses {
 		}
 		p.walBuckets = append(p.walBuckets, bucket{le: math.Inf(1), count: float64(h.GetSampleCount())})
 	}
+	p.flushes, p.flushesOK = counterValue(fams, flushesMetric)
+	p.compactions, p.compactOK = counterValue(fams, compactionsMetric)
 	return p
+}
+
+// counterValue returns the value of the unlabelled counter name, and false
+// when the metrics lack it.
+func counterValue(fams map[string]*dto.MetricFamily, name string) (float64, bool) {
+	f := fams[name]
+	if f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetCounter() == nil {
+		return 0, false
+	}
+	return f.GetMetric()[0].GetCounter().GetValue(), true
 }
 
 // slowestBetween returns the upper bound of the bucket that holds the

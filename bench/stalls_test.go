@@ -47,17 +47,21 @@ func TestSlowestBetween(t *testing.T) {
 }
 
 // TestDriveReadsServerPauses: a server whose metrics (a real Prometheus
-// registry) record one collection and one WAL sync of 150 ms in the middle
-// of the measured window, among fast syncs, shows one GC cycle and a
-// slowest sync of at most 200 ms, the bound of the bucket holding it, in
-// the run, its figures and a sweep's step; a server whose metrics lack
-// them shows neither.
+// registry) record one collection, one flush, two compactions and one WAL
+// sync of 150 ms in the middle of the measured window, among fast syncs,
+// shows one GC cycle, one flush, two compactions and a slowest sync of at
+// most 200 ms, the bound of the bucket holding it, in the run, its figures
+// and a sweep's step; a server whose metrics lack them shows none.
 func TestDriveReadsServerPauses(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	gc := prometheus.NewSummary(prometheus.SummaryOpts{Name: gcCyclesMetric, Help: "GC pauses."})
 	syncs := prometheus.NewHistogram(prometheus.HistogramOpts{Name: walSyncMetric, Help: "WAL syncs.",
 		Buckets: []float64{0.0005, 0.001, 0.005, 0.02, 0.2, 1}})
-	reg.MustRegister(gc, syncs)
+	flushes := prometheus.NewCounter(prometheus.CounterOpts{Name: flushesMetric, Help: "Flushes."})
+	compactions := prometheus.NewCounter(prometheus.CounterOpts{Name: compactionsMetric, Help: "Compactions."})
+	flushes.Add(7) // before the window: not the run's
+	compactions.Add(30)
+	reg.MustRegister(gc, syncs, flushes, compactions)
 	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	floor := NewFloor().Handler
 	var served atomic.Int64
@@ -71,6 +75,8 @@ func TestDriveReadsServerPauses(t *testing.T) {
 		case 200:
 			gc.Observe(0.0001)
 			syncs.Observe(0.15)
+			flushes.Inc()
+			compactions.Add(2)
 		default:
 			syncs.Observe(0.0003)
 		}
@@ -96,8 +102,14 @@ func TestDriveReadsServerPauses(t *testing.T) {
 	if f, ok := r.Figure("all", "server gc cycles"); !ok || f.Median != 1 {
 		t.Errorf("figure: %+v, %v; want the run's 1", f, ok)
 	}
+	if run.Flushes == nil || *run.Flushes != 1 || run.Compactions == nil || *run.Compactions != 2 {
+		t.Errorf("flushes %v, compactions %v; want 1 and 2", run.Flushes, run.Compactions)
+	}
+	if f, ok := r.Figure("all", "server compactions"); !ok || f.Median != 2 {
+		t.Errorf("figure: %+v, %v; want the run's 2", f, ok)
+	}
 	step := judge(r, 400, &Sweep{SLO: 5000})
-	if want := "GC cycles per run 1; slowest WAL sync per run up to 200ms"; step.Pauses() != want {
+	if want := "GC cycles per run 1; flushes per run 1; compactions per run 2; slowest WAL sync per run up to 200ms"; step.Pauses() != want {
 		t.Errorf("step pauses %q, want %q", step.Pauses(), want)
 	}
 
@@ -107,7 +119,8 @@ func TestDriveReadsServerPauses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.GCCycles != nil || run.WALSyncMax != nil {
-		t.Errorf("a server without the metrics: GC cycles %v, slowest sync %v; want neither", run.GCCycles, run.WALSyncMax)
+	if run.GCCycles != nil || run.WALSyncMax != nil || run.Flushes != nil || run.Compactions != nil {
+		t.Errorf("a server without the metrics: GC cycles %v, slowest sync %v, flushes %v, compactions %v; want none",
+			run.GCCycles, run.WALSyncMax, run.Flushes, run.Compactions)
 	}
 }

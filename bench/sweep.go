@@ -56,6 +56,10 @@ type SweepStep struct {
 	// the pauses to look at first when a step does not hold.
 	GCCycles   []float64 `json:"gc_cycles,omitempty"`
 	WALSyncMax []float64 `json:"wal_sync_max_us,omitempty"`
+	// Flushes and Compactions are each run's Run.Flushes and
+	// Run.Compactions, in run order, where the server's metrics gave them.
+	Flushes     []float64 `json:"flushes,omitempty"`
+	Compactions []float64 `json:"compactions,omitempty"`
 }
 
 // RunSweep steps the rate up from From until a step does not hold, even
@@ -137,12 +141,19 @@ func RunSweep(ctx context.Context, wl Workload, opts SweepOptions) (*Result, err
 }
 
 // Pauses describes the server's pauses in the step's runs, such as "GC
-// cycles per run 1, 0, 2; slowest WAL sync per run up to 282ms, 1ms, 500µs",
-// or "" when its metrics did not say.
+// cycles per run 1, 0, 2; flushes per run 0, 1, 0; compactions per run 2,
+// 0, 1; slowest WAL sync per run up to 282ms, 1ms, 500µs", or "" when its
+// metrics did not say.
 func (st SweepStep) Pauses() string {
 	var parts []string
 	if len(st.GCCycles) > 0 {
 		parts = append(parts, "GC cycles per run "+joinFigures(st.GCCycles, trimFloat))
+	}
+	if len(st.Flushes) > 0 {
+		parts = append(parts, "flushes per run "+joinFigures(st.Flushes, trimFloat))
+	}
+	if len(st.Compactions) > 0 {
+		parts = append(parts, "compactions per run "+joinFigures(st.Compactions, trimFloat))
 	}
 	if len(st.WALSyncMax) > 0 {
 		parts = append(parts, "slowest WAL sync per run up to "+joinFigures(st.WALSyncMax, fmtUS))
@@ -192,6 +203,12 @@ func judge(res *Result, rate float64, sw *Sweep) SweepStep {
 		}
 		if r.WALSyncMax != nil {
 			step.WALSyncMax = append(step.WALSyncMax, *r.WALSyncMax)
+		}
+		if r.Flushes != nil {
+			step.Flushes = append(step.Flushes, *r.Flushes)
+		}
+		if r.Compactions != nil {
+			step.Compactions = append(step.Compactions, *r.Compactions)
 		}
 	}
 	switch {
