@@ -714,7 +714,7 @@ func (d *driver) fill(run *Run, cpu [2]cpuSample) {
 		n := b.flushes - a.flushes
 		run.Flushes = &n
 	}
-	if a, b := cpu[0].pauses, cpu[1].pauses; a.compactOK && b.compactOK {
+	if a, b := cpu[0].pauses, cpu[1].pauses; a.compactionsOK && b.compactionsOK {
 		n := b.compactions - a.compactions
 		run.Compactions = &n
 	}

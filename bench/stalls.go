@@ -23,13 +23,13 @@ const (
 // serverPauses is what the server's metrics say of its pauses so far, read
 // at an edge of the measured window.
 type serverPauses struct {
-	gcCycles    float64 // collections so far
-	gcOK        bool
-	walBuckets  []bucket // the WAL sync histogram's cumulative buckets
-	flushes     float64  // memtable flushes so far
-	flushesOK   bool
-	compactions float64 // compactions so far
-	compactOK   bool
+	gcCycles      float64 // collections so far
+	gcOK          bool
+	walBuckets    []bucket // the WAL sync histogram's cumulative buckets
+	flushes       float64  // memtable flushes so far
+	flushesOK     bool
+	compactions   float64 // compactions so far
+	compactionsOK bool
 }
 
 // bucket is one cumulative bucket of a histogram: count observations at
@@ -56,7 +56,7 @@ func readPauses(text []byte) serverPauses {
 		p.walBuckets = append(p.walBuckets, bucket{le: math.Inf(1), count: float64(h.GetSampleCount())})
 	}
 	p.flushes, p.flushesOK = counterValue(fams, flushesMetric)
-	p.compactions, p.compactOK = counterValue(fams, compactionsMetric)
+	p.compactions, p.compactionsOK = counterValue(fams, compactionsMetric)
 	return p
 }
 
