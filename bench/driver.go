@@ -706,19 +706,11 @@ func (d *driver) fill(run *Run, cpu [2]cpuSample) {
 		per := math.Round(1000*(cpu[1].walSyncs-cpu[0].walSyncs)/float64(sent)) / 1000
 		run.WALSyncs = &per
 	}
-	if a, b := cpu[0].pauses, cpu[1].pauses; a.gcOK && b.gcOK {
-		n := b.gcCycles - a.gcCycles
-		run.GCCycles = &n
-	}
-	if a, b := cpu[0].pauses, cpu[1].pauses; a.flushesOK && b.flushesOK {
-		n := b.flushes - a.flushes
-		run.Flushes = &n
-	}
-	if a, b := cpu[0].pauses, cpu[1].pauses; a.compactionsOK && b.compactionsOK {
-		n := b.compactions - a.compactions
-		run.Compactions = &n
-	}
-	if le, ok := slowestBetween(cpu[0].pauses.walBuckets, cpu[1].pauses.walBuckets); ok {
+	before, after := &cpu[0].pauses, &cpu[1].pauses
+	run.GCCycles = after.gcCycles.since(before.gcCycles)
+	run.Flushes = after.flushes.since(before.flushes)
+	run.Compactions = after.compactions.since(before.compactions)
+	if le, ok := slowestBetween(before.walBuckets, after.walBuckets); ok {
 		v := le * 1e6
 		run.WALSyncMax = &v
 	}

@@ -23,13 +23,27 @@ const (
 // serverPauses is what the server's metrics say of its pauses so far, read
 // at an edge of the measured window.
 type serverPauses struct {
-	gcCycles      float64 // collections so far
-	gcOK          bool
-	walBuckets    []bucket // the WAL sync histogram's cumulative buckets
-	flushes       float64  // memtable flushes so far
-	flushesOK     bool
-	compactions   float64 // compactions so far
-	compactionsOK bool
+	gcCycles    reading  // collections so far
+	walBuckets  []bucket // the WAL sync histogram's cumulative buckets
+	flushes     reading  // memtable flushes so far
+	compactions reading  // compactions so far
+}
+
+// reading is a count read from the server's metrics; ok is false when the
+// metrics lacked it.
+type reading struct {
+	value float64
+	ok    bool
+}
+
+// since returns how much the count grew from prev to r, or nil when either
+// reading is unknown.
+func (r reading) since(prev reading) *float64 {
+	if !r.ok || !prev.ok {
+		return nil
+	}
+	n := r.value - prev.value
+	return &n
 }
 
 // bucket is one cumulative bucket of a histogram: count observations at
@@ -46,7 +60,7 @@ func readPauses(text []byte) serverPauses {
 		return p
 	}
 	if f := fams[gcCyclesMetric]; f != nil && len(f.GetMetric()) == 1 && f.GetMetric()[0].GetSummary() != nil {
-		p.gcCycles, p.gcOK = float64(f.GetMetric()[0].GetSummary().GetSampleCount()), true
+		p.gcCycles = reading{float64(f.GetMetric()[0].GetSummary().GetSampleCount()), true}
 	}
 	if f := fams[walSyncMetric]; f != nil && len(f.GetMetric()) == 1 && f.GetMetric()[0].GetHistogram() != nil {
 		h := f.GetMetric()[0].GetHistogram()
@@ -55,19 +69,19 @@ func readPauses(text []byte) serverPauses {
 		}
 		p.walBuckets = append(p.walBuckets, bucket{le: math.Inf(1), count: float64(h.GetSampleCount())})
 	}
-	p.flushes, p.flushesOK = counterValue(fams, flushesMetric)
-	p.compactions, p.compactionsOK = counterValue(fams, compactionsMetric)
+	p.flushes = counterValue(fams, flushesMetric)
+	p.compactions = counterValue(fams, compactionsMetric)
 	return p
 }
 
-// counterValue returns the value of the unlabelled counter name, and false
-// when the metrics lack it.
-func counterValue(fams map[string]*dto.MetricFamily, name string) (float64, bool) {
+// counterValue reads the unlabelled counter name, unknown when the metrics
+// lack it.
+func counterValue(fams map[string]*dto.MetricFamily, name string) reading {
 	f := fams[name]
 	if f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetCounter() == nil {
-		return 0, false
+		return reading{}
 	}
-	return f.GetMetric()[0].GetCounter().GetValue(), true
+	return reading{f.GetMetric()[0].GetCounter().GetValue(), true}
 }
 
 // slowestBetween returns the upper bound of the bucket that holds the

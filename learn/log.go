@@ -154,12 +154,6 @@ func (l *decisionLog) record(user string, a *Arm, ts int64, res *ranker.Result) 
 		l.byUser[h] = seq
 	}
 	n := min(len(res.Items), maxShown)
-	feats, ends := d.feats, d.ends
-	*d = decision{seq: seq, ts: ts, userHash: h, prev: prev, arm: a,
-		user: append(d.user[:0], user...), ords: slices.Grow(d.ords[:0], n)}
-	for i := 0; i < n; i++ {
-		d.ords = append(d.ords, res.Items[i].Doc.Ord)
-	}
 	// The items' features are one run in res; copied in one piece, a slot
 	// grows at most once rather than item by item. Items past the features
 	// res has get none, as ItemFeatures gives them.
@@ -168,8 +162,14 @@ func (l *decisionLog) record(user string, a *Arm, ts int64, res *ranker.Result) 
 	if withFeatures > 0 {
 		total = res.FeatureEnds[withFeatures-1]
 	}
-	d.feats = append(feats[:0], res.Features[:total]...)
-	d.ends = append(ends[:0], res.FeatureEnds[:withFeatures]...)
+	*d = decision{seq: seq, ts: ts, userHash: h, prev: prev, arm: a,
+		user:  append(d.user[:0], user...),
+		ords:  slices.Grow(d.ords[:0], n),
+		feats: append(d.feats[:0], res.Features[:total]...),
+		ends:  append(d.ends[:0], res.FeatureEnds[:withFeatures]...)}
+	for i := 0; i < n; i++ {
+		d.ords = append(d.ords, res.Items[i].Doc.Ord)
+	}
 	for len(d.ends) < n {
 		d.ends = append(d.ends, total)
 	}
