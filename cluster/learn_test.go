@@ -3,9 +3,12 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/learn"
@@ -54,9 +57,10 @@ func TestClickModelLearnsEveryNodesLabels(t *testing.T) {
 			if perr == nil {
 				recent = len(p.Recent)
 			}
-			t.Fatalf("recommend for %s = %d items, %v (node %s: %d items of %d ordinals, %d popular, profile with %d recent (%v), applied %s)",
+			t.Fatalf("recommend for %s = %d items, %v (node %s: %d items of %d ordinals, %d popular, profile with %d recent (%v), applied %s)\nthe log, committed:%s\nall of it:%s",
 				user, len(res.Items), err, answering.node.Name(), answering.svc.Index().Len(), answering.svc.Index().Ordinals(),
-				len(answering.svc.Index().Popular(-1, 50, clock.Load(), nil)), recent, perr, answering.node.Applied())
+				len(answering.svc.Index().Popular(-1, 50, clock.Load(), nil)), recent, perr, answering.node.Applied(),
+				describeLog(t, answering, kgo.ReadCommitted()), describeLog(t, answering, kgo.ReadUncommitted()))
 		}
 		items := make([]string, len(res.Items))
 		for j, it := range res.Items {
@@ -89,8 +93,9 @@ func TestClickModelLearnsEveryNodesLabels(t *testing.T) {
 				return
 			}
 			if time.Since(start) > 30*time.Second {
-				t.Fatalf("node %s's model learned %d labels with %d clicks up to the log's position %d; want %d with %d",
-					n.node.Name(), st.Labels, st.Clicks, n.svc.Model().Source(), shown, clicks)
+				t.Fatalf("node %s's model learned %d labels with %d clicks up to the log's position %d; want %d with %d\nthe log, committed:%s\nall of it:%s",
+					n.node.Name(), st.Labels, st.Clicks, n.svc.Model().Source(), shown, clicks,
+					describeLog(t, n, kgo.ReadCommitted()), describeLog(t, n, kgo.ReadUncommitted()))
 			}
 		}
 	}
@@ -180,4 +185,62 @@ func TestExperimentsAgreeAcrossNodes(t *testing.T) {
 			t.Errorf("node %d's report of e1 = %+v, want 20 decisions in all", i, r)
 		}
 	}
+}
+
+// describeLog lists the log's records as a consumer at isolation level iso
+// reads them, every position up to its end: each record's position, offset
+// and producer, and what it holds (events, labels and clicks, a transaction
+// marker, another kind). When a node misses what was logged, it tells a
+// record never logged, or logged in a transaction that did not commit, from
+// one the node was given and passed over.
+func describeLog(t *testing.T, n *testNode, iso kgo.IsolationLevel) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l := n.node.log
+	ends, err := l.Ends(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	from := map[string]map[int32]kgo.Offset{l.catalog: {0: kgo.NewOffset().AtStart()}, l.opts.Topic: {}}
+	for p := range l.partitions {
+		from[l.opts.Topic][p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(l.opts.Brokers...), kgo.ConsumePartitions(from),
+		kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords())
+	if err != nil {
+		return err.Error()
+	}
+	defer cl.Close()
+	next := make([]int64, len(ends))
+	var b strings.Builder
+	for !(Token{next: ends}).coveredBy(next) && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			pos, _ := l.position(r.Topic, r.Partition)
+			next[pos] = r.Offset + 1
+			fmt.Fprintf(&b, "\n  position %d, offset %d, producer %d: ", pos, r.Offset, r.ProducerID)
+			if r.Attrs.IsControl() {
+				b.WriteString("transaction marker")
+				return
+			}
+			d, evs, err := decodeRecord(r.Value, nil)
+			switch {
+			case err != nil:
+				b.WriteString(err.Error())
+			case d.kind == kindEvents:
+				fmt.Fprintf(&b, "%d events", len(evs))
+			case d.kind == kindLabels:
+				clicks := 0
+				for _, l := range d.labels {
+					if l.Click {
+						clicks++
+					}
+				}
+				fmt.Fprintf(&b, "%d labels, %d clicks", len(d.labels), clicks)
+			default:
+				fmt.Fprintf(&b, "kind %q", d.kind)
+			}
+		})
+	}
+	return b.String()
 }
