@@ -19,6 +19,7 @@ import (
 
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/index"
+	"github.com/tailor-dev/tailor/internal/kafkatest"
 	"github.com/tailor-dev/tailor/ranker"
 	"github.com/tailor-dev/tailor/service"
 )
@@ -32,12 +33,7 @@ const testPartitions = 6
 // kafka starts an in-process Kafka cluster of brokers brokers on loopback.
 func kafka(t testing.TB, brokers int) (*kfake.Cluster, []string) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(brokers))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c, c.ListenAddrs()
+	return kafkatest.Start(t, brokers)
 }
 
 type testNode struct {

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/tailor-dev/tailor/cluster"
+	"github.com/tailor-dev/tailor/internal/kafkatest"
 	"github.com/tailor-dev/tailor/internal/redistest"
 	"github.com/tailor-dev/tailor/trigger"
 )
@@ -26,11 +25,7 @@ func startNodes(t *testing.T, n int) []*testServer {
 // returns what starts one more node of the cluster.
 func startNodesWith(t *testing.T, n int, base Options) ([]*testServer, func() *testServer) {
 	t.Helper()
-	k, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(k.Close)
+	k, _ := kafkatest.Start(t, 1)
 	c := newClock()
 	started := 0
 	add := func() *testServer {

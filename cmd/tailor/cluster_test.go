@@ -19,10 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/tailor-dev/tailor/bank"
 	"github.com/tailor-dev/tailor/cluster"
+	"github.com/tailor-dev/tailor/internal/kafkatest"
 	"github.com/tailor-dev/tailor/internal/redistest"
 )
 
@@ -61,11 +60,7 @@ func TestClusterOptions(t *testing.T) {
 // too.
 func TestClusterNodeKilledUnderLoad(t *testing.T) {
 	bin := buildTailor(t)
-	k, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k, _ := kafkatest.Start(t, 1)
 	broker := "kafka://" + k.ListenAddrs()[0]
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	flags := func(i int) []string {
@@ -211,11 +206,7 @@ func awaitToken(t *testing.T, p *process, tok cluster.Token) {
 func TestClusterBudgetsHoldAcrossNodes(t *testing.T) {
 	bin := buildTailor(t)
 	rc := redistest.Start(t, redistest.Options{Masters: 3, ReplicasPerMaster: 1, NodeTimeout: 2 * time.Second})
-	k, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k, _ := kafkatest.Start(t, 1)
 	keyFile := filepath.Join(t.TempDir(), "notice.key")
 	if err := os.WriteFile(keyFile, []byte("a notice key all three nodes share"), 0o600); err != nil {
 		t.Fatal(err)
