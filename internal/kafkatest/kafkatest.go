@@ -18,7 +18,8 @@ import (
 // commit), and under load the broker lost acknowledged records: a record
 // whose append had returned without error was hidden from every reader of
 // committed records, a new one too, while a reader of uncommitted records
-// saw it; and a later produce was refused with OUT_OF_ORDER_SEQUENCE_NUMBER.
+// saw it. In another run, a produce was refused with
+// OUT_OF_ORDER_SEQUENCE_NUMBER.
 // Kafka 3.9's protocol is the one Redpanda and Kafka before 4.0 speak.
 func Start(t testing.TB, brokers int) (*kfake.Cluster, []string) {
 	t.Helper()
