@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/internal/kafkatest"
 	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/model"
 	"github.com/tailor-dev/tailor/ranker"
@@ -23,7 +24,7 @@ import (
 // so the models are the same to the bit, on a node started afterwards too,
 // and a node restarted learns none of them twice.
 func TestClickModelLearnsEveryNodesLabels(t *testing.T) {
-	_, brokers := kafka(t, 1)
+	_, brokers := kafkatest.Start(t, 1)
 	var clock atomic.Int64
 	clock.Store(testNow.UnixMilli())
 	set := func(o *service.Options) {
@@ -57,10 +58,10 @@ func TestClickModelLearnsEveryNodesLabels(t *testing.T) {
 			if perr == nil {
 				recent = len(p.Recent)
 			}
-			t.Fatalf("recommend for %s = %d items, %v (node %s: %d items of %d ordinals, %d popular, profile with %d recent (%v), applied %s)\nthe log, committed:%s\nall of it:%s",
+			t.Fatalf("recommend for %s = %d items, %v (node %s: %d items of %d ordinals, %d popular, profile with %d recent (%v), applied %s)%s",
 				user, len(res.Items), err, answering.node.Name(), answering.svc.Index().Len(), answering.svc.Index().Ordinals(),
 				len(answering.svc.Index().Popular(-1, 50, clock.Load(), nil)), recent, perr, answering.node.Applied(),
-				describeLog(t, answering, kgo.ReadCommitted()), describeLog(t, answering, kgo.ReadUncommitted()))
+				logReport(t, answering))
 		}
 		items := make([]string, len(res.Items))
 		for j, it := range res.Items {
@@ -93,9 +94,9 @@ func TestClickModelLearnsEveryNodesLabels(t *testing.T) {
 				return
 			}
 			if time.Since(start) > 30*time.Second {
-				t.Fatalf("node %s's model learned %d labels with %d clicks up to the log's position %d; want %d with %d\nthe log, committed:%s\nall of it:%s",
+				t.Fatalf("node %s's model learned %d labels with %d clicks up to the log's position %d; want %d with %d%s",
 					n.node.Name(), st.Labels, st.Clicks, n.svc.Model().Source(), shown, clicks,
-					describeLog(t, n, kgo.ReadCommitted()), describeLog(t, n, kgo.ReadUncommitted()))
+					logReport(t, n))
 			}
 		}
 	}
@@ -133,7 +134,7 @@ func TestClickModelLearnsEveryNodesLabels(t *testing.T) {
 // each node's counters reach the others, so every node reports the
 // cluster's.
 func TestExperimentsAgreeAcrossNodes(t *testing.T) {
-	_, brokers := kafka(t, 1)
+	_, brokers := kafkatest.Start(t, 1)
 	a := startNode(t, brokers, t.TempDir(), "a")
 	b := startNode(t, brokers, t.TempDir(), "b")
 	ctx := context.Background()
@@ -185,6 +186,13 @@ func TestExperimentsAgreeAcrossNodes(t *testing.T) {
 			t.Errorf("node %d's report of e1 = %+v, want 20 decisions in all", i, r)
 		}
 	}
+}
+
+// logReport lists the log's records, as readers of committed records and of
+// all of them see them (describeLog), for a failure's message.
+func logReport(t *testing.T, n *testNode) string {
+	t.Helper()
+	return "\nthe log, committed:" + describeLog(t, n, kgo.ReadCommitted()) + "\nall of it:" + describeLog(t, n, kgo.ReadUncommitted())
 }
 
 // describeLog lists the log's records as a consumer at isolation level iso

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tailor-dev/tailor/features"
+	"github.com/tailor-dev/tailor/internal/kafkatest"
 )
 
 // BenchmarkWrite compares taking one event on a single node (service.Ingest:
@@ -14,7 +15,7 @@ import (
 // one writer at a time and with writers in parallel, whose appends share
 // transactions.
 func BenchmarkWrite(b *testing.B) {
-	_, brokers := kafka(b, 1)
+	_, brokers := kafkatest.Start(b, 1)
 	node := startNode(b, brokers, b.TempDir(), "bench")
 	single := startNode(b, brokers, b.TempDir(), "single-baseline")
 	ctx := context.Background()

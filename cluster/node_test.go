@@ -30,12 +30,6 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // testPartitions is the topic's partition count in these tests.
 const testPartitions = 6
 
-// kafka starts an in-process Kafka cluster of brokers brokers on loopback.
-func kafka(t testing.TB, brokers int) (*kfake.Cluster, []string) {
-	t.Helper()
-	return kafkatest.Start(t, brokers)
-}
-
 type testNode struct {
 	svc  *service.Service
 	node *Node
@@ -163,7 +157,7 @@ func recommend(t *testing.T, svc *service.Service, user string) []scored {
 // TestAppendAppliesOnTheNodeThatTookIt: an append answers once the node
 // that took it has applied it, so that node reads its own write at once.
 func TestAppendAppliesOnTheNodeThatTookIt(t *testing.T) {
-	_, brokers := kafka(t, 1)
+	_, brokers := kafkatest.Start(t, 1)
 	a := startNode(t, brokers, t.TempDir(), "a")
 	ctx := context.Background()
 	if _, applied, err := a.node.AppendItems(ctx, testCatalog()); err != nil || !applied {
@@ -191,7 +185,7 @@ func TestAppendAppliesOnTheNodeThatTookIt(t *testing.T) {
 // sameAnswer), and alike a node that joins later and reads the whole log
 // from the start; every user's profile is the same to the byte.
 func TestNodesGiveTheSameAnswers(t *testing.T) {
-	_, brokers := kafka(t, 3)
+	_, brokers := kafkatest.Start(t, 3)
 	nodes := []*testNode{
 		startNode(t, brokers, t.TempDir(), "a"),
 		startNode(t, brokers, t.TempDir(), "b"),
@@ -260,7 +254,7 @@ func sameAnswer(a, b []scored) bool {
 // TestReadYourWritesOnAnotherNode: a token from one node's append, waited
 // for on another, shows the write there; a token from the future times out.
 func TestReadYourWritesOnAnotherNode(t *testing.T) {
-	_, brokers := kafka(t, 1)
+	_, brokers := kafkatest.Start(t, 1)
 	a := startNode(t, brokers, t.TempDir(), "a")
 	b := startNode(t, brokers, t.TempDir(), "b")
 	ctx := context.Background()
@@ -294,7 +288,7 @@ func TestReadYourWritesOnAnotherNode(t *testing.T) {
 // restarted, applies what it missed and nothing twice (the events carry no
 // ids, so a repeat would show in the counts).
 func TestRestartAppliesExactlyOnce(t *testing.T) {
-	_, brokers := kafka(t, 1)
+	_, brokers := kafkatest.Start(t, 1)
 	a := startNode(t, brokers, t.TempDir(), "a")
 	dir := t.TempDir()
 	b := startNode(t, brokers, dir, "b")
@@ -335,7 +329,7 @@ func TestRestartAppliesExactlyOnce(t *testing.T) {
 // TestBatchAllOrNothing: a batch whose records span partitions, one of which
 // refuses its write, is aborted as a whole: no node ever applies any of it.
 func TestBatchAllOrNothing(t *testing.T) {
-	c, brokers := kafka(t, 3)
+	c, brokers := kafkatest.Start(t, 3)
 	a := startNode(t, brokers, t.TempDir(), "a")
 	ctx := context.Background()
 	var batch []features.Event
@@ -368,7 +362,7 @@ func TestBatchAllOrNothing(t *testing.T) {
 // taken by one node are applied by every node, in order with the user's
 // events: events logged after the erasure make the user anew.
 func TestEraseAndAttributesReachEveryNode(t *testing.T) {
-	_, brokers := kafka(t, 1)
+	_, brokers := kafkatest.Start(t, 1)
 	a := startNode(t, brokers, t.TempDir(), "a")
 	b := startNode(t, brokers, t.TempDir(), "b")
 	ctx := context.Background()

@@ -25,13 +25,13 @@ func startNodes(t *testing.T, n int) []*testServer {
 // returns what starts one more node of the cluster.
 func startNodesWith(t *testing.T, n int, base Options) ([]*testServer, func() *testServer) {
 	t.Helper()
-	k, _ := kafkatest.Start(t, 1)
+	_, brokers := kafkatest.Start(t, 1)
 	c := newClock()
 	started := 0
 	add := func() *testServer {
 		opts := base
 		name := fmt.Sprintf("node-%d", started)
-		opts.Cluster = &cluster.Options{Log: cluster.LogOptions{Brokers: k.ListenAddrs(), Node: name, Partitions: 4}}
+		opts.Cluster = &cluster.Options{Log: cluster.LogOptions{Brokers: brokers, Node: name, Partitions: 4}}
 		if opts.Service.Triggers.Store != nil {
 			opts.Service.Triggers.Outbox.Node = name
 		}

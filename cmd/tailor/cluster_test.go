@@ -60,8 +60,8 @@ func TestClusterOptions(t *testing.T) {
 // too.
 func TestClusterNodeKilledUnderLoad(t *testing.T) {
 	bin := buildTailor(t)
-	k, _ := kafkatest.Start(t, 1)
-	broker := "kafka://" + k.ListenAddrs()[0]
+	_, brokers := kafkatest.Start(t, 1)
+	broker := "kafka://" + brokers[0]
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	flags := func(i int) []string {
 		return []string{"--cluster", broker, "--node-name", fmt.Sprintf("n%d", i), "--cluster-partitions", "6"}
@@ -206,12 +206,12 @@ func awaitToken(t *testing.T, p *process, tok cluster.Token) {
 func TestClusterBudgetsHoldAcrossNodes(t *testing.T) {
 	bin := buildTailor(t)
 	rc := redistest.Start(t, redistest.Options{Masters: 3, ReplicasPerMaster: 1, NodeTimeout: 2 * time.Second})
-	k, _ := kafkatest.Start(t, 1)
+	_, brokers := kafkatest.Start(t, 1)
 	keyFile := filepath.Join(t.TempDir(), "notice.key")
 	if err := os.WriteFile(keyFile, []byte("a notice key all three nodes share"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	spec := "kafka://" + k.ListenAddrs()[0] + ",redis://" + strings.Join(rc.Addrs(), ",")
+	spec := "kafka://" + brokers[0] + ",redis://" + strings.Join(rc.Addrs(), ",")
 	var nodes []*process
 	for i := range 3 {
 		nodes = append(nodes, startTailor(t, bin, t.TempDir(), "--cluster", spec, "--node-name", fmt.Sprintf("b%d", i),
