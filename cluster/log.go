@@ -408,7 +408,11 @@ func (l *Log) commit(group []*appendCall) error {
 	for _, c := range group {
 		recs = append(recs, c.recs...)
 	}
-	if err := l.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	err := l.prod.ProduceSync(ctx, recs...).FirstErr()
+	if err == nil {
+		err = awaitPartitions(ctx, l.prod, recs)
+	}
+	if err != nil {
 		_ = l.prod.AbortBufferedRecords(ctx)
 		if aerr := l.prod.EndTransaction(ctx, kgo.TryAbort); aerr != nil {
 			return fmt.Errorf("%w: %v (abort: %v)", ErrUnknownOutcome, err, aerr)
@@ -418,6 +422,33 @@ func (l *Log) commit(group []*appendCall) error {
 	if err := l.prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		_ = l.prod.EndTransaction(ctx, kgo.TryAbort)
 		return fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+	}
+	return nil
+}
+
+// awaitPartitions waits until the view of the topics of prod, a producer,
+// holds the partition of every record in recs. The Kafka client (franz-go 1.22.3)
+// sends the records buffered for a topic's first metadata load before it
+// stores the topic's partitions, and EndTransaction only commits partitions
+// it finds there: one that runs first returns without error yet leaves the
+// transaction open, unseen by readers of committed records until a later
+// commit or the transaction's timeout, which aborts it. The wait is over at
+// once except on a producer's first records to a topic.
+func awaitPartitions(ctx context.Context, prod *kgo.Client, recs []*kgo.Record) error {
+	pause := 50 * time.Microsecond
+	for _, r := range recs {
+		for {
+			leader, _, err := prod.PartitionLeader(r.Topic, r.Partition)
+			if err == nil && leader >= 0 {
+				break
+			}
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+				return fmt.Errorf("cluster: the client never loaded partition %d of %s: %w", r.Partition, r.Topic, ctx.Err())
+			}
+			pause = min(2*pause, 10*time.Millisecond)
+		}
 	}
 	return nil
 }
