@@ -467,16 +467,25 @@ func (l *Log) Close() error {
 	return nil
 }
 
-// consumer returns a client reading the catalog's topic from next (the next
-// offset to read, by position), committed transactions only, with the
-// transactions' markers kept so that a reader can count its position past
-// them. consumeEvents adds the events' topic.
-func (l *Log) consumer(next []int64) (*kgo.Client, error) {
+// consumer returns a client reading the log from next (the next offset to
+// read, by position), committed transactions only, with the transactions'
+// markers kept so that a reader can count its position past them. It reads
+// the catalog's topic, and the events' topic too when events is set;
+// otherwise consumeEvents adds it later.
+//
+// A client that is to read the events at once is given them here rather
+// than by consumeEvents: partitions added while the client's first metadata
+// load is under way are assigned with no leader known, and the Kafka client
+// (franz-go 1.22.3) then retries their offsets a second later, a second in
+// which a node that has just started applies no events.
+func (l *Log) consumer(next []int64, events bool) (*kgo.Client, error) {
+	parts := map[string]map[int32]kgo.Offset{l.catalog: {0: kgo.NewOffset().At(next[l.partitions])}}
+	if events {
+		parts[l.opts.Topic] = l.eventOffsets(next)
+	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(l.opts.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
-			l.catalog: {0: kgo.NewOffset().At(next[l.partitions])},
-		}),
+		kgo.ConsumePartitions(parts),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(200*time.Millisecond), // how soon a partition added by consumeEvents is read
@@ -490,9 +499,15 @@ func (l *Log) consumer(next []int64) (*kgo.Client, error) {
 // consumeEvents makes cl, a client from consumer, read the events' topic too,
 // from next.
 func (l *Log) consumeEvents(cl *kgo.Client, next []int64) {
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{l.opts.Topic: l.eventOffsets(next)})
+}
+
+// eventOffsets returns where to start reading each partition of the events'
+// topic, from next.
+func (l *Log) eventOffsets(next []int64) map[int32]kgo.Offset {
 	parts := make(map[int32]kgo.Offset, l.partitions)
 	for p := int32(0); p < l.partitions; p++ {
 		parts[p] = kgo.NewOffset().At(next[p])
 	}
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{l.opts.Topic: parts})
+	return parts
 }

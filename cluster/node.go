@@ -143,10 +143,11 @@ func Start(svc *service.Service, opts Options) (_ *Node, err error) {
 		n.hwm[p].Store(e)
 	}
 	n.ready.Store(Token{next: n.start}.coveredBy(n.applied))
-	if n.cons, err = n.log.consumer(n.applied); err != nil {
+	cat := parts - 1
+	n.events = n.applied[cat] >= n.start[cat]
+	if n.cons, err = n.log.consumer(n.applied, n.events); err != nil {
 		return nil, err
 	}
-	n.catalogFirst()
 	n.registerGauges(svc.Registry())
 	ctx, n.cancel = context.WithCancel(context.Background())
 	go n.run(ctx)
