@@ -49,10 +49,7 @@ func startNode(t testing.TB, brokers []string, dir, name string, set ...func(*se
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A node under -race beside the whole suite can take longer than the
-	// default 2 s to apply its own append; the tests that ask whether it
-	// applied must not fail on the machine's load.
-	n, err := Start(svc, Options{Log: LogOptions{Brokers: brokers, Node: name, Partitions: testPartitions}, ApplyWait: 15 * time.Second})
+	n, err := Start(svc, Options{Log: LogOptions{Brokers: brokers, Node: name, Partitions: testPartitions}})
 	if err != nil {
 		svc.Close()
 		t.Fatal(err)
