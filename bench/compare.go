@@ -47,8 +47,8 @@ func WriteCompare(w io.Writer, nameA, nameB string, a, b *Result) error {
 		if !x.r.Valid {
 			valid = "INVALID"
 		}
-		fmt.Fprintf(w, "%s: %s  %s  %s req/s %s loop, %s, mix %s, %d run(s), %s\n",
-			x.name, map[string]string{"A": nameA, "B": nameB}[x.name], x.r.Label, trimFloat(c.Rate), c.Mode, c.Duration, c.Mix, len(x.r.Runs), valid)
+		fmt.Fprintf(w, "%s: %s  %s  %s req/s %s, %s, mix %s, %d run(s), %s\n",
+			x.name, map[string]string{"A": nameA, "B": nameB}[x.name], x.r.Label, trimFloat(c.Rate), c.Loop(), c.Duration, c.Mix, len(x.r.Runs), valid)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "endpoint\tfigure\tA\tB\tB/A\t\n")

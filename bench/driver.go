@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"slices"
@@ -48,6 +49,13 @@ type RunOptions struct {
 	// from the actual send. It exists to show what an open loop measures
 	// that a closed loop hides; its percentiles understate stalls.
 	Closed bool
+	// Poisson spaces the open loop's requests by random intervals of mean
+	// 1/Rate (exponential, from a fixed seed, so two runs send alike)
+	// rather than exactly 1/Rate apart: the bursts that many independent
+	// users make, and no lock-step with a sampler that ticks at a rate
+	// dividing evenly into Rate, such as the kernel's CPU accounting and
+	// Go's profiler with it. A closed loop ignores it.
+	Poisson bool
 	// Tolerance is how far the offered rate may be from Rate, as a fraction,
 	// before the run is invalid. Default 0.02.
 	Tolerance float64
@@ -107,12 +115,15 @@ func (o *RunOptions) warmup() time.Duration { return max(o.Warmup, 0) }
 
 // Run is the outcome of one run of load against one target.
 type Run struct {
-	Target    string    `json:"target"`
-	Started   time.Time `json:"started"`
-	Mode      string    `json:"mode"` // open or closed
-	Rate      float64   `json:"rate"` // asked, requests per second
-	WarmupS   float64   `json:"warmup_s"`
-	DurationS float64   `json:"duration_s"`
+	Target  string    `json:"target"`
+	Started time.Time `json:"started"`
+	Mode    string    `json:"mode"` // open or closed
+	// Arrivals is "poisson" for an open loop with RunOptions.Poisson, and
+	// empty for one that spaces its requests evenly (or a closed loop).
+	Arrivals  string  `json:"arrivals,omitempty"`
+	Rate      float64 `json:"rate"` // asked, requests per second
+	WarmupS   float64 `json:"warmup_s"`
+	DurationS float64 `json:"duration_s"`
 	// IntervalS is the length of the time series' intervals: 1 s, or 0.1 s
 	// for runs shorter than 10 s.
 	IntervalS float64 `json:"interval_s"`
@@ -252,8 +263,11 @@ func Drive(ctx context.Context, wl Workload, opts RunOptions) (*Run, error) {
 	}
 	run := &Run{Target: opts.Target, Started: time.Now().UTC(), Mode: "open", Rate: opts.Rate,
 		WarmupS: opts.warmup().Seconds(), DurationS: opts.Duration.Seconds(), IntervalS: d.interval.Seconds()}
-	if opts.Closed {
+	switch {
+	case opts.Closed:
 		run.Mode = "closed"
+	case opts.Poisson:
+		run.Arrivals = "poisson"
 	}
 
 	if opts.WaitIdle > 0 {
@@ -347,17 +361,39 @@ type workerState struct {
 // perhaps a thread) happens off the critical path.
 const lead = time.Millisecond
 
+// newArrivals returns what gives the open loop's intended send times in
+// turn, from 0: i/rate for the i-th, or with poisson, the sum of i
+// exponential draws of mean 1/rate from a fixed seed.
+func newArrivals(rate float64, poisson bool) func() time.Duration {
+	interval := float64(time.Second) / rate
+	if !poisson {
+		var i int64
+		return func() time.Duration {
+			t := time.Duration(float64(i) * interval)
+			i++
+			return t
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var at float64
+	return func() time.Duration {
+		t := time.Duration(at)
+		at += rng.ExpFloat64() * interval
+		return t
+	}
+}
+
 // dispatch hands job i to the senders shortly before its intended time
-// i/rate. Sleeps use preciseSleep, in slices of at most 20 ms so that
+// (newArrivals). Sleeps use preciseSleep, in slices of at most 20 ms so that
 // dispatch notices ctx ending. A job that reaches a sender late (a sleep
 // that woke late, every sender busy with slow answers) is sent at once and
 // keeps its intended time, so the delay shows in its latency (and the
 // service time shows it apart).
 func (d *driver) dispatch(ctx context.Context, jobs chan<- job) {
 	defer close(jobs)
-	interval := float64(time.Second) / d.opts.Rate
+	next := newArrivals(d.opts.Rate, d.opts.Poisson)
 	for i := int64(0); ; i++ {
-		intended := time.Duration(float64(i) * interval)
+		intended := next()
 		if intended >= d.to {
 			return
 		}

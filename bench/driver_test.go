@@ -332,3 +332,97 @@ func TestMeasureWithoutWarmup(t *testing.T) {
 		t.Errorf("configuration's warm-up %q, want 0s", w)
 	}
 }
+
+// Even arrivals are exactly 1/rate apart; Poisson ones are random, the same
+// for every run, with the mean gap 1/rate and the spread of exponential gaps.
+func TestArrivals(t *testing.T) {
+	even := newArrivals(2000, false)
+	for i := range 5 {
+		if got, want := even(), time.Duration(i)*500*time.Microsecond; got != want {
+			t.Fatalf("even arrival %d at %v, want %v", i, got, want)
+		}
+	}
+	const n = 200_000
+	a, b := newArrivals(2000, true), newArrivals(2000, true)
+	var sum, sumSq float64
+	short := 0
+	prev := a()
+	b()
+	for i := range n {
+		at := a()
+		if at2 := b(); at2 != at {
+			t.Fatalf("arrival %d at %v in one schedule and %v in another: the seed must make them alike", i, at, at2)
+		}
+		gap := float64(at - prev)
+		if gap < 0 {
+			t.Fatalf("arrival %d at %v before the one before it at %v", i, at, prev)
+		}
+		sum += gap
+		sumSq += gap * gap
+		if gap < 50_000 { // a tenth of the mean
+			short++
+		}
+		prev = at
+	}
+	mean := sum / n
+	cv := math.Sqrt(sumSq/n-mean*mean) / mean
+	if mean < 495_000 || mean > 505_000 || cv < 0.97 || cv > 1.03 {
+		t.Errorf("Poisson gaps: mean %.0f ns, coefficient of variation %.3f; want 500,000 and 1 within 1%% and 3%%", mean, cv)
+	}
+	// An exponential gap is under a tenth of its mean with probability
+	// 1-exp(-0.1), about 9.5%.
+	if f := float64(short) / n; f < 0.09 || f > 0.10 {
+		t.Errorf("Poisson gaps under a tenth of the mean: %.3f, want about 0.095", f)
+	}
+}
+
+// A Poisson run offers the asked rate on average and says how it spaced its
+// requests.
+func TestPoissonRun(t *testing.T) {
+	url := serve(t, NewFloor().Handler)
+	const rate = 1000
+	run, err := Drive(context.Background(), testWorkload(), RunOptions{
+		Target: url, Rate: rate, Duration: 2 * time.Second, Warmup: 200 * time.Millisecond, Poisson: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Arrivals != "poisson" || run.Mode != "open" {
+		t.Errorf("run's mode %q, arrivals %q; want open and poisson", run.Mode, run.Arrivals)
+	}
+	if !run.Valid {
+		t.Skipf("this machine could not offer %d req/s now: %v", rate, run.Invalid)
+	}
+	// The schedule is fixed by its seed: count what it holds in the window
+	// (2,024 requests).
+	next, sent := newArrivals(rate, true), 0
+	for at := next(); at < 2200*time.Millisecond; at = next() {
+		if at >= 200*time.Millisecond {
+			sent++
+		}
+	}
+	// Even arrivals would offer 2,000 here.
+	if got := run.Achieved * 2; math.Abs(got-float64(sent)) > 2 {
+		t.Errorf("sent %.0f requests in the window, want the schedule's %d", got, sent)
+	}
+}
+
+// A result names how its load was sent.
+func TestSummaryNamesArrivals(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Mode: "open"}, ", open loop, "},
+		{Config{Mode: "open", Arrivals: "poisson"}, ", open loop, Poisson arrivals, "},
+		{Config{Mode: "closed"}, ", closed loop, "},
+	} {
+		var b strings.Builder
+		if err := WriteSummary(&b, &Result{Config: c.cfg}); err != nil {
+			t.Fatal(err)
+		}
+		if line, _, _ := strings.Cut(b.String(), "\n"); !strings.Contains(line, c.want) {
+			t.Errorf("summary of %+v begins %q, want it to hold %q", c.cfg, line, c.want)
+		}
+	}
+}

@@ -277,7 +277,7 @@ code { font-size: 13px; }
 <table>
 <tr><th>target</th><td class="name"><code>{{.R.Config.Target}}</code></td></tr>
 {{with .R.Config.FloorTarget}}<tr><th>floor</th><td class="name"><code>{{.}}</code> (a trivial handler, measured beside each run with the same settings)</td></tr>{{end}}
-<tr><th>load</th><td class="name">{{.R.Config.Rate}} req/s, {{.R.Config.Mode}} loop, {{.R.Config.Duration}} measured after {{.R.Config.Warmup}} warm-up, {{.R.Config.Conns}} connections, timeout {{.R.Config.Timeout}}</td></tr>
+<tr><th>load</th><td class="name">{{.R.Config.Rate}} req/s, {{.R.Config.Loop}}, {{.R.Config.Duration}} measured after {{.R.Config.Warmup}} warm-up, {{.R.Config.Conns}} connections, timeout {{.R.Config.Timeout}}</td></tr>
 <tr><th>mix</th><td class="name">{{.R.Config.Mix}}</td></tr>
 <tr><th>runs</th><td class="name">{{len .R.Runs}} (figures: median and range over the runs)</td></tr>
 <tr><th>driver host</th><td class="name">{{.R.Host.OS}}/{{.R.Host.Arch}}, {{.R.Host.CPUs}} CPUs, GOMAXPROCS {{.R.Host.GOMAXPROCS}}, {{.R.Host.Go}}</td></tr>

@@ -52,18 +52,30 @@ const ResultVersion = 1
 
 // Config is how a result was measured.
 type Config struct {
-	Target      string  `json:"target"`
-	FloorTarget string  `json:"floor_target,omitempty"`
-	Mode        string  `json:"mode"`
-	Rate        float64 `json:"rate"`
-	Duration    string  `json:"duration"`
-	Warmup      string  `json:"warmup"`
-	Mix         string  `json:"mix"`
-	Conns       int     `json:"conns"`
-	Timeout     string  `json:"timeout"`
-	Repeat      int     `json:"repeat"`
-	Tolerance   float64 `json:"tolerance"`
-	WaitIdle    float64 `json:"wait_idle,omitempty"`
+	Target      string `json:"target"`
+	FloorTarget string `json:"floor_target,omitempty"`
+	Mode        string `json:"mode"`
+	// Arrivals is "poisson" for an open loop with RunOptions.Poisson, and
+	// empty for one that spaces its requests evenly (or a closed loop).
+	Arrivals  string  `json:"arrivals,omitempty"`
+	Rate      float64 `json:"rate"`
+	Duration  string  `json:"duration"`
+	Warmup    string  `json:"warmup"`
+	Mix       string  `json:"mix"`
+	Conns     int     `json:"conns"`
+	Timeout   string  `json:"timeout"`
+	Repeat    int     `json:"repeat"`
+	Tolerance float64 `json:"tolerance"`
+	WaitIdle  float64 `json:"wait_idle,omitempty"`
+}
+
+// Loop names how the load was sent: "open loop", "open loop, Poisson
+// arrivals" or "closed loop".
+func (c Config) Loop() string {
+	if c.Arrivals == "poisson" {
+		return c.Mode + " loop, Poisson arrivals"
+	}
+	return c.Mode + " loop"
 }
 
 // Host is the machine the driver ran on.
@@ -219,16 +231,19 @@ func Measure(ctx context.Context, wl Workload, opts Options) (*Result, error) {
 }
 
 func newResult(opts Options) *Result {
-	mode := "open"
-	if opts.Closed {
+	mode, arrivals := "open", ""
+	switch {
+	case opts.Closed:
 		mode = "closed"
+	case opts.Poisson:
+		arrivals = "poisson"
 	}
 	host, _ := os.Hostname()
 	return &Result{
 		Version: ResultVersion,
 		Label:   opts.Label,
 		Config: Config{
-			Target: opts.Target, FloorTarget: opts.FloorTarget, Mode: mode, Rate: opts.Rate,
+			Target: opts.Target, FloorTarget: opts.FloorTarget, Mode: mode, Arrivals: arrivals, Rate: opts.Rate,
 			Duration: opts.Duration.String(), Warmup: opts.warmup().String(), Mix: opts.Mix.String(),
 			Conns: opts.Conns, Timeout: opts.Timeout.String(), Repeat: opts.Repeat, Tolerance: opts.Tolerance, WaitIdle: opts.WaitIdle,
 		},

@@ -16,8 +16,8 @@ import (
 // and ratio), then the errors by kind.
 func WriteSummary(w io.Writer, r *Result) error {
 	c := r.Config
-	fmt.Fprintf(w, "target %s: %s req/s, %s loop, %s measured after %s warm-up, mix %s, %d run(s)\n",
-		c.Target, trimFloat(c.Rate), c.Mode, c.Duration, c.Warmup, c.Mix, len(r.Runs))
+	fmt.Fprintf(w, "target %s: %s req/s, %s, %s measured after %s warm-up, mix %s, %d run(s)\n",
+		c.Target, trimFloat(c.Rate), c.Loop(), c.Duration, c.Warmup, c.Mix, len(r.Runs))
 	if c.FloorTarget != "" {
 		fmt.Fprintf(w, "floor  %s: the same load, beside each run\n", c.FloorTarget)
 	}

@@ -155,7 +155,7 @@ type measureFlags struct {
 	metrics                                      string
 	duration, warmup, timeout, memoryEvery       time.Duration
 	conns, repeat, serverPID, floorPID           int
-	closed, quiet                                bool
+	closed, poisson, quiet                       bool
 	tolerance, waitIdle                          float64
 }
 
@@ -177,6 +177,7 @@ func (m *measureFlags) register(fs *flag.FlagSet, duration time.Duration) {
 	fs.IntVar(&m.floorPID, "floor-pid", 0, "floor server process `id`, to record its CPU time per request")
 	fs.StringVar(&m.label, "label", "", "name of the result in reports and comparisons")
 	fs.BoolVar(&m.closed, "closed", false, "closed loop (wait for each answer; hides stalls: for contrast only)")
+	fs.BoolVar(&m.poisson, "poisson", false, "open loop with random intervals of mean 1/rate (a fixed seed) rather than exact ones")
 	fs.BoolVar(&m.quiet, "quiet", false, "no progress line")
 	fs.Float64Var(&m.tolerance, "tolerance", 0.02, "how far the offered rate may be from the asked rate before a run is invalid (fraction)")
 	fs.Float64Var(&m.waitIdle, "wait-idle", 0, "before each run, wait (up to 2 min) until the machine's CPUs are this idle (fraction, e.g. 0.9); for shared machines")
@@ -206,7 +207,7 @@ func (m *measureFlags) options(rate float64) (bench.Options, bench.Workload, err
 	return bench.Options{
 		RunOptions: bench.RunOptions{
 			Target: m.target, Token: m.token, Rate: rate, Duration: m.duration, Warmup: warmup, Mix: mix, Conns: m.conns,
-			Timeout: m.timeout, Closed: m.closed, Tolerance: m.tolerance, WaitIdle: m.waitIdle, ServerPID: m.serverPID, MemoryEvery: m.memoryEvery, MetricsURL: m.metrics, Progress: progress,
+			Timeout: m.timeout, Closed: m.closed, Poisson: m.poisson, Tolerance: m.tolerance, WaitIdle: m.waitIdle, ServerPID: m.serverPID, MemoryEvery: m.memoryEvery, MetricsURL: m.metrics, Progress: progress,
 		},
 		Repeat: m.repeat, FloorTarget: m.floor, FloorPID: m.floorPID, Label: m.label, World: &w.Manifest,
 	}, wl, nil
