@@ -53,8 +53,8 @@ type RunOptions struct {
 	// 1/Rate (exponential, from a fixed seed, so two runs send alike)
 	// rather than exactly 1/Rate apart: the bursts that many independent
 	// users make, and no lock-step with a sampler that ticks at a rate
-	// dividing evenly into Rate, such as the kernel's CPU accounting and
-	// Go's profiler with it. A closed loop ignores it.
+	// dividing evenly into Rate, such as the kernel's split of CPU time
+	// between user and system. A closed loop ignores it.
 	Poisson bool
 	// Tolerance is how far the offered rate may be from Rate, as a fraction,
 	// before the run is invalid. Default 0.02.
