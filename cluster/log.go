@@ -433,7 +433,10 @@ func (l *Log) commit(group []*appendCall) error {
 // it finds there: one that runs first returns without error yet leaves the
 // transaction open, unseen by readers of committed records until a later
 // commit or the transaction's timeout, which aborts it. The wait is over at
-// once except on a producer's first records to a topic.
+// once except on a producer's first records to a topic. A partition whose
+// metadata holds an error is waited for too (the client gives a topic's
+// earlier load error while its partitions are not stored yet, and the two
+// cannot be told apart), until ctx ends and the append fails.
 func awaitPartitions(ctx context.Context, prod *kgo.Client, recs []*kgo.Record) error {
 	pause := 50 * time.Microsecond
 	for _, r := range recs {
