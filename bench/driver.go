@@ -113,6 +113,19 @@ func (o *RunOptions) setDefaults() {
 // negative through setDefaults, which Measure and Drive both apply.
 func (o *RunOptions) warmup() time.Duration { return max(o.Warmup, 0) }
 
+// loop returns the run's mode ("open" or "closed") and its arrivals
+// ("poisson", or empty for even ones and for a closed loop), as Run and
+// Config record them.
+func (o *RunOptions) loop() (mode, arrivals string) {
+	switch {
+	case o.Closed:
+		return "closed", ""
+	case o.Poisson:
+		return "open", "poisson"
+	}
+	return "open", ""
+}
+
 // Run is the outcome of one run of load against one target.
 type Run struct {
 	Target  string    `json:"target"`
@@ -261,14 +274,9 @@ func Drive(ctx context.Context, wl Workload, opts RunOptions) (*Run, error) {
 	if d.to < 10*time.Second {
 		d.interval = 100 * time.Millisecond
 	}
-	run := &Run{Target: opts.Target, Started: time.Now().UTC(), Mode: "open", Rate: opts.Rate,
+	mode, arrivals := opts.loop()
+	run := &Run{Target: opts.Target, Started: time.Now().UTC(), Mode: mode, Arrivals: arrivals, Rate: opts.Rate,
 		WarmupS: opts.warmup().Seconds(), DurationS: opts.Duration.Seconds(), IntervalS: d.interval.Seconds()}
-	switch {
-	case opts.Closed:
-		run.Mode = "closed"
-	case opts.Poisson:
-		run.Arrivals = "poisson"
-	}
 
 	if opts.WaitIdle > 0 {
 		if run.IdleBefore, err = WaitIdle(ctx, opts.WaitIdle, 2*time.Minute, opts.Progress); err != nil && ctx.Err() == nil {

@@ -231,13 +231,7 @@ func Measure(ctx context.Context, wl Workload, opts Options) (*Result, error) {
 }
 
 func newResult(opts Options) *Result {
-	mode, arrivals := "open", ""
-	switch {
-	case opts.Closed:
-		mode = "closed"
-	case opts.Poisson:
-		arrivals = "poisson"
-	}
+	mode, arrivals := opts.loop()
 	host, _ := os.Hostname()
 	return &Result{
 		Version: ResultVersion,

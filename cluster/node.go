@@ -143,8 +143,7 @@ func Start(svc *service.Service, opts Options) (_ *Node, err error) {
 		n.hwm[p].Store(e)
 	}
 	n.ready.Store(Token{next: n.start}.coveredBy(n.applied))
-	cat := parts - 1
-	n.events = n.applied[cat] >= n.start[cat]
+	n.events = n.catalogCaughtUp(n.applied)
 	if n.cons, err = n.log.consumer(n.applied, n.events); err != nil {
 		return nil, err
 	}
@@ -617,6 +616,13 @@ func (n *Node) setExperiments(c *learn.ExperimentsConfig, offset int64) error {
 	return lr.SetExperiments(c)
 }
 
+// catalogCaughtUp reports whether applied, offsets by position, has reached
+// the catalog's end as it stood when the node started.
+func (n *Node) catalogCaughtUp(applied []int64) bool {
+	cat := len(applied) - 1
+	return applied[cat] >= n.start[cat]
+}
+
 // catalogFirst starts reading the events once the catalog has been applied
 // as far as it stood when the node started, so that a node that starts
 // afresh gives the catalog's items their places in the order the catalog
@@ -625,12 +631,10 @@ func (n *Node) catalogFirst() {
 	if n.events {
 		return
 	}
-	cat := n.log.Positions() - 1
 	n.mu.Lock()
-	caught := n.applied[cat] >= n.start[cat]
 	next := slices.Clone(n.applied)
 	n.mu.Unlock()
-	if caught {
+	if n.catalogCaughtUp(next) {
 		n.log.consumeEvents(n.cons, next)
 		n.events = true
 	}
