@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,9 +12,7 @@ import (
 
 	"github.com/tailor-dev/tailor/datasets"
 	"github.com/tailor-dev/tailor/eval"
-	"github.com/tailor-dev/tailor/learn"
 	"github.com/tailor-dev/tailor/model"
-	"github.com/tailor-dev/tailor/ranker"
 )
 
 const evalUsage = `usage: tailor eval DATASET [flags]
@@ -105,16 +102,8 @@ func evalCmd(args []string) error {
 	}
 	opts := eval.Options{K: *k, NDCGAt: *ndcgAt, Repeats: *repeats, From: *from, SkipFirst: *skip, MaxPoints: *maxPoints,
 		Recommenders: strings.Split(*recs, ","), TempDir: *tmp}
-	if *rankerJSON != "" {
-		var rc learn.RankerConfig
-		dec := json.NewDecoder(strings.NewReader(*rankerJSON))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rc); err != nil {
-			return fmt.Errorf("eval: --ranker: %w", err)
-		}
-		if opts.Service.Ranker, err = rc.Apply(ranker.Options{}); err != nil {
-			return fmt.Errorf("eval: --ranker: %w", err)
-		}
+	if opts.Service.Ranker, err = rankerOptions(*rankerJSON); err != nil {
+		return fmt.Errorf("eval: %w", err)
 	}
 	opts.Service.Index.NeighborsKept = *neighbors
 	opts.Service.Index.PopularityHalfLife = *halfLife

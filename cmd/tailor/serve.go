@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/tailor-dev/tailor/auction"
 	"github.com/tailor-dev/tailor/features"
 	"github.com/tailor-dev/tailor/learn"
+	"github.com/tailor-dev/tailor/ranker"
 	"github.com/tailor-dev/tailor/server"
 	"github.com/tailor-dev/tailor/service"
 	"github.com/tailor-dev/tailor/trigger"
@@ -45,6 +47,8 @@ func serve(args []string) error {
 	vendor := fs.Uint("gdpr-vendor-id", 0, "the bidder's IAB Global Vendor List `id`; when set, TCF consent must name it")
 	learning := fs.Bool("learning", true, "log decisions (rec_id), learn the click model from impressions and clicks, run experiments")
 	experiments := fs.String("experiments", "", "experiments configuration `file` (JSON); replaces the stored one")
+	rankerJSON := fs.String("ranker", "", "the ranker's settings for users outside experiments, as `JSON` like an experiment arm's, "+
+		`such as {"per_source":20,"similar_sessions":50}; what it leaves out keeps its default (README, "What ranking costs")`)
 	window := fs.Duration("attribution-window", 30*time.Minute, "how long impressions, clicks and purchases count for a recommendation")
 	adminAddr := fs.String("admin-addr", "", "`HOST:PORT` of a listener of its own for the admin routes, /metrics and Go's profiler (/debug/pprof/); "+
 		"when set, the main listener no longer serves them")
@@ -117,6 +121,10 @@ func serve(args []string) error {
 		admission.Runnable = -1
 	}
 	bidder, bidding, err := bidderOptions(*publicURL, *addr, *rates, *margin, *seat, *vendor)
+	if err != nil {
+		return err
+	}
+	rankerOpts, err := rankerOptions(*rankerJSON)
 	if err != nil {
 		return err
 	}
@@ -195,6 +203,7 @@ func serve(args []string) error {
 			Triggers:     shared.triggers,
 			Logger:       logger,
 			Bidding:      bidding,
+			Ranker:       rankerOpts,
 			Learning:     learnOpts,
 			Tuning:       service.TuningOptions{Disabled: *fixedWeights, Reset: *resetWeights},
 			SegmentEvery: *segmentEvery,
@@ -447,4 +456,33 @@ func backgroundWriteRate(mb int) int64 {
 		return -1
 	}
 	return int64(mb) << 20
+}
+
+// rankerOptions decodes a --ranker flag: an experiment arm's ranker settings
+// as JSON (learn.RankerConfig), applied to the defaults. An empty flag gives
+// the defaults. Its weights are where the learned weights start from, and it
+// may not set "model": whether users outside experiments rank with the click
+// model is --hand-set's to say.
+func rankerOptions(spec string) (ranker.Options, error) {
+	if spec == "" {
+		return ranker.Options{}, nil
+	}
+	var rc learn.RankerConfig
+	dec := json.NewDecoder(strings.NewReader(spec))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rc); err != nil {
+		return ranker.Options{}, fmt.Errorf("--ranker: %w", err)
+	}
+	if dec.More() {
+		return ranker.Options{}, errors.New("--ranker: more than one JSON object")
+	}
+	if rc.Model != nil {
+		return ranker.Options{}, errors.New(`--ranker: "model" is for experiment arms ` +
+			"(outside them the click model ranks once it is warm, unless serve's --hand-set is given)")
+	}
+	o, err := rc.Apply(ranker.Options{})
+	if err != nil {
+		return ranker.Options{}, fmt.Errorf("--ranker: %w", err)
+	}
+	return o, nil
 }

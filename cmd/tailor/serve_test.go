@@ -261,3 +261,69 @@ func TestAdmissionOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestRankerOptions(t *testing.T) {
+	o, err := rankerOptions(`{"per_source":20,"similar_sessions":50}`)
+	if err != nil || o.PerSource != 20 || o.SimilarSessions != 50 || o.RecentItems != 0 {
+		t.Errorf("rankerOptions = %+v, %v; want per source 20, similar sessions 50, the rest default", o, err)
+	}
+	if o, err := rankerOptions(""); err != nil || o.PerSource != 0 || o.Sources != 0 {
+		t.Errorf("rankerOptions(\"\") = %+v, %v; want the defaults", o, err)
+	}
+	for flag, want := range map[string]string{
+		`{"per_sourc":20}`:          "per_sourc",
+		`{"per_source":-1}`:         "per_source",
+		`{"sources":["nope"]}`:      "nope",
+		`{"max_per_leaf":2}`:        "max_per_leaf",
+		`{"per_source":20} {}`:      "more than one",
+		`{"weights":{"co_visit":1}`: "--ranker",
+		`{"model":false}`:           "--hand-set",
+	} {
+		if _, err := rankerOptions(flag); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("rankerOptions(%s) = %v, want an error naming %q", flag, err, want)
+		}
+	}
+}
+
+// TestServeRankerFlag starts the demo with and without --ranker and finds
+// the flag's settings in the answers: with only the trending source, no item
+// is there for the items or searches in the user's history.
+func TestServeRankerFlag(t *testing.T) {
+	bin := buildTailor(t)
+	// fromHistory counts the reasons of runner-ana's items that name her
+	// own items, searches or sessions like hers.
+	fromHistory := func(flags ...string) int {
+		p := startTailor(t, bin, t.TempDir(), append([]string{"--demo"}, flags...)...)
+		var out struct {
+			Items []struct{ Reasons []struct{ Code string } }
+		}
+		if err := json.Unmarshal([]byte(p.post(t, "/v1/recommend", `{"user":"runner-ana","n":5}`)), &out); err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Items) == 0 {
+			t.Fatalf("no items for runner-ana (flags %q)", flags)
+		}
+		n := 0
+		for _, it := range out.Items {
+			for _, r := range it.Reasons {
+				switch r.Code {
+				case "viewed_together", "matches_search", "similar_sessions":
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if n := fromHistory(); n == 0 {
+		t.Fatal("with every source no reason names runner-ana's history: the test cannot tell the flag's effect")
+	}
+	if n := fromHistory("--ranker", `{"sources":["trending"]}`); n != 0 {
+		t.Errorf("--ranker with only the trending source: %d reasons name runner-ana's history, want none", n)
+	}
+
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--ranker", `{"per_sourc":20}`)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `unknown field "per_sourc"`) {
+		t.Errorf("serve --ranker with a misspelt field: %v, %s; want it refused, naming the field", err, out)
+	}
+}
