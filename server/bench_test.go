@@ -182,6 +182,41 @@ func BenchmarkRecommend(b *testing.B) {
 	})
 }
 
+// BenchmarkRecommendDepth times recommend as BenchmarkRecommend/cached does,
+// at the ranker's default depths and at shallower ones, each set through an
+// experiment that takes every user: what fewer candidates save (README,
+// "What ranking costs"). The settings take turns over three rounds
+// (default, default#01, default#02, ...), so that drift over the run, such
+// as the load's compactions or a neighbour's work, falls on all of them.
+func BenchmarkRecommendDepth(b *testing.B) {
+	bw := loadWorld(b, 1<<30)
+	h := bw.srv.Handler()
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	ctx.Init(&req, nil, nil)
+	depths := []struct{ name, ranker string }{
+		{"default", `{}`},
+		{"per_source=20", `{"per_source":20}`},
+		{"per_source=15", `{"per_source":15}`},
+		{"recent_items=10", `{"recent_items":10}`},
+		{"top_categories=1", `{"top_categories":1}`},
+		{"session_sample=5", `{"session_sample":5}`},
+		{"similar_sessions=50", `{"similar_sessions":50}`},
+		{"all_five", `{"per_source":15,"recent_items":10,"top_categories":1,"session_sample":5,"similar_sessions":50}`},
+	}
+	for range 3 {
+		for _, d := range depths {
+			serveOK(b, h, &ctx, "PUT", "/v1/experiments",
+				[]byte(`{"experiments":[{"id":"depth","arms":[{"name":"a","ranker":`+d.ranker+`}]}]}`))
+			b.Run(d.name, func(b *testing.B) {
+				benchRecommend(b, bw, benchUsersPerRun, func(u int) string {
+					return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers))
+				})
+			})
+		}
+	}
+}
+
 // BenchmarkIngest posts batches of 100 new events for random users through the
 // events handler; events/s is the figure to read.
 func BenchmarkIngest(b *testing.B) {
