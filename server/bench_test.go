@@ -102,6 +102,14 @@ func loadWorld(b *testing.B, cacheBytes int64, mods ...func(*service.Options)) *
 	return &benchWorld{srv: srv, world: w, now: now}
 }
 
+// inProcess returns the world's handler and a request context to call it
+// with in process (see serveOK).
+func (bw *benchWorld) inProcess() (fasthttp.RequestHandler, *fasthttp.RequestCtx) {
+	ctx := new(fasthttp.RequestCtx)
+	ctx.Init(new(fasthttp.Request), nil, nil)
+	return bw.srv.Handler(), ctx
+}
+
 func toEvent(e synth.Event) features.Event {
 	t, _ := features.ParseEventType(e.Type)
 	return features.Event{ID: e.ID, User: e.User, Type: t, Item: e.Item, Query: e.Query, Amount: e.Amount, TS: e.TS, Session: e.Session}
@@ -190,10 +198,7 @@ func BenchmarkRecommend(b *testing.B) {
 // as the load's compactions or a neighbour's work, falls on all of them.
 func BenchmarkRecommendDepth(b *testing.B) {
 	bw := loadWorld(b, 1<<30)
-	h := bw.srv.Handler()
-	var ctx fasthttp.RequestCtx
-	var req fasthttp.Request
-	ctx.Init(&req, nil, nil)
+	h, ctx := bw.inProcess()
 	depths := []struct{ name, ranker string }{
 		{"default", `{}`},
 		{"per_source=20", `{"per_source":20}`},
@@ -206,7 +211,7 @@ func BenchmarkRecommendDepth(b *testing.B) {
 	}
 	for range 3 {
 		for _, d := range depths {
-			serveOK(b, h, &ctx, "PUT", "/v1/experiments",
+			serveOK(b, h, ctx, "PUT", "/v1/experiments",
 				[]byte(`{"experiments":[{"id":"depth","arms":[{"name":"a","ranker":`+d.ranker+`}]}]}`))
 			b.Run(d.name, func(b *testing.B) {
 				benchRecommend(b, bw, benchUsersPerRun, func(u int) string {
@@ -281,11 +286,8 @@ func BenchmarkIngest(b *testing.B) {
 // arms' counters; each iteration's recommend is not timed.
 func BenchmarkEventsAfterRecommend(b *testing.B) {
 	bw := loadWorld(b, 1<<30)
-	h := bw.srv.Handler()
-	var ctx fasthttp.RequestCtx
-	var req fasthttp.Request
-	ctx.Init(&req, nil, nil)
-	do := func(method, uri string, body []byte) { serveOK(b, h, &ctx, method, uri, body) }
+	h, ctx := bw.inProcess()
+	do := func(method, uri string, body []byte) { serveOK(b, h, ctx, method, uri, body) }
 	do("PUT", "/v1/experiments", []byte(`{"experiments":[{"id":"e","traffic":1,"arms":[`+
 		`{"name":"a","ranker":{"model":false}},{"name":"b","ranker":{"per_source":60}}]}]}`))
 	var rec struct {
