@@ -321,6 +321,24 @@ func TestServeRankerFlag(t *testing.T) {
 		t.Errorf("--ranker with only the trending source: %d reasons name runner-ana's history, want none", n)
 	}
 
+	// Its weights are where learning starts on a new data directory.
+	p := startTailor(t, bin, t.TempDir(), "--demo", "--ranker", `{"weights":{"popularity":0.9}}`)
+	resp, err := http.Get(p.base + "/v1/experiments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp struct {
+		Weights struct {
+			Learning bool
+			Values   map[string]float64
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&exp)
+	resp.Body.Close()
+	if err != nil || !exp.Weights.Learning || exp.Weights.Values["popularity"] != 0.9 || exp.Weights.Values["co_visit"] != 1 {
+		t.Errorf("GET /v1/experiments with --ranker weights: %+v, %v; want learning from popularity 0.9, co_visit 1", exp.Weights, err)
+	}
+
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--ranker", `{"per_sourc":20}`)
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), `unknown field "per_sourc"`) {
