@@ -129,11 +129,17 @@ func (l latencies) report(b *testing.B) {
 	b.ReportMetric(at(0.999), "p99.9-ns")
 }
 
-// benchRecommend runs the recommend handler in process (decode, profile, rank,
-// encode) for users cycling through a set of `users`.
+// plainRecommend is the body of a recommend of 10 items for the u-th of the
+// users a benchmark cycles through.
+func (bw *benchWorld) plainRecommend(u int) string {
+	return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers))
+}
+
 // benchUsersPerRun is how many users a recommend benchmark cycles through.
 const benchUsersPerRun = 1000
 
+// benchRecommend runs the recommend handler in process (decode, profile, rank,
+// encode) for users cycling through a set of `users`.
 func benchRecommend(b *testing.B, bw *benchWorld, users int, body func(u int) string) {
 	h := bw.srv.Handler()
 	bodies := make([][]byte, users)
@@ -170,16 +176,12 @@ func benchRecommend(b *testing.B, bw *benchWorld, users int, body func(u int) st
 func BenchmarkRecommend(b *testing.B) {
 	b.Run("cached", func(b *testing.B) {
 		bw := loadWorld(b, 1<<30)
-		benchRecommend(b, bw, benchUsersPerRun, func(u int) string {
-			return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers))
-		})
+		benchRecommend(b, bw, benchUsersPerRun, bw.plainRecommend)
 	})
 	b.Run("pebble", func(b *testing.B) {
 		// A cache too small to hold a profile: every read goes to Pebble.
 		bw := loadWorld(b, 1)
-		benchRecommend(b, bw, benchUsersPerRun, func(u int) string {
-			return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers))
-		})
+		benchRecommend(b, bw, benchUsersPerRun, bw.plainRecommend)
 	})
 	b.Run("context", func(b *testing.B) {
 		bw := loadWorld(b, 1<<30)
@@ -214,9 +216,7 @@ func BenchmarkRecommendDepth(b *testing.B) {
 			serveOK(b, h, ctx, "PUT", "/v1/experiments",
 				[]byte(`{"experiments":[{"id":"depth","arms":[{"name":"a","ranker":`+d.ranker+`}]}]}`))
 			b.Run(d.name, func(b *testing.B) {
-				benchRecommend(b, bw, benchUsersPerRun, func(u int) string {
-					return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers))
-				})
+				benchRecommend(b, bw, benchUsersPerRun, bw.plainRecommend)
 			})
 		}
 	}

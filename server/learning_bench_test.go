@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -46,7 +45,7 @@ func warmModel(b *testing.B, bw *benchWorld) {
 func BenchmarkRecommendLearning(b *testing.B) {
 	bw := loadWorld(b, 1<<30)
 	warmModel(b, bw)
-	body := func(u int) string { return fmt.Sprintf(`{"user":%q,"n":10}`, bw.world.UserID(u*97%benchUsers)) }
+	body := bw.plainRecommend
 	off := loadWorld(b, 1<<30, func(o *service.Options) { o.Learning.Disabled = true })
 	b.Run("off", func(b *testing.B) {
 		benchRecommend(b, off, benchUsersPerRun, body)
