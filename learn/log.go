@@ -107,6 +107,22 @@ func (b *labelBuffer) reset() {
 	b.out = b.out[:0]
 }
 
+// reuseSlack is how many elements past twice its need a slot's buffer may
+// keep (see reuse).
+const reuseSlack = 16
+
+// reuse returns buf emptied, for a decision needing n elements: its own
+// memory while that is at most twice n (and reuseSlack), fresh memory of n
+// otherwise. A ring slot so keeps about the size of what it holds, not of
+// the longest decision it ever held: a server's decision log levels off
+// once it has wrapped, instead of creeping toward its largest answers.
+func reuse[T any](buf []T, n int) []T {
+	if cap(buf) > 2*n+reuseSlack {
+		return make([]T, 0, n)
+	}
+	return buf[:0]
+}
+
 // decisionLog keeps the latest decisions in a ring indexed by sequence
 // number, so that a rec_id finds its decision without a map. A decision is
 // labelled once its attribution window has passed (each shown item not
@@ -163,10 +179,10 @@ func (l *decisionLog) record(user string, a *Arm, ts int64, res *ranker.Result) 
 		total = res.FeatureEnds[withFeatures-1]
 	}
 	*d = decision{seq: seq, ts: ts, userHash: h, prev: prev, arm: a,
-		user:  append(d.user[:0], user...),
-		ords:  slices.Grow(d.ords[:0], n),
-		feats: append(d.feats[:0], res.Features[:total]...),
-		ends:  append(d.ends[:0], res.FeatureEnds[:withFeatures]...)}
+		user:  append(reuse(d.user, len(user)), user...),
+		ords:  slices.Grow(reuse(d.ords, n), n),
+		feats: append(reuse(d.feats, int(total)), res.Features[:total]...),
+		ends:  append(reuse(d.ends, n), res.FeatureEnds[:withFeatures]...)}
 	for i := 0; i < n; i++ {
 		d.ords = append(d.ords, res.Items[i].Doc.Ord)
 	}

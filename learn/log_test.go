@@ -90,3 +90,36 @@ func BenchmarkDecisionLogRecord(b *testing.B) {
 		}
 	})
 }
+
+// TestDecisionLogSlotsFollowTheirDecisions checks that a ring slot does not
+// keep the memory of the longest decision it ever held: after long
+// decisions are replaced by short ones, the ring holds at most about twice
+// what the short ones need, so that a server's decision log stops growing
+// once it has wrapped rather than creeping toward its largest answers.
+func TestDecisionLogSlotsFollowTheirDecisions(t *testing.T) {
+	const slots, short = 8, 5
+	l := newDecisionLog(slots, 1000, 1, func(int32) string { return "" })
+	held := func() (need, kept int) {
+		for i := range l.ring {
+			d := &l.ring[i]
+			need += len(d.feats) + len(d.ords) + len(d.ends)
+			kept += cap(d.feats) + cap(d.ords) + cap(d.ends)
+		}
+		return need, kept
+	}
+	for range slots {
+		l.record("u", nil, 0, rankedResult(maxShown, 40, true))
+	}
+	for range slots {
+		l.record("u", nil, 0, rankedResult(short, 12, true))
+	}
+	need, kept := held()
+	if bound := 2*need + slots*3*reuseSlack; kept > bound {
+		t.Errorf("the ring keeps room for %d values for decisions needing %d, want at most %d", kept, need, bound)
+	}
+	// Decisions of one size reuse their slots' memory.
+	res := rankedResult(short, 12, true)
+	if a := testing.AllocsPerRun(100, func() { l.record("u", nil, 0, res) }); a != 0 {
+		t.Errorf("recording into a slot of the same size allocates %.0f times, want 0", a)
+	}
+}
