@@ -664,7 +664,8 @@ func TestHTTPErrors(t *testing.T) {
 	}
 	code, out := ts.do("GET", "/metrics", "", "")
 	for _, want := range []string{"tailor_http_requests_total", "tailor_http_request_duration_seconds", "tailor_pebble_disk_usage_bytes", "tailor_profile_cache_hits_total", "tailor_events_ingested_total",
-		"tailor_pebble_wal_fsync_seconds_bucket", "tailor_pebble_write_stalls_total", "go_sched_latencies_seconds_bucket"} {
+		"tailor_pebble_wal_fsync_seconds_bucket", "tailor_pebble_write_stalls_total", "go_sched_latencies_seconds_bucket",
+		"go_gc_heap_live_bytes"} {
 		if code != 200 || !strings.Contains(out, want) {
 			t.Errorf("GET /metrics lacks %s", want)
 		}

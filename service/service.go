@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,8 +205,11 @@ func Open(dir string, opts Options) (_ *Service, err error) {
 	reg := prometheus.NewRegistry()
 	// The scheduler's figures besides Go's defaults: go_sched_latencies_seconds,
 	// how long goroutines that could run waited for a core, is the plainest
-	// sign of a CPU that cannot keep up.
-	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+	// sign of a CPU that cannot keep up. And go_gc_heap_live_bytes, the heap
+	// the last collection left: what grows when memory leaks, where the heap
+	// in use also holds the garbage of up to GOGC percent more.
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler,
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(kv.NewCollector(db, stalls))
 	if pacer != nil {
