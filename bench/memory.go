@@ -21,6 +21,9 @@ type MemorySample struct {
 	// Heap is the Go heap in use (go_memstats_heap_inuse_bytes from the
 	// server's /metrics), bytes; 0 when /metrics could not be read.
 	Heap int64 `json:"heap_bytes,omitempty"`
+	// Live is the heap the server's last collection left live
+	// (go_gc_heap_live_bytes), bytes; 0 when /metrics does not say.
+	Live int64 `json:"live_heap_bytes,omitempty"`
 }
 
 // ProcessRSS returns the resident memory of process pid, from
@@ -50,6 +53,12 @@ func ProcessRSS(pid int) (int64, error) {
 // exposition.
 func heapInUse(metrics []byte) (int64, bool) {
 	v, ok := metricValue(metrics, "go_memstats_heap_inuse_bytes")
+	return int64(v), ok
+}
+
+// liveHeap reads go_gc_heap_live_bytes from a Prometheus text exposition.
+func liveHeap(metrics []byte) (int64, bool) {
+	v, ok := metricValue(metrics, "go_gc_heap_live_bytes")
 	return int64(v), ok
 }
 
@@ -102,6 +111,7 @@ func (d *driver) sampleMemory(ctx context.Context) <-chan []MemorySample {
 			s.RSS = rss
 			if m, ok := d.readMetrics(); ok {
 				s.Heap, _ = heapInUse(m)
+				s.Live, _ = liveHeap(m)
 			}
 			samples = append(samples, s)
 			select {
@@ -114,7 +124,8 @@ func (d *driver) sampleMemory(ctx context.Context) <-chan []MemorySample {
 	return out
 }
 
-// memorySeries is one of a sample's values: the resident memory or the heap.
+// memorySeries is one of a sample's values: the resident memory, the heap
+// in use or the live heap.
 type memorySeries struct {
 	of func(MemorySample) int64
 	// lows says that its growth is read from each minute's lowest value,
@@ -126,7 +137,20 @@ type memorySeries struct {
 var (
 	rssSeries  = memorySeries{of: func(s MemorySample) int64 { return s.RSS }}
 	heapSeries = memorySeries{of: func(s MemorySample) int64 { return s.Heap }, lows: true}
+	liveSeries = memorySeries{of: func(s MemorySample) int64 { return s.Live }}
 )
+
+// heapGrowth is how fast a run's Go heap grows: its live heap's slope, or,
+// for a server that does not export it, the slope of each minute's lowest
+// heap in use. The live heap is the better figure: under a memory limit,
+// with GOGC raised, a collection may come less than once a minute, and a
+// minute without one has its low anywhere in the sawtooth.
+func heapGrowth(r *Run) (float64, bool) {
+	if g, ok := memoryFigure(memoryGrowth, liveSeries)(r); ok {
+		return g, true
+	}
+	return memoryFigure(memoryGrowth, heapSeries)(r)
+}
 
 // memoryGrowth returns how fast samples' values in series m grow in the
 // second half of the measured window [from, to] seconds, in MiB per minute:
@@ -159,7 +183,7 @@ func memoryGrowth(samples []MemorySample, from, to float64, m memorySeries) (flo
 		}
 	} else {
 		for _, s := range samples {
-			if s.T >= mid && s.T <= to {
+			if s.T >= mid && s.T <= to && get(s) != 0 {
 				pts = append(pts, [2]float64{s.T / 60, float64(get(s)) / (1 << 20)})
 			}
 		}

@@ -43,11 +43,39 @@ func TestMemoryGrowth(t *testing.T) {
 	if g, ok := memoryGrowth(samples, 30, 630, heapSeries); !ok || math.Abs(g-1) > 0.01 {
 		t.Errorf("memoryGrowth(heap) = %v, %v; want 1 MiB/min", g, ok)
 	}
+	if _, ok := memoryGrowth(samples, 30, 630, liveSeries); ok {
+		t.Error("a live heap's slope from samples that have none")
+	}
 	if m, ok := memoryMax(samples, 30, 630, rssSeries); !ok || math.Abs(m-121) > 1e-6 {
 		t.Errorf("memoryMax = %v, %v; want 121 MiB", m, ok)
 	}
 	if _, ok := memoryGrowth(samples[:1], 0, 600, rssSeries); ok {
 		t.Error("a slope from one sample")
+	}
+}
+
+// TestHeapGrowthReadsTheLiveHeap: under a memory limit, with GOGC raised,
+// the collector may run less than once a minute. A heap whose live part is
+// level, collected every 100 s with a sawtooth of 400 MiB between, grows
+// nothing: the live heap says so, while the lows of the minutes without a
+// collection sit anywhere on the sawtooth. A run without the live heap
+// falls back to those lows.
+func TestHeapGrowthReadsTheLiveHeap(t *testing.T) {
+	run := &Run{WarmupS: 30, DurationS: 600}
+	for s := 0.0; s <= 630; s += 5 {
+		since := math.Mod(s, 100)
+		run.Memory = append(run.Memory, MemorySample{T: s, RSS: 1 << 30,
+			Heap: int64(500<<20) + int64(since*4)<<20, Live: 500 << 20})
+	}
+	if g, ok := heapGrowth(run); !ok || math.Abs(g) > 1e-6 {
+		t.Errorf("heapGrowth = %v, %v; want 0 MiB/min from the level live heap", g, ok)
+	}
+	for i := range run.Memory {
+		run.Memory[i].Live = 0
+	}
+	lows, ok := heapGrowth(run)
+	if !ok || math.Abs(lows) < 1 {
+		t.Errorf("heapGrowth without the live heap = %v, %v; want the minutes' lows, which wander", lows, ok)
 	}
 }
 
@@ -58,7 +86,7 @@ func TestDriveSamplesMemory(t *testing.T) {
 	floor := NewFloor().Handler
 	url := serve(t, func(ctx *fasthttp.RequestCtx) {
 		if string(ctx.Path()) == "/metrics" {
-			ctx.SetBodyString("go_memstats_heap_inuse_bytes 4.194304e+06\n")
+			ctx.SetBodyString("go_memstats_heap_inuse_bytes 4.194304e+06\ngo_gc_heap_live_bytes 2.097152e+06\n")
 			return
 		}
 		floor(ctx)
@@ -73,14 +101,14 @@ func TestDriveSamplesMemory(t *testing.T) {
 		t.Fatalf("%d memory samples, want one every 20 ms of 300", len(run.Memory))
 	}
 	for _, m := range run.Memory {
-		if m.RSS <= 0 || m.Heap != 4<<20 {
-			t.Fatalf("memory sample %+v: want a resident size and the 4 MiB heap /metrics says", m)
+		if m.RSS <= 0 || m.Heap != 4<<20 || m.Live != 2<<20 {
+			t.Fatalf("memory sample %+v: want a resident size, and the 4 MiB heap and 2 MiB live heap /metrics says", m)
 		}
 	}
 	r := &Result{Runs: []*Run{run}}
 	r.summarize()
 	// (The heap's growth needs two minutes in the window's second half.)
-	for _, name := range []string{"server rss max", "server rss growth", "go heap max"} {
+	for _, name := range []string{"server rss max", "server rss growth", "go heap max", "go live heap max"} {
 		if f, ok := r.Figure("all", name); !ok || f.Runs != 1 {
 			t.Errorf("figure %q: %+v, %v; want one run's", name, f, ok)
 		}

@@ -175,11 +175,14 @@ func memoryPlot(r *Result) template.HTML {
 	var lines []line
 	mib := func(v int64) float64 { return float64(v) / (1 << 20) }
 	for i, run := range r.Runs {
-		var rss, heap [][2]float64
+		var rss, heap, live [][2]float64
 		for _, m := range run.Memory {
 			rss = append(rss, [2]float64{m.T, mib(m.RSS)})
 			if m.Heap > 0 {
 				heap = append(heap, [2]float64{m.T, mib(m.Heap)})
+			}
+			if m.Live > 0 {
+				live = append(live, [2]float64{m.T, mib(m.Live)})
 			}
 		}
 		if len(rss) == 0 {
@@ -189,13 +192,16 @@ func memoryPlot(r *Result) template.HTML {
 		if len(heap) > 0 {
 			lines = append(lines, line{name: fmt.Sprintf("run %d: Go heap in use, MiB", i+1), color: "#2a9d3a", dash: true, faint: i > 0, pts: heap})
 		}
+		if len(live) > 0 {
+			lines = append(lines, line{name: fmt.Sprintf("run %d: Go heap live after the last collection, MiB", i+1), color: "#c4661f", dash: true, faint: i > 0, pts: live})
+		}
 	}
 	if len(lines) == 0 {
 		return ""
 	}
 	withZero := append(slices.Clone(lines), line{pts: [][2]float64{{0, 0}}})
 	p := plot{
-		title: "server memory over time: resident (solid) and Go heap in use (dashed), MiB (shaded: warm-up)", xlabel: "seconds", ylabel: "MiB",
+		title: "server memory over time: resident (solid), Go heap in use (dashed green) and live after the last collection (dashed orange), MiB (shaded: warm-up)", xlabel: "seconds", ylabel: "MiB",
 		x: fitLinear(lines, 0, secondsLabel), y: fitLinear(withZero, 1, countLabel), lines: lines, bands: warmupBand(r),
 	}
 	return p.svg()

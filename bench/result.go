@@ -160,7 +160,8 @@ var runFigures = []struct {
 	{"server rss max", "MiB", memoryFigure(memoryMax, rssSeries)},
 	{"server rss growth", "MiB/min", memoryFigure(memoryGrowth, rssSeries)},
 	{"go heap max", "MiB", memoryFigure(memoryMax, heapSeries)},
-	{"go heap growth", "MiB/min", memoryFigure(memoryGrowth, heapSeries)},
+	{"go live heap max", "MiB", memoryFigure(memoryMax, liveSeries)},
+	{"go heap growth", "MiB/min", heapGrowth},
 }
 
 func always(get func(*Run) float64) func(*Run) (float64, bool) {
