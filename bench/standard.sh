@@ -110,7 +110,10 @@ if [ "${1:-}" = steady ]; then
   run_pid=$!
   half=$(( $(duration_s "${STEADY:-10m}") / 2 + 5 ))
   sleep "$half"
-  curl -sf -o "$WORK/out/heap-half.pprof" "http://$ADMIN/debug/pprof/heap?gc=1"
+  # As of the last collection, not a forced one: a collection forced here
+  # would hand memory back and dent the resident memory the second half's
+  # growth is read from. The end's profile, after the run, forces one.
+  curl -sf -o "$WORK/out/heap-half.pprof" "http://$ADMIN/debug/pprof/heap"
   wait "$run_pid"
   curl -sf -o "$WORK/out/heap-end.pprof" "http://$ADMIN/debug/pprof/heap?gc=1"
   curl -sf -o "$WORK/out/metrics.txt" "$METRICS"
