@@ -114,8 +114,9 @@ const reuseSlack = 16
 // reuse returns buf emptied, for a decision needing n elements: its own
 // memory while that is at most twice n (and reuseSlack), fresh memory of n
 // otherwise. A ring slot so keeps about the size of what it holds, not of
-// the longest decision it ever held: a server's decision log levels off
-// once it has wrapped, instead of creeping toward its largest answers.
+// the longest decision it ever held: a server's decision log stays within
+// twice what its decisions need, instead of creeping toward every slot
+// holding its largest answer.
 func reuse[T any](buf []T, n int) []T {
 	if cap(buf) > 2*n+reuseSlack {
 		return make([]T, 0, n)
