@@ -94,8 +94,9 @@ func BenchmarkDecisionLogRecord(b *testing.B) {
 // TestDecisionLogSlotsFollowTheirDecisions checks that a ring slot does not
 // keep the memory of the longest decision it ever held: after long
 // decisions are replaced by short ones, the ring holds at most about twice
-// what the short ones need, so that a server's decision log stops growing
-// once it has wrapped rather than creeping toward its largest answers.
+// what the short ones need, so that a server's decision log stays within
+// twice what its decisions need rather than creeping toward its largest
+// answers.
 func TestDecisionLogSlotsFollowTheirDecisions(t *testing.T) {
 	const slots, short = 8, 5
 	l := newDecisionLog(slots, 1000, 1, func(int32) string { return "" })
