@@ -141,20 +141,17 @@ const benchUsersPerRun = 1000
 // benchRecommend runs the recommend handler in process (decode, profile, rank,
 // encode) for users cycling through a set of `users`.
 func benchRecommend(b *testing.B, bw *benchWorld, users int, body func(u int) string) {
-	h := bw.srv.Handler()
+	h, ctx := bw.inProcess()
 	bodies := make([][]byte, users)
 	for u := range bodies {
 		bodies[u] = []byte(body(u))
 	}
-	var ctx fasthttp.RequestCtx
-	var req fasthttp.Request
-	req.Header.SetMethod("POST")
-	req.SetRequestURI("/v1/recommend")
-	ctx.Init(&req, nil, nil)
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI("/v1/recommend")
 	// Warm the cache, the pools and the decision log.
 	for u := 0; u < users; u++ {
 		ctx.Request.SetBody(bodies[u])
-		h(&ctx)
+		h(ctx)
 	}
 	lat := make(latencies, 0, b.N)
 	b.ReportAllocs()
@@ -163,7 +160,7 @@ func benchRecommend(b *testing.B, bw *benchWorld, users int, body func(u int) st
 		ctx.Request.SetBody(bodies[i%users])
 		ctx.Response.Reset()
 		start := time.Now()
-		h(&ctx)
+		h(ctx)
 		lat = append(lat, time.Since(start))
 		if ctx.Response.StatusCode() != 200 {
 			b.Fatalf("recommend = %d %s", ctx.Response.StatusCode(), ctx.Response.Body())

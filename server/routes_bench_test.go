@@ -14,12 +14,9 @@ func BenchmarkRoutes(b *testing.B) {
 	bw := loadWorld(b, 1<<30)
 	user := bw.world.UserID(7)
 	item := bw.world.Items[3].ID
-	h := bw.srv.Handler()
-	var ctx fasthttp.RequestCtx
-	var req fasthttp.Request
-	ctx.Init(&req, nil, nil)
-	serveOK(b, h, &ctx, "PUT", "/v1/audiences/active", []byte(`{"expression":"events > 2"}`))
-	serveOK(b, h, &ctx, "POST", "/v1/segments/refresh", nil)
+	h, ctx := bw.inProcess()
+	serveOK(b, h, ctx, "PUT", "/v1/audiences/active", []byte(`{"expression":"events > 2"}`))
+	serveOK(b, h, ctx, "POST", "/v1/segments/refresh", nil)
 	for _, r := range []struct{ name, method, uri string }{
 		{"healthz", "GET", "/healthz"},
 		{"readyz", "GET", "/readyz"},
@@ -33,11 +30,11 @@ func BenchmarkRoutes(b *testing.B) {
 		{"metrics", "GET", "/metrics"},
 	} {
 		b.Run(r.name, func(b *testing.B) {
-			serveOK(b, h, &ctx, r.method, r.uri, nil) // warm
+			serveOK(b, h, ctx, r.method, r.uri, nil) // warm
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				serveOK(b, h, &ctx, r.method, r.uri, nil)
+				serveOK(b, h, ctx, r.method, r.uri, nil)
 			}
 		})
 	}
